@@ -1,0 +1,48 @@
+"""Settings in one place: paths, CRS, time zone, environment variables.
+
+Everything a deployment may change is read from the environment here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The project checkout (``gis/`` lives in it).
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+#: Editable reference tables (taxonomy, departments) and the embedded database file.
+DATA_DIR = Path(os.environ.get("GRIDLENS_DATA_DIR", PROJECT_DIR / "data"))
+
+#: Environment variable holding the database URL (``sqlite:///...`` or ``postgresql://...``).
+DB_ENV = "GRIDLENS_DB"
+
+#: The embedded default database: a SpatiaLite file under ``data/``.
+DEFAULT_DB_PATH = DATA_DIR / "gridlens.db"
+
+#: Everything is stored in WGS-84 longitude/latitude.
+STORAGE_EPSG = 4326
+
+#: CGCS2000 / 3-degree Gauss-Kruger CM 114E: the metric CRS for the demo district (Gaoping, 112.9E).
+DEMO_METRIC_EPSG = 4547
+
+#: Timestamps are stored as naive wall-clock times in the district's zone.
+DISTRICT_TZ = os.environ.get("GRIDLENS_TZ", "Asia/Shanghai")
+
+#: Path to mod_spatialite; geoalchemy2 reads the same variable.
+SPATIALITE_ENV = "SPATIALITE_LIBRARY_PATH"
+DEFAULT_SPATIALITE = "mod_spatialite"
+
+TAXONOMY_CSV = DATA_DIR / "taxonomy.csv"
+DEPARTMENTS_CSV = DATA_DIR / "departments.csv"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """Resolve the database URL: explicit argument, then ``GRIDLENS_DB``, then the default file.
+
+    A bare file path (``foo.db``) is accepted and turned into a ``sqlite:///`` URL.
+    """
+    url = explicit or os.environ.get(DB_ENV) or str(DEFAULT_DB_PATH)
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
