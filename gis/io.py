@@ -1,0 +1,187 @@
+"""Reading and writing exchange files: GeoJSON, GeoPackage, Shapefile, GeoParquet, CSV, Excel.
+
+CSV and Excel carry points as lon/lat columns or any geometry as a WKT column. Vector files in
+any CRS are reprojected to EPSG:4326. Errors name the file and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from gis.errors import InputError
+from gis.settings import STORAGE_EPSG
+
+VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
+LAT_NAMES = ("lat", "latitude", "y", "纬度")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+
+
+def _find(columns, names) -> str | None:
+    lower = {str(c).strip().lower(): c for c in columns}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (delimiter sniffed; UTF-8, UTF-8 BOM or GB18030) or Excel file as strings."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".xlsx", ".xls"}:
+            return pd.read_excel(path, dtype=str)
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                return pd.read_csv(
+                    path,
+                    dtype=str,
+                    sep=None,
+                    engine="python",
+                    encoding=encoding,
+                    keep_default_na=False,
+                    na_values=[""],
+                )
+            except UnicodeDecodeError:
+                continue
+        raise InputError(f"{path}: text is neither UTF-8 nor GB18030")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read as a table ({exc})") from exc
+
+
+def read_geo_file(
+    path: str | Path,
+    *,
+    lon: str | None = None,
+    lat: str | None = None,
+    wkt: str | None = None,
+    crs: str | int | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Read a vector or tabular file into a GeoDataFrame in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage, Shapefile, FlatGeobuf, GeoParquet, CSV/TSV or Excel.
+    lon, lat, wkt
+        Column names for a table; found automatically among common names when omitted.
+    crs
+        CRS of a table's coordinates (default EPSG:4326) or of a vector file that declares none.
+
+    Returns
+    -------
+    (GeoDataFrame, Series)
+        The rows (geometry None where it could not be read) and, per row, the reason the
+        geometry is missing or invalid (empty string when fine). No row is dropped.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in VECTOR_SUFFIXES or suffix == ".parquet":
+        try:
+            if suffix == ".parquet":
+                frame = gpd.read_parquet(path)
+            else:
+                frame = pyogrio.read_dataframe(path)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read as a vector file ({exc})") from exc
+        if frame.crs is None:
+            frame = frame.set_crs(crs or STORAGE_EPSG)
+        geoms = frame.geometry.to_numpy()
+        reason = np.where(shapely.is_missing(geoms), "no geometry", "")
+        reason = np.where((reason == "") & shapely.is_empty(geoms), "empty geometry", reason)
+        frame = frame.to_crs(STORAGE_EPSG) if frame.crs.to_epsg() != STORAGE_EPSG else frame
+        return frame, pd.Series(reason, index=frame.index)
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(
+            f"{path}: unsupported file type {suffix!r}; use GeoJSON, GeoPackage, Shapefile, "
+            "GeoParquet, CSV or Excel"
+        )
+    table = read_table(path)
+    wkt = wkt or _find(table.columns, WKT_NAMES)
+    lon = lon or _find(table.columns, LON_NAMES)
+    lat = lat or _find(table.columns, LAT_NAMES)
+    reason = pd.Series("", index=table.index, dtype=object)
+    if wkt and wkt in table:
+        text = table[wkt]
+        geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
+        reason[text.isna()] = "no geometry"
+        reason[text.notna() & shapely.is_missing(geoms)] = "unreadable WKT"
+        table = table.drop(columns=[wkt])
+    elif lon and lat and lon in table and lat in table:
+        x = pd.to_numeric(table[lon], errors="coerce")
+        y = pd.to_numeric(table[lat], errors="coerce")
+        raw_missing = table[lon].isna() | table[lat].isna()
+        reason[raw_missing] = "no coordinates"
+        reason[~raw_missing & (x.isna() | y.isna())] = "coordinates are not numbers"
+        ok = x.notna() & y.notna()
+        if crs in (None, STORAGE_EPSG, f"EPSG:{STORAGE_EPSG}", 4490, "EPSG:4490"):
+            out_of_range = ok & ((x.abs() > 180) | (y.abs() > 90))
+            reason[out_of_range] = "coordinates out of range"
+            ok &= ~out_of_range
+            zero = ok & (x == 0) & (y == 0)
+            reason[zero] = "coordinates are 0,0"
+            ok &= ~zero
+        geoms = np.full(len(table), None, dtype=object)
+        geoms[ok.to_numpy()] = shapely.points(x[ok].to_numpy(), y[ok].to_numpy())
+    else:
+        raise InputError(
+            f"{path}: no geometry columns found; expected lon/lat (e.g. {', '.join(LON_NAMES[:4])}"
+            f" / {', '.join(LAT_NAMES[:3])}) or a WKT column; name them with --lon/--lat/--wkt"
+        )
+    frame = gpd.GeoDataFrame(table, geometry=list(geoms), crs=crs or STORAGE_EPSG)
+    if frame.crs.to_epsg() != STORAGE_EPSG:
+        frame = frame.to_crs(STORAGE_EPSG)
+    return frame, reason
+
+
+def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+    """Write ``frame`` by the file's suffix: vector formats, GeoParquet, or CSV/Excel.
+
+    Points go to CSV/Excel as ``lon, lat`` columns, other geometries as a ``wkt`` column.
+    Datetimes are written as ISO text.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".geojson", ".json", ".gpkg", ".shp", ".fgb"}:
+            out = frame.copy()
+            for col in out.columns:
+                if pd.api.types.is_datetime64_any_dtype(out[col]):
+                    out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object)
+            pyogrio.write_dataframe(out, path, layer=layer)
+        elif suffix == ".parquet":
+            frame.to_parquet(path)
+        elif suffix in {".csv", ".xlsx"}:
+            table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+            geoms = frame.geometry.to_numpy()
+            if len(geoms) and (shapely.get_type_id(geoms[~shapely.is_missing(geoms)]) == 0).all():
+                table["lon"] = shapely.get_x(geoms)
+                table["lat"] = shapely.get_y(geoms)
+            else:
+                table["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
+            if suffix == ".csv":
+                table.to_csv(path, index=False, encoding="utf-8-sig")
+            else:
+                table.to_excel(path, index=False)
+        else:
+            raise InputError(f"{path}: unsupported output type {suffix!r}")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot write ({exc})") from exc
+    return path

@@ -1,0 +1,219 @@
+"""The store: SpatiaLite (embedded default) or PostGIS, with the same models and migrations.
+
+Typical use::
+
+    from gis import store
+    engine = store.open_store()            # GRIDLENS_DB or data/gridlens.db
+    store.init_db(engine)                  # migrate to head, load taxonomy + departments
+    grids = store.read_grids(engine, level="micro")
+
+Every write is one transaction: if it fails, the database is as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gis import settings, taxonomy
+from gis.errors import StoreError
+from gis.store import migrate
+from gis.store.engine import backend, check_spatial, make_engine
+from gis.store.frames import count_rows, read_frame, save_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gis.demo import DemoDistrict
+
+#: tables filled by the demo, in an order that respects foreign keys
+DEMO_TABLES = (
+    "grids",
+    "staff",
+    "streets",
+    "places",
+    "incidents",
+    "patrol_tracks",
+    "patrol_fixes",
+)
+
+
+def open_store(url: str | None = None, *, migrate_to_head: bool = True) -> Engine:
+    """Open the database at ``url`` (see ``settings.database_url``) ready for use.
+
+    Parameters
+    ----------
+    migrate_to_head
+        Bring the schema up to the newest migration (creating it in an empty database).
+    """
+    engine = make_engine(url)
+    if migrate_to_head:
+        try:
+            migrate.upgrade(engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate {engine.url.render_as_string(True)}: {exc}") from exc
+    return engine
+
+
+def init_db(engine: Engine, taxonomy_csv: str | None = None, departments_csv: str | None = None):
+    """Migrate to head and (re)load the departments and the taxonomy from their CSV files.
+
+    Returns
+    -------
+    tuple[int, int]
+        Departments and taxonomy classes loaded.
+    """
+    migrate.upgrade(engine)
+    deps = taxonomy.read_departments(departments_csv)
+    tax = taxonomy.read_taxonomy(taxonomy_csv, departments=deps)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM taxonomy"))
+        save_frame(conn, "departments", deps, replace=True)
+        save_frame(conn, "taxonomy", tax[taxonomy.TAXONOMY_COLUMNS])
+    return len(deps), len(tax)
+
+
+def set_meta(conn: Connection | Engine, key: str, value) -> None:
+    """Store a JSON-serialisable value under ``key`` in the ``meta`` table."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(conn, Engine):
+        with conn.begin() as c:
+            return set_meta(c, key, text)
+    conn.execute(sa.text("DELETE FROM meta WHERE key = :k"), {"k": key})
+    conn.execute(sa.text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": key, "v": text})
+
+
+def get_meta(engine: Engine, key: str, default=None):
+    """Read a value stored with ``set_meta`` (JSON-decoded when it is JSON)."""
+    with engine.connect() as conn:
+        value = conn.execute(sa.text("SELECT value FROM meta WHERE key = :k"), {"k": key}).scalar()
+    if value is None:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") -> dict[str, int]:
+    """Replace the district's data with the generated demo district, in one transaction.
+
+    Returns
+    -------
+    dict[str, int]
+        Rows written per table.
+    """
+    valid_from = datetime(2025, 1, 1)
+    grids = demo.grids.copy()
+    grids["version"] = 1
+    grids["valid_from"] = valid_from
+    grids["valid_to"] = pd.NaT
+    grids["created_by"] = loaded_by
+    incidents = demo.incidents.copy()
+    tracks = demo.tracks.copy()
+    written: dict[str, int] = {}
+    with engine.begin() as conn:
+        for table in reversed(DEMO_TABLES):
+            conn.execute(sa.text(f'DELETE FROM "{table}"'))
+        conn.execute(sa.text("DELETE FROM grid_edits"))
+        written["grids"] = save_frame(conn, "grids", grids)
+        written["staff"] = save_frame(conn, "staff", demo.staff.assign(active=True))
+        written["streets"] = save_frame(
+            conn, "streets", demo.streets.drop(columns=["street_id"], errors="ignore")
+        )
+        written["places"] = save_frame(
+            conn, "places", demo.places.drop(columns=["place_id"], errors="ignore")
+        )
+        written["incidents"] = save_frame(conn, "incidents", incidents)
+        written["patrol_tracks"] = save_frame(conn, "patrol_tracks", tracks)
+        ids = pd.read_sql(sa.text("SELECT id, track_code FROM patrol_tracks"), conn)
+        track_id = dict(zip(ids["track_code"], ids["id"], strict=True))
+        fixes = demo.fixes.copy()
+        fixes["track_id"] = fixes["track_code"].map(track_id).astype("int64")
+        written["patrol_fixes"] = save_frame(
+            conn, "patrol_fixes", fixes[["track_id", "staff_code", "t", "geometry"]]
+        )
+        set_meta(conn, "district", {"name_zh": "北城街道（演示）", "name_en": "Beicheng (demo)"})
+        set_meta(conn, "demo_seed", demo.seed)
+        set_meta(conn, "demo_truth", demo.truth)
+        set_meta(conn, "demo_fingerprint", demo.fingerprint())
+    return written
+
+
+def read_grids(
+    engine: Engine | Connection, level: str | None = None, at: datetime | None = None
+) -> gpd.GeoDataFrame:
+    """Grids in force at time ``at`` (default: the current versions), optionally of one level."""
+    clauses, params = [], {}
+    if at is None:
+        clauses.append("valid_to IS NULL")
+    else:
+        clauses.append("valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)")
+        params["at"] = at
+    if level is not None:
+        clauses.append("level = :level")
+        params["level"] = level
+    return read_frame(
+        engine, "grids", where=" AND ".join(clauses), params=params, order_by="level, code"
+    )
+
+
+def read_incidents(
+    engine: Engine | Connection,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    categories: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Incidents that occurred in ``[start, end)``, optionally of some minor-class codes."""
+    clauses, params = [], {}
+    if start is not None:
+        clauses.append("occurred_at >= :start")
+        params["start"] = start
+    if end is not None:
+        clauses.append("occurred_at < :end")
+        params["end"] = end
+    if categories:
+        names = [f":c{i}" for i in range(len(categories))]
+        clauses.append(f"category_code IN ({', '.join(names)})")
+        params.update({f"c{i}": c for i, c in enumerate(categories)})
+    return read_frame(
+        engine,
+        "incidents",
+        where=" AND ".join(clauses) or None,
+        params=params,
+        order_by="occurred_at, id",
+    )
+
+
+def summary(engine: Engine) -> dict[str, int | str | None]:
+    """Row counts of the main tables, the backend and the schema revision."""
+    out: dict[str, int | str | None] = {
+        "backend": backend(engine),
+        "revision": migrate.current(engine),
+    }
+    for table in (*DEMO_TABLES, "taxonomy", "departments", "users", "plans"):
+        out[table] = count_rows(engine, table)
+    return out
+
+
+__all__ = [
+    "open_store",
+    "init_db",
+    "load_demo",
+    "read_grids",
+    "read_incidents",
+    "read_frame",
+    "save_frame",
+    "count_rows",
+    "set_meta",
+    "get_meta",
+    "summary",
+    "make_engine",
+    "check_spatial",
+    "backend",
+    "settings",
+]

@@ -1,0 +1,285 @@
+"""Fast bulk moves between (Geo)DataFrames and the store.
+
+Writes go in one transaction: a failure leaves the database as it was. SpatiaLite gets batched
+``executemany`` inserts with ``GeomFromWKB``; PostGIS gets ``COPY ... FROM STDIN`` with hex EWKB.
+Reads select ``AsBinary(geom)`` and decode all geometries at once with shapely 2.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gis.errors import InputError
+from gis.settings import STORAGE_EPSG
+from gis.store import models
+from gis.store.engine import backend
+
+#: geometry column name and type of each spatial table
+GEOMETRY_TYPES: dict[str, dict[str, str]] = {}
+for _table in models.Base.metadata.sorted_tables:
+    for _col in _table.columns:
+        gtype = getattr(_col.type, "geometry_type", None)
+        if gtype:
+            GEOMETRY_TYPES.setdefault(_table.name, {})[_col.name] = gtype
+
+_BATCH = 20_000
+
+
+def table_columns(table: str) -> list[str]:
+    """Column names of ``table`` (without the autoincrement id)."""
+    tbl = models.Base.metadata.tables[table]
+    return [c.name for c in tbl.columns if not (c.primary_key and c.autoincrement is True)]
+
+
+def _prepare_geometry(values: np.ndarray, gtype: str, table: str, column: str) -> np.ndarray:
+    geoms = np.asarray(values, dtype=object)
+    if geoms.size == 0:
+        return geoms
+    missing = shapely.is_missing(geoms)
+    if gtype.startswith("MULTI"):
+        single = shapely.get_type_id(geoms) == {"MULTIPOLYGON": 3, "MULTILINESTRING": 1}.get(
+            gtype, 0
+        )
+        if single.any():
+            wrap = {
+                "MULTIPOLYGON": shapely.multipolygons,
+                "MULTILINESTRING": shapely.multilinestrings,
+            }
+            geoms = geoms.copy()
+            geoms[single] = [wrap[gtype]([g]) for g in geoms[single]]
+    expected = {
+        "POINT": 0,
+        "LINESTRING": 1,
+        "POLYGON": 3,
+        "MULTIPOINT": 4,
+        "MULTILINESTRING": 5,
+        "MULTIPOLYGON": 6,
+    }[gtype]
+    kinds = shapely.get_type_id(geoms)
+    bad = (~missing) & (kinds != expected)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{table}.{column}: row {first} is a {shapely.get_type_id(geoms[first])} geometry, "
+            f"expected {gtype}"
+        )
+    return geoms
+
+
+def _to_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[list]:
+    out = []
+    for col in columns:
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            if getattr(s.dt, "tz", None) is not None:
+                raise InputError(f"column {col}: store naive local times, not tz-aware ones")
+            arr = s.astype(object).where(s.notna(), None).to_numpy()
+            arr = np.array([None if v is None else v.to_pydatetime() for v in arr], dtype=object)
+        elif pd.api.types.is_bool_dtype(s):
+            arr = s.astype(object).to_numpy()
+        elif pd.api.types.is_integer_dtype(s):
+            arr = s.astype(object).where(s.notna(), None).to_numpy()
+            arr = np.array([None if v is None else int(v) for v in arr], dtype=object)
+        elif pd.api.types.is_float_dtype(s):
+            arr = s.astype(object).where(s.notna(), None).to_numpy()
+        else:
+            arr = s.astype(object).where(s.notna(), None).to_numpy()
+        out.append(arr)
+    return [list(r) for r in zip(*out, strict=True)] if out else []
+
+
+def save_frame(
+    engine_or_conn: Engine | Connection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    replace: bool = False,
+) -> int:
+    """Append the rows of ``frame`` to ``table`` (after deleting all rows when ``replace``).
+
+    Parameters
+    ----------
+    engine_or_conn
+        An engine (a transaction is opened and committed) or a connection inside the caller's
+        transaction.
+    table
+        A table of ``gis.store.models``; the frame's columns must be a subset of its columns
+        (``geometry`` is taken for the table's geometry column ``geom``).
+    frame
+        Rows to write. A GeoDataFrame must be in EPSG:4326 (or have no CRS).
+
+    Returns
+    -------
+    int
+        Rows written.
+
+    Raises
+    ------
+    InputError
+        Unknown table or column, wrong geometry type or CRS. Nothing is written.
+    """
+    if table not in models.Base.metadata.tables:
+        raise InputError(f"unknown table {table!r}")
+    frame = frame.copy()
+    if isinstance(frame, gpd.GeoDataFrame):
+        if frame.crs is not None and frame.crs.to_epsg() != STORAGE_EPSG:
+            raise InputError(f"{table}: frame CRS is {frame.crs}, expected EPSG:{STORAGE_EPSG}")
+        geo_name = frame.geometry.name
+        frame = pd.DataFrame(frame)
+        if geo_name != "geom" and "geom" in GEOMETRY_TYPES.get(table, {}):
+            frame = frame.rename(columns={geo_name: "geom"})
+    allowed = table_columns(table)
+    extra = [c for c in frame.columns if c not in allowed]
+    if extra:
+        raise InputError(f"{table}: unknown column(s) {extra}; expected a subset of {allowed}")
+    columns = list(frame.columns)
+    gcols = GEOMETRY_TYPES.get(table, {})
+    for col in columns:
+        if col in gcols:
+            geoms = _prepare_geometry(frame[col].to_numpy(), gcols[col], table, col)
+            frame[col] = list(geoms)
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.begin() as conn:
+            return _write(conn, table, frame, columns, gcols, replace)
+    return _write(engine_or_conn, table, frame, columns, gcols, replace)
+
+
+def _write(conn: Connection, table, frame, columns, gcols, replace) -> int:
+    if replace:
+        conn.execute(sa.text(f'DELETE FROM "{table}"'))
+    if frame.empty:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return _copy_postgis(conn, table, frame, columns, gcols)
+    return _insert_spatialite(conn, table, frame, columns, gcols)
+
+
+def _insert_spatialite(conn: Connection, table, frame, columns, gcols) -> int:
+    placeholders = []
+    for col in columns:
+        if col in gcols:
+            placeholders.append(f"GeomFromWKB(?, {STORAGE_EPSG})")
+        else:
+            placeholders.append("?")
+    sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({", ".join(placeholders)})'
+    for col in gcols:
+        if col in frame:
+            geoms = np.asarray(frame[col].to_numpy(), dtype=object)
+            frame[col] = list(shapely.to_wkb(geoms, output_dimension=2))
+    records = _to_records(frame, columns)
+    raw = conn.connection.driver_connection
+    cur = raw.cursor()
+    for start in range(0, len(records), _BATCH):
+        cur.executemany(sql, records[start : start + _BATCH])
+    cur.close()
+    return len(records)
+
+
+def _copy_value(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "\\N"
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    s = str(v)
+    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_postgis(conn: Connection, table, frame, columns, gcols) -> int:
+    for col in gcols:
+        if col in frame:
+            geoms = np.asarray(frame[col].to_numpy(), dtype=object)
+            hexes = shapely.to_wkb(
+                shapely.set_srid(geoms, STORAGE_EPSG),
+                hex=True,
+                include_srid=True,
+                output_dimension=2,
+            )
+            frame[col] = list(hexes)
+    records = _to_records(frame, columns)
+    buf = io.StringIO()
+    for rec in records:
+        buf.write("\t".join(_copy_value(v) for v in rec))
+        buf.write("\n")
+    buf.seek(0)
+    cur = conn.connection.driver_connection.cursor()
+    cur.copy_expert(f'COPY "{table}" ({", ".join(columns)}) FROM STDIN WITH (FORMAT text)', buf)
+    cur.close()
+    return len(records)
+
+
+def read_frame(
+    engine_or_conn: Engine | Connection,
+    table: str,
+    *,
+    columns: Iterable[str] | None = None,
+    where: str | None = None,
+    params: dict | None = None,
+    order_by: str | None = None,
+) -> pd.DataFrame | gpd.GeoDataFrame:
+    """Read rows of ``table`` into a frame; a spatial table comes back as a GeoDataFrame.
+
+    Parameters
+    ----------
+    columns
+        Columns to read (default all, including ``id``). The geometry column ``geom`` becomes the
+        GeoDataFrame's ``geometry`` (EPSG:4326).
+    where, params
+        An optional SQL filter with bound parameters, e.g. ``"valid_to IS NULL"``.
+    order_by
+        An optional SQL ORDER BY expression.
+    """
+    if table not in models.Base.metadata.tables:
+        raise InputError(f"unknown table {table!r}")
+    tbl = models.Base.metadata.tables[table]
+    wanted = list(columns) if columns is not None else [c.name for c in tbl.columns]
+    gcols = GEOMETRY_TYPES.get(table, {})
+    own = isinstance(engine_or_conn, Engine)
+    conn = engine_or_conn.connect() if own else engine_or_conn
+    try:
+        as_binary = "ST_AsBinary" if conn.dialect.name == "postgresql" else "AsBinary"
+        select = [f'{as_binary}("{c}") AS "{c}"' if c in gcols else f'"{c}"' for c in wanted]
+        sql = f'SELECT {", ".join(select)} FROM "{table}"'
+        if where:
+            sql += f" WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        result = conn.execute(sa.text(sql), params or {})
+        rows = result.fetchall()
+    finally:
+        if own:
+            conn.close()
+    frame = pd.DataFrame.from_records(rows, columns=wanted)
+    for col in tbl.columns:
+        if col.name in frame and isinstance(col.type, sa.DateTime):
+            frame[col.name] = pd.to_datetime(frame[col.name])
+    geo = [c for c in wanted if c in gcols]
+    if not geo:
+        return frame
+    for c in geo:
+        frame[c] = shapely.from_wkb(
+            np.array([bytes(b) if b is not None else None for b in frame[c]], dtype=object)
+        )
+    main = "geom" if "geom" in geo else geo[0]
+    frame = frame.rename(columns={main: "geometry"})
+    out = gpd.GeoDataFrame(frame, geometry="geometry", crs=f"EPSG:{STORAGE_EPSG}")
+    for c in geo:
+        if c != main:
+            out[c] = gpd.GeoSeries(out[c], crs=f"EPSG:{STORAGE_EPSG}")
+    return out
+
+
+def count_rows(engine: Engine, table: str) -> int:
+    """Number of rows in ``table``."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar())
+
+
+__all__ = ["save_frame", "read_frame", "count_rows", "table_columns", "backend"]

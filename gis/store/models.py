@@ -1,0 +1,252 @@
+"""SQLAlchemy 2 + GeoAlchemy2 models: one set for SpatiaLite and PostGIS.
+
+Geometries are stored in EPSG:4326 (longitude, latitude). Timestamps are naive wall-clock times in
+the district's zone (``settings.DISTRICT_TZ``). Grids are versioned: a change closes the current
+row (``valid_to``) and adds a new one, so an incident stays attributable to the grid in force when
+it happened. Every write that a person makes records who made it (``*_by`` columns).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gis.settings import STORAGE_EPSG
+
+GRID_LEVELS = ("l1", "l2", "micro", "dedicated")
+STAFF_ROLES = ("grid_leader", "grid_worker", "grid_assistant", "enforcement_officer")
+USER_ROLES = ("analyst", "leader", "grid_admin", "admin")
+PLAN_STATUSES = ("draft", "approved", "active", "done", "cancelled")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _geom(kind: str, nullable: bool = False) -> Mapped:
+    return mapped_column(Geometry(kind, srid=STORAGE_EPSG, spatial_index=True), nullable=nullable)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every GridLens table."""
+
+
+class Meta(Base):
+    """Key/value facts about the database (district name, demo seed, planted truth)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Department(Base):
+    """A department of the joint team ("4 + X")."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    joint_team: Mapped[str | None] = mapped_column(Text)
+
+
+class TaxonomyClass(Base):
+    """A minor class of the incident taxonomy (major + minor code, e.g. ``05-05``)."""
+
+    __tablename__ = "taxonomy"
+    __table_args__ = (CheckConstraint(_in("list_type", ("enforcement", "service"))),)
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    major_code: Mapped[str] = mapped_column(Text)
+    major_name_zh: Mapped[str] = mapped_column(Text)
+    major_name_en: Mapped[str] = mapped_column(Text)
+    minor_code: Mapped[str] = mapped_column(Text)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    co_departments: Mapped[str | None] = mapped_column(Text)
+    list_type: Mapped[str] = mapped_column(Text)
+    time_limit_h: Mapped[float] = mapped_column(Float)
+    severity_weight: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Grid(Base):
+    """One version of a grid. The current version has ``valid_to`` NULL."""
+
+    __tablename__ = "grids"
+    __table_args__ = (
+        UniqueConstraint("code", "version", name="uq_grids_code_version"),
+        CheckConstraint(_in("level", GRID_LEVELS), name="ck_grids_level"),
+        Index("ix_grids_current", "level", "valid_to"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(Text, index=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    parent_code: Mapped[str | None] = mapped_column(Text, index=True)
+    kind: Mapped[str | None] = mapped_column(Text)
+    households: Mapped[int | None] = mapped_column(Integer)
+    population: Mapped[int | None] = mapped_column(Integer)
+    businesses: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    valid_from: Mapped[datetime] = mapped_column(DateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("MULTIPOLYGON")
+
+
+class GridEdit(Base):
+    """The history of grid changes: who, when, why, geometry before and after."""
+
+    __tablename__ = "grid_edits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grid_code: Mapped[str] = mapped_column(Text, index=True)
+    action: Mapped[str] = mapped_column(Text)
+    version_before: Mapped[int | None] = mapped_column(Integer)
+    version_after: Mapped[int | None] = mapped_column(Integer)
+    edited_by: Mapped[str] = mapped_column(Text)
+    edited_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str | None] = mapped_column(Text)
+    geom_before = _geom("MULTIPOLYGON", nullable=True)
+    geom_after = _geom("MULTIPOLYGON", nullable=True)
+
+
+class Staff(Base):
+    """Grid staff and enforcement officers ("one grid one member")."""
+
+    __tablename__ = "staff"
+    __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="ck_staff_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    staff_code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    phone: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ImportBatch(Base):
+    """One import of a file: who, when, which file, and how every row was accounted for."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str | None] = mapped_column(Text)
+    imported_by: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    total: Mapped[int] = mapped_column(Integer)
+    imported: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+class Incident(Base):
+    """A reported incident (事件/案件) with its minor class, source, status and location."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_cat_time", "category_code", "occurred_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(Text, unique=True)
+    category_code: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    department: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    geom = _geom("POINT")
+
+
+class PatrolTrack(Base):
+    """One patrol of one staff member (a shift), made of GPS fixes."""
+
+    __tablename__ = "patrol_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    track_code: Mapped[str] = mapped_column(Text, unique=True)
+    staff_code: Mapped[str] = mapped_column(Text, index=True)
+    shift: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PatrolFix(Base):
+    """A GPS fix of a patrol track."""
+
+    __tablename__ = "patrol_fixes"
+    __table_args__ = (Index("ix_patrol_fixes_track_t", "track_id", "t"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("patrol_tracks.id", ondelete="CASCADE"))
+    staff_code: Mapped[str] = mapped_column(Text)
+    t: Mapped[datetime] = mapped_column(DateTime, index=True)
+    geom = _geom("POINT")
+
+
+class Street(Base):
+    """A street segment of the district's own basemap (main road, street, alley)."""
+
+    __tablename__ = "streets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    highway: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("LINESTRING")
+
+
+class Place(Base):
+    """A place that drives incidents or has a dedicated grid (market, school, hospital ...)."""
+
+    __tablename__ = "places"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    geom = _geom("POINT")
+
+
+class Plan(Base):
+    """A joint rectification plan (联合整治): an area, a period, departments, a status."""
+
+    __tablename__ = "plans"
+    __table_args__ = (CheckConstraint(_in("status", PLAN_STATUSES), name="ck_plans_status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[datetime] = mapped_column(DateTime)
+    period_end: Mapped[datetime] = mapped_column(DateTime)
+    departments: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="draft")
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    geom = _geom("MULTIPOLYGON")
+
+
+class User(Base):
+    """A local account. ``grid_codes`` limits a grid admin to the grids assigned to them."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="ck_users_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    grid_codes: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str | None] = mapped_column(Text)
