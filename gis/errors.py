@@ -11,3 +11,7 @@ class StoreError(GridLensError):
 
 class InputError(GridLensError):
     """A file or argument given by the user cannot be used; the message says why."""
+
+
+class WriteError(StoreError):
+    """The database refused a write (constraint, type); the transaction was rolled back."""

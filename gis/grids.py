@@ -18,6 +18,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gis.crs import areas_m2
 from gis.errors import InputError
 from gis.io import read_geo_file
 from gis.store.frames import read_frame, save_frame
@@ -186,3 +187,23 @@ def import_grids(
     return GridImportResult(
         total=len(frame), imported=len(accepted), closed=len(to_close), rejected=rejected
     )
+
+
+def hierarchy_summary(grids: gpd.GeoDataFrame) -> dict[str, float | int | dict[str, int]]:
+    """Headline numbers of a hierarchy: grids per level, district area, households, population.
+
+    Area (km²) and totals come from the level-1 grids (they tile the district); when there are
+    none, from the micro-grids.
+    """
+    counts = {level: int((grids["level"] == level).sum()) for level in GRID_LEVELS}
+    base = grids[grids["level"] == "l1"]
+    if base.empty:
+        base = grids[grids["level"] == "micro"]
+    total = base[["households", "population", "businesses"]].apply(pd.to_numeric, errors="coerce")
+    return {
+        "levels": counts,
+        "area_km2": float(areas_m2(base.geometry).sum() / 1e6) if len(base) else 0.0,
+        "households": int(total["households"].sum()),
+        "population": int(total["population"].sum()),
+        "businesses": int(total["businesses"].sum()),
+    }

@@ -189,6 +189,61 @@ def read_incidents(
     )
 
 
+def incident_counts(
+    engine: Engine | Connection,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    by: str = "category_code",
+) -> pd.DataFrame:
+    """Incident counts grouped by one column (aggregated in the database), largest first."""
+    if by not in {"category_code", "source", "status", "department", "grid_code"}:
+        raise ValueError(f"cannot group incidents by {by!r}")
+    clauses, params = [], {}
+    if start is not None:
+        clauses.append("occurred_at >= :start")
+        params["start"] = start
+    if end is not None:
+        clauses.append("occurred_at < :end")
+        params["end"] = end
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT {by} AS key, COUNT(*) AS n FROM incidents {where} GROUP BY {by} ORDER BY n DESC"
+    with _connect(engine) as conn:
+        return pd.read_sql(sa.text(sql), conn, params=params)
+
+
+def incident_time_range(engine: Engine | Connection) -> tuple[datetime | None, datetime | None]:
+    """First and last ``occurred_at`` in the store (None, None when there are no incidents)."""
+    with _connect(engine) as conn:
+        row = conn.execute(
+            sa.text("SELECT MIN(occurred_at), MAX(occurred_at) FROM incidents")
+        ).one()
+    return (
+        pd.Timestamp(row[0]).to_pydatetime() if row[0] is not None else None,
+        pd.Timestamp(row[1]).to_pydatetime() if row[1] is not None else None,
+    )
+
+
+def read_table(engine: Engine | Connection, table: str) -> pd.DataFrame:
+    """A whole non-spatial reference table (taxonomy, departments, staff ...)."""
+    return read_frame(engine, table)
+
+
+class _connect:
+    """Use a connection as given, or open (and close) one from an engine."""
+
+    def __init__(self, engine_or_conn):
+        self.obj = engine_or_conn
+        self.own = isinstance(engine_or_conn, Engine)
+
+    def __enter__(self) -> Connection:
+        self.conn = self.obj.connect() if self.own else self.obj
+        return self.conn
+
+    def __exit__(self, *exc):
+        if self.own:
+            self.conn.close()
+
+
 def summary(engine: Engine) -> dict[str, int | str | None]:
     """Row counts of the main tables, the backend and the schema revision."""
     out: dict[str, int | str | None] = {
@@ -212,6 +267,9 @@ __all__ = [
     "set_meta",
     "get_meta",
     "summary",
+    "incident_counts",
+    "incident_time_range",
+    "read_table",
     "make_engine",
     "check_spatial",
     "backend",

@@ -17,7 +17,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gis.errors import InputError
+from gis.errors import InputError, WriteError
 from gis.settings import STORAGE_EPSG
 from gis.store import models
 from gis.store.engine import backend
@@ -153,6 +153,14 @@ def save_frame(
 
 
 def _write(conn: Connection, table, frame, columns, gcols, replace) -> int:
+    try:
+        return _write_unchecked(conn, table, frame, columns, gcols, replace)
+    except conn.dialect.dbapi.Error as exc:  # raw DB-API errors from executemany / COPY
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WriteError(f"{table}: the database refused the rows ({first}); nothing written") from exc
+
+
+def _write_unchecked(conn: Connection, table, frame, columns, gcols, replace) -> int:
     if replace:
         conn.execute(sa.text(f'DELETE FROM "{table}"'))
     if frame.empty:
