@@ -133,10 +133,18 @@ def cmd_incidents_import(args) -> int:
 
     engine = _engine(args)
     rejected_out = args.rejected_out or str(Path(args.file).with_suffix("")) + ".rejected.csv"
+    columns = {}
+    for item in args.field or []:
+        target, sep, source = item.partition("=")
+        if not sep:
+            raise GridLensError(f"--field expects STORE_COLUMN=FILE_COLUMN, got {item!r}")
+        columns[target.strip()] = source.strip()
     result = import_incidents(
         engine,
         args.file,
         imported_by=args.user,
+        columns=columns,
+        tz=args.tz,
         lon=args.lon,
         lat=args.lat,
         crs=args.crs,
@@ -230,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lon")
     p.add_argument("--lat")
     p.add_argument("--crs", help="CRS of the coordinates (default EPSG:4326)")
+    p.add_argument(
+        "--field",
+        action="append",
+        metavar="COLUMN=FILE_COLUMN",
+        help="map a file column, e.g. occurred_at='Created Date' (repeatable)",
+    )
+    p.add_argument("--tz", default="Asia/Shanghai", help="zone of the times (default Asia/Shanghai)")
     p.add_argument("--rejected-out", help="CSV for rejected rows (default FILE.rejected.csv)")
     p.add_argument("--user", default="cli")
     p.set_defaults(func=cmd_incidents_import)

@@ -20,6 +20,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gis import settings
 from gis.errors import InputError
 from gis.io import read_geo_file, write_geo_file
 from gis.store.frames import save_frame
@@ -75,14 +76,46 @@ def _stable_id(frame: pd.DataFrame, geoms: np.ndarray) -> pd.Series:
     return "H" + keys.map(lambda k: hashlib.sha1(k.encode()).hexdigest()[:16])
 
 
+_OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
+
+
+def parse_times(values: pd.Series, tz: str = settings.DISTRICT_TZ) -> pd.Series:
+    """Parse times in any common format to naive wall-clock times in ``tz``.
+
+    Text with a UTC offset or ``Z`` is converted to ``tz``; text without one is taken as ``tz``
+    wall-clock already. Unparseable values become NaT.
+    """
+    text = values.astype("string").str.strip()
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    has_offset = text.str.contains(_OFFSET, regex=True, na=False)
+    if has_offset.any():
+        aware = pd.to_datetime(text[has_offset], errors="coerce", utc=True, format="mixed")
+        out[has_offset] = aware.dt.tz_convert(tz).dt.tz_localize(None).astype("datetime64[ns]")
+    naive = ~has_offset & text.notna()
+    if naive.any():
+        out[naive] = pd.to_datetime(text[naive], errors="coerce", format="mixed").astype(
+            "datetime64[ns]"
+        )
+    return out
+
+
 def prepare_incidents(
     frame: gpd.GeoDataFrame,
     geometry_reason: pd.Series,
     *,
+    columns: dict[str, str] | None = None,
     existing_ids: set[str] | frozenset[str] = frozenset(),
+    tz: str = settings.DISTRICT_TZ,
     now: datetime | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Split rows into those to import (store columns) and those rejected (with ``reason``).
+
+    Parameters
+    ----------
+    columns
+        ``{store column: file column}``, e.g. ``{"occurred_at": "Created Date"}``.
+    tz
+        Zone for times: text with an offset is converted to it, naive text is taken as it.
 
     Rejection reasons: no/invalid coordinates (from ``geometry_reason``), not a point, unparseable
     or missing ``occurred_at``, a time in the future, an external id repeated in the file or
@@ -90,6 +123,12 @@ def prepare_incidents(
     """
     now = now or datetime.now()
     frame = frame.copy()
+    for target, source in (columns or {}).items():
+        if target not in STORE_COLUMNS:
+            raise InputError(f"unknown incident column {target!r}; one of {STORE_COLUMNS}")
+        if source not in frame:
+            raise InputError(f"column {source!r} (for {target}) is not in the file")
+        frame[target] = frame[source]
     reason = geometry_reason.astype(object).copy()
     geoms = frame.geometry.to_numpy()
     not_point = (reason == "") & (shapely.get_type_id(geoms) != 0)
@@ -98,7 +137,7 @@ def prepare_incidents(
         raise InputError("no 'occurred_at' column (the time the incident happened)")
     for col in TIME_COLUMNS:
         if col in frame:
-            frame[col] = pd.to_datetime(frame[col], errors="coerce", format="mixed")
+            frame[col] = parse_times(frame[col], tz)
     bad_time = (reason == "") & frame["occurred_at"].isna()
     reason[bad_time] = "missing or unreadable occurred_at"
     future = (reason == "") & (frame["occurred_at"] > pd.Timestamp(now))
@@ -124,16 +163,23 @@ def import_incidents(
     path: str | Path,
     *,
     imported_by: str = "cli",
+    columns: dict[str, str] | None = None,
     lon: str | None = None,
     lat: str | None = None,
     crs: str | int | None = None,
+    tz: str = settings.DISTRICT_TZ,
     rejected_out: str | Path | None = None,
 ) -> ImportResult:
-    """Import an incident file in one transaction; write rejected rows to ``rejected_out``."""
+    """Import an incident file in one transaction; write rejected rows to ``rejected_out``.
+
+    See ``prepare_incidents`` for ``columns`` and ``tz`` and for the rejection reasons.
+    """
     frame, reasons = read_geo_file(path, lon=lon, lat=lat, crs=crs)
     with engine.connect() as conn:
         existing = set(conn.execute(sa.text("SELECT external_id FROM incidents")).scalars())
-    accepted, rejected = prepare_incidents(frame, reasons, existing_ids=existing)
+    accepted, rejected = prepare_incidents(
+        frame, reasons, columns=columns, existing_ids=existing, tz=tz
+    )
     result = ImportResult(total=len(frame), imported=len(accepted), rejected=rejected)
     with engine.begin() as conn:
         batch = conn.execute(
