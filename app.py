@@ -74,23 +74,28 @@ if grids.empty:
     st.stop()
 
 summary = hierarchy_summary(grids)
-cols = st.columns(8)
-for col, level in zip(cols[:4], ("l1", "l2", "micro", "dedicated"), strict=True):
+cols = st.columns(4)
+for col, level in zip(cols, ("l1", "l2", "micro", "dedicated"), strict=True):
     col.metric(t(f"level.{level}"), f"{summary['levels'][level]:,}")
-cols[4].metric(t("metric.area"), f"{summary['area_km2']:.2f}")
-cols[5].metric(t("metric.households"), f"{summary['households']:,}")
-cols[6].metric(t("metric.population"), f"{summary['population']:,}")
-cols[7].metric(t("metric.staff"), f"{head['staff']:,}")
+cols = st.columns(4)
+cols[0].metric(t("metric.area"), f"{summary['area_km2']:.2f}")
+cols[1].metric(t("metric.households"), f"{summary['households']:,}")
+cols[2].metric(t("metric.population"), f"{summary['population']:,}")
+cols[3].metric(t("metric.staff"), f"{head['staff']:,}")
 
 left, right = st.columns([3, 1])
 with right:
+    # keyed by language: Streamlit keeps a keyed widget's old labels after format_func changes,
+    # so the selection is carried across the switch in session state instead
+    chosen = st.session_state.setdefault("levels_chosen", ["l1", "l2", "dedicated"])
     levels = st.multiselect(
         t("map.levels"),
         options=["l1", "l2", "micro", "dedicated"],
-        default=["l1", "l2", "dedicated"],
+        default=chosen,
         format_func=lambda lv: t(f"level.{lv}"),
-        key="levels",
+        key=f"levels_{lang}",
     )
+    st.session_state["levels_chosen"] = levels
     show_streets = st.checkbox(t("map.streets"), value=True, key="streets")
     st.metric(t("metric.incidents"), f"{head['incidents']:,}")
     st.metric(t("metric.fixes"), f"{head['fixes']:,}")
@@ -112,7 +117,13 @@ if len(recent):
             t("table.count"): recent["n"],
         }
     )
-    st.bar_chart(table, x=t("table.category"), y=t("table.count"), horizontal=True)
+    st.bar_chart(
+        table,
+        x=t("table.category"),
+        y=t("table.count"),
+        horizontal=True,
+        sort=f"-{t('table.count')}",
+    )
 
 st.subheader(t("section.hierarchy"))
 table = grids[["code", "name", "level", "parent_code", "households", "population"]].copy()

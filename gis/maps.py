@@ -97,7 +97,8 @@ def grid_layers(
                 get_fill_color="properties.fill_color",
                 get_line_color="properties.line_color",
                 get_line_width="properties.line_width",
-                line_width_units="pixels",
+                # quoted: pydeck turns bare strings into JS expressions
+                line_width_units="'pixels'",
                 pickable=True,
                 auto_highlight=True,
             )
@@ -120,17 +121,18 @@ def street_layer(streets: gpd.GeoDataFrame) -> pdk.Layer:
         get_path="path",
         get_color="color",
         get_width="width",
-        width_units="pixels",
+        width_units="'pixels'",
         pickable=False,
     )
 
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = None) -> pdk.Deck:
     """A pydeck Deck with no map provider: nothing is fetched from the internet."""
+    # map_provider=None and NO map_style: pydeck then sends its "__MAP_STYLE__" sentinel, which
+    # Streamlit reads as "no basemap". map_style=None would make Streamlit fetch a CARTO style.
     return pdk.Deck(
         layers=layers,
         initial_view_state=view,
         map_provider=None,
-        map_style=None,
         tooltip=tooltip or {"text": "{name}\n{code}\n{level}"},
     )

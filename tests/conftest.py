@@ -120,3 +120,23 @@ def tiny_grids() -> gpd.GeoDataFrame:
     ]
     frame["geometry"] = [shapely.multipolygons([g]) for g in frame["geometry"]]
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=4326)
+
+
+@pytest.fixture(scope="session")
+def demo_small():
+    """The demo district (seed 42) with one day of patrol tracks, generated once per session."""
+    from gis.demo import generate_district
+
+    return generate_district(seed=42, track_days=1)
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_small, tmp_path_factory) -> str:
+    """A SpatiaLite file holding the demo district; its path is also put in ``GRIDLENS_DB``."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    engine = store.open_store(str(path))
+    store.init_db(engine)
+    store.load_demo(engine, demo_small)
+    engine.dispose()
+    os.environ["GRIDLENS_DB"] = str(path)
+    return str(path)

@@ -1,0 +1,175 @@
+"""Browser test harness: a real ``streamlit run app.py`` driven by Debian's headless Chromium.
+
+Every page test uses it the same way::
+
+    with streamlit_server(db) as url, chromium_page(url) as (page, guard):
+        ...
+        guard.check()         # no exception shown, no request left 127.0.0.1
+
+Screenshots go to ``$GRIDLENS_ARTIFACTS/screenshots`` (CI keeps the folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("GRIDLENS_CHROMIUM", "/usr/bin/chromium")
+LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost")
+LOCAL_PREFIXES += ("data:", "blob:", "about:")
+
+
+def require_browser() -> None:
+    """Skip (or fail in CI) when Chromium or Playwright is missing."""
+    required = bool(os.environ.get("GRIDLENS_REQUIRE_BROWSER"))
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install playwright)")
+    if missing:
+        message = "browser tests need " + ", ".join(missing)
+        if required:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def screenshot_dir() -> Path:
+    out = Path(os.environ.get("GRIDLENS_ARTIFACTS", ROOT / "artifacts")) / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(db: str, timeout_s: float = 90):
+    """Run ``streamlit run app.py`` on a free port against database ``db``; yield its URL."""
+    port = _free_port()
+    env = {**os.environ, "GRIDLENS_DB": db}
+    log = open(screenshot_dir().parent / f"streamlit-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start (see {log.name})")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@dataclass
+class Guard:
+    """Collects what a page did that a test must refuse: outside requests, shown exceptions."""
+
+    page: object
+    external: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def settle(self, timeout_ms: int = 90_000, extra_ms: int = 1500) -> None:
+        """Wait until the script has finished running and the page has drawn."""
+        page = self.page
+        page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+        page.wait_for_timeout(300)
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms
+        )
+        page.wait_for_timeout(extra_ms)
+
+    def check(self) -> None:
+        """Fail on any exception box on the page or any request that left 127.0.0.1."""
+        shown = self.page.locator("[data-testid='stException']")
+        assert shown.count() == 0, shown.first.inner_text()
+        assert not self.external, f"requests left 127.0.0.1: {self.external[:5]}"
+
+    def screenshot(self, name: str) -> Path:
+        path = screenshot_dir() / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@contextlib.contextmanager
+def chromium_page(url: str, width: int = 1500, height: int = 1100):
+    """Open ``url`` in headless Chromium; yield ``(page, guard)``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-default-apps",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+            guard = Guard(page)
+
+            def on_request(request):
+                if not request.url.startswith(LOCAL_PREFIXES):
+                    guard.external.append(request.url)
+
+            page.on("request", on_request)
+            page.on(
+                "console",
+                lambda m: guard.console_errors.append(m.text) if m.type == "error" else None,
+            )
+            page.goto(url)
+            guard.settle()
+            yield page, guard
+        finally:
+            browser.close()
