@@ -244,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN=FILE_COLUMN",
         help="map a file column, e.g. occurred_at='Created Date' (repeatable)",
     )
-    p.add_argument("--tz", default="Asia/Shanghai", help="zone of the times (default Asia/Shanghai)")
+    p.add_argument(
+        "--tz", default="Asia/Shanghai", help="zone of the times (default Asia/Shanghai)"
+    )
     p.add_argument("--rejected-out", help="CSV for rejected rows (default FILE.rejected.csv)")
     p.add_argument("--user", default="cli")
     p.set_defaults(func=cmd_incidents_import)

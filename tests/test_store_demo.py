@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import shapely
 
 from gis import store
@@ -31,11 +32,14 @@ def test_demo_loads_and_reads_back_exactly(engine, demo_small):
     # a month of incidents reads back with the same times and places
     inc = demo_small.incidents
     month = inc[(inc["occurred_at"] >= "2026-04-01") & (inc["occurred_at"] < "2026-05-01")]
+    # pandas Timestamps are accepted as bounds; the end is exclusive
     back = store.read_incidents(
-        engine, start=month["occurred_at"].min(), end=month["occurred_at"].max()
+        engine, start=pd.Timestamp("2026-04-01"), end=pd.Timestamp("2026-05-01")
     )
-    back = back[back["occurred_at"] <= month["occurred_at"].max()]
     assert len(back) == len(month)
+    last = month["occurred_at"].max()
+    assert len(store.read_incidents(engine, start=last, end=last)) == 0
+    assert len(store.read_incidents(engine, start=last, end=last + pd.Timedelta(seconds=1))) >= 1
     back = back.set_index("external_id").loc[month["external_id"]]
     assert (back["occurred_at"].to_numpy() == month["occurred_at"].to_numpy()).all()
     assert shapely.equals_exact(back.geometry.to_numpy(), month.geometry.to_numpy(), 0).all()

@@ -25,7 +25,7 @@ from gis import settings, taxonomy
 from gis.errors import StoreError
 from gis.store import migrate
 from gis.store.engine import backend, check_spatial, make_engine
-from gis.store.frames import count_rows, read_frame, save_frame
+from gis.store.frames import count_rows, read_frame, save_frame, typed_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from gis.demo import DemoDistrict
@@ -208,7 +208,8 @@ def incident_counts(
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT {by} AS key, COUNT(*) AS n FROM incidents {where} GROUP BY {by} ORDER BY n DESC"
     with _connect(engine) as conn:
-        return pd.read_sql(sa.text(sql), conn, params=params)
+        rows = conn.execute(typed_text(sql, params), params).fetchall()
+    return pd.DataFrame.from_records(rows, columns=["key", "n"])
 
 
 def incident_time_range(engine: Engine | Connection) -> tuple[datetime | None, datetime | None]:

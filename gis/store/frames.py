@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import geopandas as gpd
 import numpy as np
@@ -264,7 +265,7 @@ def read_frame(
             sql += f" WHERE {where}"
         if order_by:
             sql += f" ORDER BY {order_by}"
-        result = conn.execute(sa.text(sql), params or {})
+        result = conn.execute(typed_text(sql, params), params or {})
         rows = result.fetchall()
     finally:
         if own:
@@ -289,10 +290,23 @@ def read_frame(
     return out
 
 
+def typed_text(sql: str, params: dict | None) -> sa.TextClause:
+    """``sa.text(sql)`` with datetime parameters bound as ``DateTime``.
+
+    On SQLite, times are stored as ``YYYY-MM-DD HH:MM:SS.ffffff`` text; binding through
+    SQLAlchemy's DateTime gives comparisons the same format (and accepts pandas Timestamps).
+    """
+    clause = sa.text(sql)
+    names = [k for k, v in (params or {}).items() if isinstance(v, datetime)]
+    if names:
+        clause = clause.bindparams(*(sa.bindparam(k, type_=sa.DateTime) for k in names))
+    return clause
+
+
 def count_rows(engine: Engine, table: str) -> int:
     """Number of rows in ``table``."""
     with engine.connect() as conn:
         return int(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar())
 
 
-__all__ = ["save_frame", "read_frame", "count_rows", "table_columns", "backend"]
+__all__ = ["save_frame", "read_frame", "count_rows", "table_columns", "typed_text", "backend"]
