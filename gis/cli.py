@@ -50,6 +50,9 @@ def cmd_demo(args) -> int:
     district = demo.generate_district(seed=args.seed, track_days=args.track_days)
     t1 = time.perf_counter()
     written = store.load_demo(engine, district)
+    from gis import auth
+
+    accounts = auth.ensure_demo_users(engine)
     t2 = time.perf_counter()
     truth_path = Path(args.truth_out) if args.truth_out else None
     if truth_path is None and engine.dialect.name == "sqlite" and engine.url.database:
@@ -61,6 +64,9 @@ def cmd_demo(args) -> int:
     print(f"generated in {t1 - t0:.1f} s, stored in {t2 - t1:.1f} s")
     if truth_path is not None:
         print(f"planted truth: {truth_path}")
+    for acc in accounts:
+        note = "" if acc.status != "kept" else " (existing account kept, password unchanged)"
+        print(f"demo account {acc.username:10s} role {acc.role:10s} password {acc.password}{note}")
     return 0
 
 
@@ -174,6 +180,72 @@ def cmd_incidents_export(args) -> int:
     return 0
 
 
+def _read_password(args) -> str:
+    """The new password: one line of stdin with --password-stdin, else typed twice."""
+    import getpass
+
+    from gis.errors import InputError
+
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError("--password-stdin: no password on standard input")
+        return line.rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("password again: ") != first:
+        raise InputError("the two passwords do not match")
+    return first
+
+
+def cmd_users_add(args) -> int:
+    from gis import auth
+
+    engine = _engine(args)
+    user = auth.create_user(
+        engine,
+        args.name,
+        _read_password(args),
+        args.role,
+        display_name=args.display_name,
+        grid_codes=args.grid or (),
+        created_by=args.by,
+    )
+    grids = f", grids {','.join(user.grid_codes)}" if user.grid_codes else ""
+    print(f"created user {user.username} (role {user.role}{grids})")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from gis import auth
+
+    users = auth.list_users(_engine(args))
+    if users.empty:
+        print("no users; add one with: gridlens users add NAME --role admin")
+        return 0
+    users["active"] = users["active"].map({True: "yes", False: "no"})
+    print(users.drop(columns=["id"]).fillna("").to_string(index=False))
+    return 0
+
+
+def cmd_users_passwd(args) -> int:
+    from gis import auth
+
+    engine = _engine(args)
+    if auth.get_user(engine, args.name) is None:
+        raise GridLensError(f"unknown user {args.name!r}")
+    auth.set_password(engine, args.name, _read_password(args), by=args.by)
+    print(f"password of {args.name} changed")
+    return 0
+
+
+def cmd_users_active(args) -> int:
+    from gis import auth
+
+    auth.set_active(_engine(args), args.name, args.active, by=args.by)
+    print(f"user {args.name} {'enabled' if args.active else 'disabled'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -256,6 +328,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", help="occurred before (YYYY-MM-DD)")
     p.add_argument("--category", action="append", help="minor-class code, e.g. 05-05 (repeatable)")
     p.set_defaults(func=cmd_incidents_export)
+
+    users = sub.add_parser("users", help="sign-in accounts and roles").add_subparsers(
+        dest="action", required=True
+    )
+    by = argparse.ArgumentParser(add_help=False)
+    by.add_argument("--by", default="cli", help="recorded as who made the change")
+    pw = argparse.ArgumentParser(add_help=False)
+    pw.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from one line of standard input (default: prompt twice)",
+    )
+    p = users.add_parser("add", parents=[common, by, pw], help="create an account")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, help="analyst | leader | grid_admin | admin")
+    p.add_argument(
+        "--grid",
+        action="extend",
+        nargs="+",
+        metavar="CODE",
+        help="grid a grid_admin may edit, with the grids inside it (repeatable)",
+    )
+    p.add_argument("--display-name")
+    p.set_defaults(func=cmd_users_add)
+    p = users.add_parser("list", parents=[common], help="list accounts (no password hashes)")
+    p.set_defaults(func=cmd_users_list)
+    p = users.add_parser("passwd", parents=[common, by, pw], help="set a new password")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_passwd)
+    p = users.add_parser("disable", parents=[common, by], help="stop an account signing in")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_active, active=False)
+    p = users.add_parser("enable", parents=[common, by], help="let a disabled account sign in")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_active, active=True)
     return parser
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from gis.crs import areas_m2
 from gis.errors import InputError
-from gis.io import read_geo_file
+from gis.io import accounting_line, read_geo_file, rejected_rows
 from gis.store.frames import read_frame, save_frame
 from gis.store.models import GRID_LEVELS
 
@@ -46,13 +46,8 @@ class GridImportResult:
     rejected: pd.DataFrame = field(repr=False)
 
     def summary_line(self) -> str:
-        reasons = self.rejected["reason"].value_counts() if len(self.rejected) else {}
-        detail = "; ".join(f"{r}: {n}" for r, n in reasons.items())
-        line = (
-            f"{self.imported} imported + {len(self.rejected)} rejected = {self.total} total; "
-            f"{self.closed} earlier version(s) closed"
-        )
-        return f"{line} ({detail})" if detail else line
+        line = accounting_line(self.imported, self.rejected, self.total)
+        return f"{line}; {self.closed} earlier version(s) closed"
 
 
 def prepare_grids(
@@ -122,10 +117,7 @@ def prepare_grids(
             [q for p in parts for q in shapely.get_parts(p) if shapely.get_type_id(q) == 3]
         )
     accepted = accepted.set_geometry(list(polys), crs=accepted.crs)
-    rejected = pd.DataFrame(frame.loc[~ok].drop(columns=frame.geometry.name))
-    rejected.insert(0, "row", np.flatnonzero(~ok) + 1)
-    rejected["reason"] = reason[~ok].to_numpy()
-    return accepted, rejected
+    return accepted, rejected_rows(frame, reason)
 
 
 def import_grids(

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from gis import settings
 from gis.errors import InputError
-from gis.io import read_geo_file, write_geo_file
+from gis.io import accounting_line, read_geo_file, rejected_rows, write_geo_file
 from gis.store.frames import save_frame
 
 STORE_COLUMNS = [
@@ -57,10 +57,7 @@ class ImportResult:
 
     def summary_line(self) -> str:
         """``imported + rejected = total``, with the reasons counted."""
-        reasons = self.rejected["reason"].value_counts() if len(self.rejected) else {}
-        detail = "; ".join(f"{r}: {n}" for r, n in reasons.items())
-        line = f"{self.imported} imported + {self.rejected_count} rejected = {self.total} total"
-        return f"{line} ({detail})" if detail else line
+        return accounting_line(self.imported, self.rejected, self.total)
 
 
 def _stable_id(frame: pd.DataFrame, geoms: np.ndarray) -> pd.Series:
@@ -152,10 +149,7 @@ def prepare_incidents(
     ok = (reason == "").to_numpy()
     keep = [c for c in STORE_COLUMNS if c in frame]
     accepted = gpd.GeoDataFrame(frame.loc[ok, keep], geometry=geoms[ok], crs=frame.crs)
-    rejected = pd.DataFrame(frame.loc[~ok].drop(columns=frame.geometry.name))
-    rejected.insert(0, "row", np.flatnonzero(~ok) + 1)
-    rejected["reason"] = reason[~ok].to_numpy()
-    return accepted, rejected
+    return accepted, rejected_rows(frame, reason)
 
 
 def import_incidents(

@@ -185,3 +185,20 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
     except Exception as exc:
         raise InputError(f"{path}: cannot write ({exc})") from exc
     return path
+
+
+def rejected_rows(frame: gpd.GeoDataFrame, reason: pd.Series) -> pd.DataFrame:
+    """The rows whose ``reason`` is not empty, with their 1-based file ``row`` and ``reason``."""
+    bad = (reason != "").to_numpy()
+    rejected = pd.DataFrame(frame.loc[bad].drop(columns=frame.geometry.name))
+    rejected.insert(0, "row", np.flatnonzero(bad) + 1)
+    rejected["reason"] = reason[bad].to_numpy()
+    return rejected
+
+
+def accounting_line(imported: int, rejected: pd.DataFrame, total: int) -> str:
+    """``N imported + M rejected = T total (reason: count; ...)``: every row accounted for."""
+    reasons = rejected["reason"].value_counts() if len(rejected) else {}
+    detail = "; ".join(f"{r}: {n}" for r, n in reasons.items())
+    line = f"{imported} imported + {len(rejected)} rejected = {total} total"
+    return f"{line} ({detail})" if detail else line

@@ -162,13 +162,8 @@ def read_grids(
     )
 
 
-def read_incidents(
-    engine: Engine | Connection,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    categories: list[str] | None = None,
-) -> gpd.GeoDataFrame:
-    """Incidents that occurred in ``[start, end)``, optionally of some minor-class codes."""
+def _period_clauses(start: datetime | None, end: datetime | None) -> tuple[list[str], dict]:
+    """SQL conditions for ``start <= occurred_at < end`` (either bound optional)."""
     clauses, params = [], {}
     if start is not None:
         clauses.append("occurred_at >= :start")
@@ -176,6 +171,17 @@ def read_incidents(
     if end is not None:
         clauses.append("occurred_at < :end")
         params["end"] = end
+    return clauses, params
+
+
+def read_incidents(
+    engine: Engine | Connection,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    categories: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Incidents that occurred in ``[start, end)``, optionally of some minor-class codes."""
+    clauses, params = _period_clauses(start, end)
     if categories:
         names = [f":c{i}" for i in range(len(categories))]
         clauses.append(f"category_code IN ({', '.join(names)})")
@@ -198,13 +204,7 @@ def incident_counts(
     """Incident counts grouped by one column (aggregated in the database), largest first."""
     if by not in {"category_code", "source", "status", "department", "grid_code"}:
         raise ValueError(f"cannot group incidents by {by!r}")
-    clauses, params = [], {}
-    if start is not None:
-        clauses.append("occurred_at >= :start")
-        params["start"] = start
-    if end is not None:
-        clauses.append("occurred_at < :end")
-        params["end"] = end
+    clauses, params = _period_clauses(start, end)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT {by} AS key, COUNT(*) AS n FROM incidents {where} GROUP BY {by} ORDER BY n DESC"
     with _connect(engine) as conn:
