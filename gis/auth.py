@@ -280,7 +280,9 @@ def _check_role(role: str) -> None:
         raise InputError(f"unknown role {role!r}; expected one of {', '.join(USER_ROLES)}")
 
 
-def _clean_codes(grid_codes: Iterable[str]) -> tuple[str, ...]:
+def _clean_codes(grid_codes: Iterable[str] | str) -> tuple[str, ...]:
+    if isinstance(grid_codes, str):  # "code1,code2" as stored, not a sequence of characters
+        grid_codes = [grid_codes]
     out: list[str] = []
     for item in grid_codes or ():
         for code in str(item).split(","):
@@ -351,7 +353,7 @@ def create_user(
     role: str,
     *,
     display_name: str | None = None,
-    grid_codes: Iterable[str] = (),
+    grid_codes: Iterable[str] | str = (),
     created_by: str,
 ) -> User:
     """Create an account.
@@ -502,6 +504,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     as a wrong password). On success a hash made with outdated parameters is replaced.
     """
     name = (username or "").strip()
+    dummy = _dummy_hash()  # made on the first call whoever signs in, so it reveals nothing
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(*(_USERS.c[c] for c in _PUBLIC_COLUMNS), _USERS.c.password_hash).where(
@@ -509,7 +512,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
             )
         ).first()
     usable = row is not None and bool(row.active)
-    stored = row.password_hash if usable else _dummy_hash()
+    stored = row.password_hash if usable else dummy
     try:
         HASHER.verify(stored, password or "")
         ok = usable
