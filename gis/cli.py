@@ -42,6 +42,9 @@ def cmd_demo(args) -> int:
         if seed is not None and int(seed) == args.seed:
             print(f"demo district (seed {args.seed}) is already loaded; --force reloads it")
             return 0
+        if args.if_empty:
+            print("the database already holds grids; the demo was not loaded (--force replaces)")
+            return 0
         raise GridLensError(
             "the database already holds grids; use --force to replace them with the demo"
         )
@@ -269,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--track-days", type=int, default=14, help="days of patrol GPS tracks")
     p.add_argument("--force", action="store_true", help="replace grids already in the database")
+    p.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="load only into a database without grids; otherwise leave it alone (exit 0)",
+    )
     p.add_argument("--truth-out", help="where to write the planted truth JSON")
     p.set_defaults(func=cmd_demo)
 

@@ -252,3 +252,15 @@ print(g.area.sum() > 0, shapely.box(0, 0, 1, 1).wkt)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "POLYGON" in proc.stdout
+
+
+def test_demo_if_empty_leaves_other_data_alone(tmp_path, tiny_grids, capsys):
+    db = str(tmp_path / "g.db")
+    src = tmp_path / "grids.gpkg"
+    tiny_grids.to_file(src)
+    assert main(["grids", "import", str(src), "--db", db]) == 0
+    assert main(["demo", "--db", db]) == 1  # refuses to overwrite a real hierarchy
+    assert "already holds grids" in capsys.readouterr().err
+    assert main(["demo", "--db", db, "--if-empty"]) == 0
+    assert "not loaded" in capsys.readouterr().out
+    assert store.count_rows(store.open_store(db), "grids") == len(tiny_grids)
