@@ -59,8 +59,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db: str, timeout_s: float = 90):
-    """Run ``streamlit run app.py`` on a free port against database ``db``; yield its URL."""
+def streamlit_server(db: str, timeout_s: float = 90, script: str | Path | None = None):
+    """Run ``streamlit run app.py`` on a free port against database ``db``; yield its URL.
+
+    ``script`` runs another Streamlit script instead of ``app.py`` (e.g. one under
+    ``tests/apps/``), still with the repository root as working directory. Streamlit serves
+    ``/app/static`` from the ``static/`` folder beside the script, so such a folder needs a
+    ``static`` symlink to the repository's (``tests/apps/static`` is one).
+    """
     port = _free_port()
     env = {**os.environ, "GRIDLENS_DB": db}
     log = open(screenshot_dir().parent / f"streamlit-{port}.log", "w")  # noqa: SIM115
@@ -70,7 +76,7 @@ def streamlit_server(db: str, timeout_s: float = 90):
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "app.py"),
+            str(script if script is not None else ROOT / "app.py"),
             "--server.port",
             str(port),
             "--server.address",

@@ -1,0 +1,615 @@
+"""Leaflet (folium) maps that work with no internet, for ``streamlit_folium.st_folium``.
+
+folium loads Leaflet, jQuery, Bootstrap, Font Awesome and its plugins from public CDNs; offline
+such a map is blank, not just tile-less. Maps made here load only the copies vendored under
+``static/vendor/`` (``scripts/vendor-web-assets``), which Streamlit serves at
+``/app/static/vendor/...`` (``server.enableStaticServing = true``), and draw no tiles: the
+basemap is the district's own streets and grid outlines (:func:`add_vector_basemap`).
+
+Only Leaflet and Leaflet.draw are vendored. jQuery, Bootstrap, Font Awesome and
+Leaflet.awesome-markers are dropped from the default map, so ``folium.Icon`` (awesome markers),
+``folium.Choropleth`` / branca colormaps (d3 from a CDN) and other folium plugins (each carries
+its own CDN links) do not work here; :func:`external_urls` finds them in a rendered map.
+
+Coordinates are EPSG:4326 throughout; folium takes ``(lat, lon)`` pairs, GeoPandas bounds are
+``(minx, miny, maxx, maxy)`` = ``(west, south, east, north)``.
+
+Typical editing map::
+
+    m = offline_map(grids)                           # fits the grids' bounds
+    add_vector_basemap(m, streets, grids)             # streets + outlines, not clickable
+    fg = folium.FeatureGroup(name="edit", control=False)
+    add_draw(m, fg)
+    editable_geojson(m, grids[grids.code == code], "code")
+    out = st_folium(m, returned_objects=["all_drawings"], key="grid-edit")
+    # out["all_drawings"]: GeoJSON features of everything in fg after the last draw event,
+    # the grids with their properties (``code``) and new shapes with empty properties
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+from folium.utilities import JsCode
+
+from gis.maps import LEVEL_ORDER, LEVEL_STYLE, STREET_STYLE
+
+#: URL under which Streamlit serves ``./static`` (``server.enableStaticServing``); behind a
+#: ``server.baseUrlPath`` pass ``static_url="/<base>/app/static"``
+STATIC_URL = "/app/static"
+#: the folder served at :data:`STATIC_URL`
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+#: (name, path under static/) of the scripts and stylesheets every offline map loads
+LEAFLET_JS = [("leaflet", "vendor/leaflet/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", "vendor/leaflet/leaflet.css")]
+DRAW_JS = [("leaflet_draw_js", "vendor/leaflet-draw/leaflet.draw.js")]
+DRAW_CSS = [("leaflet_draw_css", "vendor/leaflet-draw/leaflet.draw.css")]
+
+#: pane of the vector basemap: below overlays (400), above tiles (200), never clickable
+BASEMAP_PANE = "gridlens-basemap"
+#: background of a map without tiles (Leaflet's default is a grey #ddd)
+BACKGROUND = "#f4f3ef"
+
+#: draw tools for grid editing: polygons and rectangles only, no self-intersections
+DEFAULT_DRAW_OPTIONS: dict[str, Any] = {
+    "polyline": False,
+    "circle": False,
+    "circlemarker": False,
+    "marker": False,
+    "polygon": {"allowIntersection": False, "showArea": False},
+    "rectangle": {"showArea": False},
+}
+DEFAULT_EDIT_OPTIONS: dict[str, Any] = {"poly": {"allowIntersection": False}}
+#: style of the editable grids (Leaflet path options)
+EDIT_STYLE: dict[str, Any] = {
+    "color": "#c0392b",
+    "weight": 2,
+    "opacity": 0.9,
+    "fillColor": "#e67e22",
+    "fillOpacity": 0.15,
+}
+
+
+def vendor_url(path: str, static_url: str = STATIC_URL) -> str:
+    """URL of ``static/<path>`` as Streamlit serves it, e.g. ``/app/static/vendor/leaflet/leaflet.js``."""
+    return f"{static_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+def _links(pairs: list[tuple[str, str]], static_url: str) -> list[tuple[str, str]]:
+    # a new list per element: folium's add_js_link mutates the list in place, and the class
+    # attribute lists are shared by every instance
+    return [(name, vendor_url(path, static_url)) for name, path in pairs]
+
+
+def _center_and_bounds(
+    bounds_or_center: Any,
+) -> tuple[tuple[float, float], list[list[float]] | None]:
+    """``((lat, lon), [[south, west], [north, east]] or None)`` from the accepted inputs."""
+    if isinstance(bounds_or_center, gpd.GeoDataFrame | gpd.GeoSeries):
+        geoms = bounds_or_center
+        if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+            geoms = geoms.to_crs(4326)
+        bounds_or_center = tuple(float(v) for v in geoms.total_bounds)
+    elif isinstance(bounds_or_center, shapely.Geometry):
+        bounds_or_center = tuple(float(v) for v in bounds_or_center.bounds)
+    arr = np.asarray(bounds_or_center, dtype=float)
+    if arr.shape == (2,):
+        lat, lon = arr
+        return (float(lat), float(lon)), None
+    if arr.shape == (4,):
+        west, south, east, north = arr
+    elif arr.shape == (2, 2):
+        (south, west), (north, east) = arr
+    else:
+        raise ValueError(
+            "bounds_or_center: (lat, lon), (minx, miny, maxx, maxy), [[s, w], [n, e]] or "
+            f"geometries, not an array of shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)) or south > north or west > east:
+        raise ValueError(f"empty or invalid bounds {arr.tolist()}")
+    center = ((south + north) / 2, (west + east) / 2)
+    return (float(center[0]), float(center[1])), [
+        [float(south), float(west)],
+        [float(north), float(east)],
+    ]
+
+
+def offline_map(
+    bounds_or_center: Any,
+    zoom: float | None = None,
+    *,
+    static_url: str = STATIC_URL,
+    background: str = BACKGROUND,
+    **kw: Any,
+) -> folium.Map:
+    """A ``folium.Map`` with no tiles that loads only the vendored Leaflet.
+
+    Parameters
+    ----------
+    bounds_or_center
+        Where to look, in EPSG:4326: a centre ``(lat, lon)``; bounds as
+        ``(minx, miny, maxx, maxy)`` (lon/lat, GeoPandas ``total_bounds`` order) or folium's
+        ``[[south, west], [north, east]]``; or a GeoDataFrame / GeoSeries / shapely geometry
+        (reprojected to EPSG:4326 when it has another CRS) whose bounds are used.
+    zoom
+        Initial zoom level. ``None`` with bounds fits the bounds; ``None`` with a centre is 15.
+    static_url
+        Where Streamlit serves ``./static`` (:data:`STATIC_URL`).
+    background
+        CSS colour of the map background (there are no tiles).
+    **kw
+        Passed to ``folium.Map`` (``control_scale``, ``min_zoom``, ``max_zoom`` (default 20),
+        ``prefer_canvas`` ...). ``tiles`` must be absent or None.
+
+    Returns
+    -------
+    folium.Map
+        Its ``default_js`` / ``default_css`` are only Leaflet under ``static_url``.
+    """
+    if kw.pop("tiles", None) is not None:
+        raise ValueError("offline_map draws no tiles: add a vector basemap instead")
+    center, bounds = _center_and_bounds(bounds_or_center)
+    kw.setdefault("max_zoom", 20)
+    kw.setdefault("control_scale", True)
+    m = folium.Map(
+        location=list(center),
+        zoom_start=zoom if zoom is not None else 15,
+        tiles=None,
+        **kw,
+    )
+    m.default_js = _links(LEAFLET_JS, static_url)
+    m.default_css = _links(LEAFLET_CSS, static_url)
+    m.gridlens_static_url = static_url
+    m.get_root().header.add_child(
+        Element(f"<style>.leaflet-container {{ background: {background}; }}</style>"),
+        name="gridlens_background",
+    )
+    if bounds is not None and zoom is None:
+        m.fit_bounds(bounds)
+    return m
+
+
+def add_draw(
+    m: folium.Map,
+    feature_group: folium.FeatureGroup | None = None,
+    *,
+    draw_options: dict[str, Any] | None = None,
+    edit_options: dict[str, Any] | None = None,
+    position: str = "topleft",
+    static_url: str | None = None,
+) -> folium.plugins.Draw:
+    """Add the Leaflet.draw toolbar, loading the vendored plugin, editing ``feature_group``.
+
+    Parameters
+    ----------
+    m
+        The map, from :func:`offline_map`. The Draw control is added as a direct child of it:
+        ``st_folium`` finds the edited group (``window.drawnItems``) only there.
+    feature_group
+        The group whose layers the edit and delete tools act on, and whose content
+        ``st_folium`` returns as ``all_drawings``; added to ``m`` if it has no parent yet.
+        ``None`` creates an unlisted one. Put existing shapes in it with
+        :func:`editable_geojson`.
+    draw_options, edit_options
+        Leaflet.draw ``draw`` / ``edit`` options, merged over :data:`DEFAULT_DRAW_OPTIONS`
+        (polygons and rectangles only) and :data:`DEFAULT_EDIT_OPTIONS`.
+    position
+        Corner of the toolbar (``topleft``, ``topright``, ``bottomleft``, ``bottomright``).
+    static_url
+        Where Streamlit serves ``./static``; default: what ``m`` was made with.
+
+    Returns
+    -------
+    folium.plugins.Draw
+        The control; ``draw.feature_group`` is the edited group.
+    """
+    static_url = static_url or getattr(m, "gridlens_static_url", STATIC_URL)
+    if feature_group is None:
+        feature_group = folium.FeatureGroup(name="drawn", control=False)
+    if feature_group._parent is None:
+        feature_group.add_to(m)
+    draw = folium.plugins.Draw(
+        feature_group=feature_group,
+        position=position,
+        show_geometry_on_click=False,
+        draw_options={**DEFAULT_DRAW_OPTIONS, **(draw_options or {})},
+        edit_options={**DEFAULT_EDIT_OPTIONS, **(edit_options or {})},
+    )
+    draw.default_js = _links(DRAW_JS, static_url)
+    draw.default_css = _links(DRAW_CSS, static_url)
+    draw.add_to(m)
+    return draw
+
+
+class _MoveIntoGroup(MacroElement):
+    """Move the sublayers of a GeoJson layer into a FeatureGroup (so Leaflet.draw edits them).
+
+    A GeoJson layer in the Draw group is one layer to Leaflet.draw, and not an editable one;
+    its polygons, once members of the group themselves, are. Each keeps ``layer.feature``, so
+    ``toGeoJSON()`` (hence ``st_folium``'s ``all_drawings``) returns their properties.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var gj = {{ this.geojson.get_name() }};
+            var fg = {{ this.group.get_name() }};
+            var fields = {{ this.tooltip_fields|tojson }};
+            if (fg.hasLayer(gj)) { fg.removeLayer(gj); } else { gj.remove(); }
+            gj.eachLayer(function (layer) {
+                if (fields.length && layer.feature) {
+                    var tip = document.createElement("div");
+                    tip.textContent = fields.map(function (f) {
+                        var v = layer.feature.properties[f];
+                        return v === null || v === undefined ? "" : String(v);
+                    }).join(" · ");
+                    layer.bindTooltip(tip, {sticky: true});
+                }
+                fg.addLayer(layer);
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self, geojson: folium.GeoJson, group: folium.FeatureGroup, tooltip_fields: list[str]
+    ):
+        super().__init__()
+        self._name = "MoveIntoGroup"
+        self.geojson = geojson
+        self.group = group
+        self.tooltip_fields = tooltip_fields
+
+
+def _draw_group(m: folium.Map) -> folium.FeatureGroup:
+    groups = [
+        child.feature_group
+        for child in m._children.values()
+        if isinstance(child, folium.plugins.Draw) and child.feature_group is not None
+    ]
+    if len(groups) != 1:
+        raise ValueError(
+            f"the map has {len(groups)} Draw controls with a feature group: call add_draw first "
+            "(once), or pass feature_group"
+        )
+    return groups[0]
+
+
+def _to_4326(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        return gdf.to_crs(4326)
+    return gdf
+
+
+def editable_geojson(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    id_field: str,
+    *,
+    fields: Sequence[str] = (),
+    feature_group: folium.FeatureGroup | None = None,
+    style: dict[str, Any] | None = None,
+    tooltip_fields: Sequence[str] | None = None,
+) -> folium.GeoJson:
+    """Put the polygons of ``gdf`` into the Draw group, editable, each keeping its id.
+
+    Parameters
+    ----------
+    m
+        The map, with a Draw control from :func:`add_draw`.
+    gdf
+        Polygons or multipolygons, EPSG:4326 (reprojected if its CRS is another; a frame with
+        no CRS is taken as EPSG:4326).
+    id_field
+        Column with a unique, non-null id per row (the grid ``code``); it comes back in
+        ``all_drawings[i]["properties"][id_field]`` for every feature that still exists.
+    fields
+        Further columns to carry as properties (JSON-serialisable; others become strings).
+    feature_group
+        The Draw group; default: the one of the map's Draw control.
+    style
+        Leaflet path options; default :data:`EDIT_STYLE`.
+    tooltip_fields
+        Properties shown as a (plain text) tooltip; default ``[id_field]``; ``[]`` for none.
+
+    Returns
+    -------
+    folium.GeoJson
+        The GeoJson layer whose features are moved into the group in the browser.
+
+    Notes
+    -----
+    ``st_folium`` reports ``all_drawings`` after each draw/edit/delete event: the group's
+    features, the given ones (edited or not) with their properties, new shapes with
+    ``properties == {}``; deleted ones are absent.
+    """
+    if id_field not in gdf.columns:
+        raise KeyError(f"id_field {id_field!r} is not a column of gdf")
+    ids = gdf[id_field]
+    if ids.isna().any() or not ids.is_unique:
+        raise ValueError(f"{id_field!r} must be unique and non-null to identify edited features")
+    group = feature_group if feature_group is not None else _draw_group(m)
+    columns = [id_field, *(f for f in fields if f != id_field)]
+    frame = _to_4326(gdf[[*columns, gdf.geometry.name]])
+    data = json.loads(frame.to_json(drop_id=True, default=str))
+    gj = folium.GeoJson(
+        data,
+        name=f"editable {id_field}",
+        control=False,
+        style=dict(style or EDIT_STYLE),
+    )
+    gj.add_to(group)
+    tips = [id_field] if tooltip_fields is None else list(tooltip_fields)
+    _MoveIntoGroup(gj, group, tips).add_to(group)
+    return gj
+
+
+def _hex_and_opacity(rgba: Sequence[int]) -> tuple[str, float]:
+    r, g, b, *a = rgba
+    return f"#{r:02x}{g:02x}{b:02x}", round((a[0] if a else 255) / 255, 3)
+
+
+def _lean_geojson(
+    gdf: gpd.GeoDataFrame, kind: Iterable[str], precision: float | None
+) -> dict[str, Any]:
+    """A FeatureCollection with one property ``k`` per feature and coordinates on a grid."""
+    geoms = _to_4326(gdf).geometry.to_numpy()
+    if precision:
+        geoms = shapely.set_precision(geoms, precision)
+    features = [
+        {"type": "Feature", "geometry": json.loads(g), "properties": {"k": k}}
+        for g, k in zip(shapely.to_geojson(geoms), kind, strict=True)
+        if g is not None and g != "null"
+    ]
+    features = [f for f in features if f["geometry"] and f["geometry"].get("coordinates")]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _style_js(styles: dict[str, dict[str, Any]], default: str) -> JsCode:
+    return JsCode(
+        "function (feature) { var s = "
+        + json.dumps(styles, sort_keys=True)
+        + "; return s[feature.properties.k] || s["
+        + json.dumps(default)
+        + "]; }"
+    )
+
+
+def add_vector_basemap(
+    m: folium.Map,
+    streets_gdf: gpd.GeoDataFrame | None,
+    grids_gdf: gpd.GeoDataFrame | None,
+    *,
+    levels: Sequence[str] = LEVEL_ORDER,
+    precision: float | None = 1e-6,
+    name: str = "basemap",
+) -> folium.FeatureGroup:
+    """Draw the district's own streets and grid outlines as a lightweight basemap (no tiles).
+
+    Parameters
+    ----------
+    m
+        The map. Call this before adding editable layers; the basemap sits in its own pane
+        (:data:`BASEMAP_PANE`, z-index 350) under every overlay anyway and takes no clicks.
+    streets_gdf
+        Street lines, EPSG:4326, optional column ``highway`` (``main`` / ``street`` /
+        ``alley``, styled as in :mod:`gis.maps`). ``None`` or empty: no streets.
+    grids_gdf
+        Grid polygons, EPSG:4326, optional column ``level`` (``l1`` / ``l2`` / ``micro`` /
+        ``dedicated``). ``None`` or empty: no outlines.
+    levels
+        Grid levels to draw, finest first (later ones draw on top).
+    precision
+        Coordinates are snapped to this grid, in degrees (1e-6 deg is about 0.1 m), to keep the
+        page small; ``None`` keeps them as they are. Only the drawing is affected.
+    name
+        Name of the returned FeatureGroup (not listed in a LayerControl).
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Holding one GeoJson layer for the streets and one for the grids. Each feature carries
+        only a style key; no other property reaches the browser.
+    """
+    folium.map.CustomPane(BASEMAP_PANE, z_index=350, pointer_events=False).add_to(m)
+    group = folium.FeatureGroup(name=name, control=False).add_to(m)
+    common = {"pane": BASEMAP_PANE, "interactive": False, "control": False}
+    if grids_gdf is not None and len(grids_gdf):
+        level = (
+            grids_gdf["level"].astype(str)
+            if "level" in grids_gdf.columns
+            else np.full(len(grids_gdf), "micro")
+        )
+        order = {lvl: i for i, lvl in enumerate(levels)}
+        keep = np.array([lv in order for lv in level])
+        part = grids_gdf[keep]
+        kinds = np.asarray(level)[keep]
+        rank = np.argsort([order[k] for k in kinds], kind="stable")
+        styles = {}
+        for lvl, st in LEVEL_STYLE.items():
+            line, line_op = _hex_and_opacity(st["line"])
+            fill, fill_op = _hex_and_opacity(st["fill"])
+            styles[lvl] = {
+                "color": line,
+                "opacity": line_op,
+                "weight": st["width"],
+                "fill": fill_op > 0,
+                "fillColor": fill,
+                "fillOpacity": fill_op,
+            }
+        folium.GeoJson(
+            _lean_geojson(part.iloc[rank], kinds[rank], precision),
+            name=f"{name} grids",
+            style=_style_js(styles, "micro"),
+            **common,
+        ).add_to(group)
+    if streets_gdf is not None and len(streets_gdf):
+        highway = (
+            streets_gdf["highway"].astype(str)
+            if "highway" in streets_gdf.columns
+            else np.full(len(streets_gdf), "street")
+        )
+        styles = {}
+        for kind, (rgba, width) in STREET_STYLE.items():
+            color, op = _hex_and_opacity(rgba)
+            # pydeck widths are pixels of a 3D view; Leaflet lines look heavier, so 2/3
+            styles[kind] = {
+                "color": color,
+                "opacity": op,
+                "weight": round(width * 2 / 3, 2),
+                "lineCap": "round",
+            }
+        folium.GeoJson(
+            _lean_geojson(streets_gdf, np.asarray(highway), precision),
+            name=f"{name} streets",
+            style=_style_js(styles, "alley"),
+            **common,
+        ).add_to(group)
+    return group
+
+
+# --- checking rendered HTML ------------------------------------------------------------------
+
+#: attributes through which a page loads something
+_LOAD_ATTRS = {"src", "href", "srcset", "data", "poster", "background", "xlink:href"}
+#: namespace identifiers: look like URLs, are never fetched
+_NAMESPACES = (
+    "http://www.w3.org/2000/svg",
+    "http://www.w3.org/1999/xhtml",
+    "http://www.w3.org/1999/xlink",
+)
+_ABSOLUTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+_CSS_URL = re.compile(
+    r"""url\(\s*['"]?([^'")\s]+)|@import\s+(?:url\()?\s*['"]([^'"]+)""", re.IGNORECASE
+)
+# a URL literal in script: scheme://host or a quoted protocol-relative //host.tld
+_JS_URL = re.compile(
+    r"""(?:\b(?:https?|wss?|ftp):)//[^\s"'`<>\\)]+"""
+    r"""|(?<=["'`(])//[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?(?:/[^\s"'`<>\\)]*)?""",
+    re.IGNORECASE,
+)
+# a URL that is the target of a link (<a href="...">) written inside a JS string: not a load
+_HREF_BEFORE = re.compile(r"""href\s*=\s*(?:\\?["']|\\u0022|\\u0027|&quot;)?$""", re.IGNORECASE)
+
+
+class _UrlFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if value is None:
+                continue
+            if key == "style":
+                self._css(value)
+            elif key in _LOAD_ATTRS and not (tag == "a" and key == "href"):
+                parts = value.split(",") if key == "srcset" else [value]
+                for part in parts:
+                    url = part.strip().split(" ")[0]
+                    if _ABSOLUTE.match(url):
+                        self.urls.append(url)
+        if tag in ("script", "style"):
+            self._in = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "style":
+            self._css(data)
+        elif self._in == "script":
+            for match in _JS_URL.finditer(data):
+                url = match.group(0)
+                if url.startswith(_NAMESPACES):
+                    continue
+                if _HREF_BEFORE.search(data[max(0, match.start() - 12) : match.start()]):
+                    continue
+                self.urls.append(url)
+
+    def _css(self, text: str) -> None:
+        for match in _CSS_URL.finditer(text):
+            url = match.group(1) or match.group(2)
+            if _ABSOLUTE.match(url):
+                self.urls.append(url)
+
+
+def external_urls(html: str) -> list[str]:
+    """Absolute or protocol-relative URLs the page would load, in order, without duplicates.
+
+    Looked at: ``src`` / ``href`` / ``srcset`` / ``data`` / ``poster`` attributes of every tag
+    but plain anchors (``<a href>`` is navigation, e.g. an attribution link); CSS ``url()`` and
+    ``@import`` in ``<style>`` and ``style=""``; URL literals in inline scripts (a tile URL
+    template, a script a plugin injects), except link targets written as ``href=...`` inside a
+    string and XML namespace identifiers. Strict by design: ``http://127.0.0.1/...`` counts
+    too, since the page must use paths relative to the server it came from.
+
+    Parameters
+    ----------
+    html
+        A rendered page, e.g. ``m.get_root().render()``.
+
+    Returns
+    -------
+    list[str]
+        The URLs, empty when the page loads nothing from elsewhere.
+    """
+    finder = _UrlFinder()
+    finder.feed(html)
+    finder.close()
+    return list(dict.fromkeys(finder.urls))
+
+
+def assert_offline_html(html: str) -> None:
+    """Raise ``AssertionError`` naming the URLs if the page would load anything from elsewhere.
+
+    See :func:`external_urls` for what counts.
+    """
+    urls = external_urls(html)
+    if urls:
+        raise AssertionError(f"page loads {len(urls)} external URL(s): {urls[:10]}")
+
+
+def missing_static_files(
+    html: str, static_url: str = STATIC_URL, static_dir: Path = STATIC_DIR
+) -> list[str]:
+    """Paths under ``static_url`` referenced by ``html`` with no file under ``static_dir``.
+
+    Parameters
+    ----------
+    html
+        A rendered page (or any text: every ``<static_url>/...`` occurrence is checked).
+    static_url, static_dir
+        The URL prefix Streamlit serves and the folder behind it.
+
+    Returns
+    -------
+    list[str]
+        The referenced URLs whose file is missing (or would escape ``static_dir``).
+    """
+    prefix = static_url.rstrip("/") + "/"
+    root = static_dir.resolve()
+    missing = []
+    for match in re.finditer(re.escape(prefix) + r"""[^\s"'`<>)\\?#]+""", html):
+        url = match.group(0)
+        path = (root / url[len(prefix) :]).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            missing.append(url)
+    return list(dict.fromkeys(missing))
