@@ -199,3 +199,55 @@ def hierarchy_summary(grids: gpd.GeoDataFrame) -> dict[str, float | int | dict[s
         "population": int(total["population"].sum()),
         "businesses": int(total["businesses"].sum()),
     }
+
+
+OUTSIDE = "outside"
+
+
+def assign_points(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The micro-grid of each point and its ancestors (level-2, level-1).
+
+    Parameters
+    ----------
+    points
+        Point geometries in the same CRS as ``grids`` (EPSG:4326 in the store).
+    grids
+        Current grids with ``code, level, parent_code`` (regular levels; dedicated are ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index of ``points``; columns ``micro, l2, l1``. A point outside every micro-grid is
+        labelled ``"outside"`` (never dropped). A point exactly on an edge shared by two grids
+        goes to the one with the smaller code, so every point has exactly one micro-grid.
+    """
+    micro = grids[grids["level"] == "micro"].sort_values("code")
+    codes = micro["code"].to_numpy()
+    tree = shapely.STRtree(micro.geometry.to_numpy())
+    pts = points.to_numpy()
+    hit_pt, hit_poly = tree.query(pts, predicate="intersects")
+    first = np.full(len(pts), -1, dtype=np.int64)
+    # the smallest polygon index (= smallest code) wins on shared edges: reverse order, last wins
+    order = np.lexsort((-hit_poly, hit_pt))
+    first[hit_pt[order]] = hit_poly[order]
+    micro_code = np.where(first >= 0, codes[np.maximum(first, 0)], OUTSIDE).astype(object)
+    parent = dict(zip(grids["code"], grids["parent_code"], strict=True))
+    l2 = np.array([parent.get(c, OUTSIDE) or OUTSIDE for c in micro_code], dtype=object)
+    l1 = np.array([parent.get(c, OUTSIDE) or OUTSIDE for c in l2], dtype=object)
+    return pd.DataFrame({"micro": micro_code, "l2": l2, "l1": l1}, index=points.index)
+
+
+def descendants(code: str, grids: pd.DataFrame) -> set[str]:
+    """``code`` and every grid below it (children, grandchildren ...)."""
+    children: dict[str, list[str]] = {}
+    for child, parent in zip(grids["code"], grids["parent_code"], strict=True):
+        if parent is not None and not pd.isna(parent):
+            children.setdefault(parent, []).append(child)
+    out, stack = set(), [code]
+    while stack:
+        current = stack.pop()
+        if current in out:
+            continue
+        out.add(current)
+        stack.extend(children.get(current, []))
+    return out

@@ -30,7 +30,7 @@ def view_for(geoms: gpd.GeoSeries, pitch: float = 0.0) -> pdk.ViewState:
     """A view centred on ``geoms`` (EPSG:4326) with a zoom that shows all of them."""
     minx, miny, maxx, maxy = geoms.total_bounds
     span = max(maxx - minx, (maxy - miny) * 1.3, 1e-4)
-    zoom = float(np.clip(np.log2(360.0 / span) + 0.3, 3, 18))
+    zoom = float(np.clip(np.log2(360.0 / span) - 0.1, 3, 18))
     return pdk.ViewState(
         longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom, pitch=pitch
     )
@@ -135,4 +135,67 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = No
         initial_view_state=view,
         map_provider=None,
         tooltip=tooltip or {"text": "{name}\n{code}\n{level}"},
+    )
+
+
+#: YlOrRd, light to dark (ColorBrewer, 7 classes)
+YL_OR_RD = [
+    [255, 255, 178],
+    [254, 217, 118],
+    [254, 178, 76],
+    [253, 141, 60],
+    [252, 78, 42],
+    [227, 26, 28],
+    [177, 0, 38],
+]
+
+
+def class_breaks(values: np.ndarray, n: int = len(YL_OR_RD)) -> np.ndarray:
+    """Quantile class breaks (``n + 1`` edges, duplicates removed) of the finite ``values``."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return np.array([0.0, 1.0])
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, n + 1)))
+    return edges if edges.size > 1 else np.array([edges[0], edges[0] + 1.0])
+
+
+def choropleth_colors(values: np.ndarray, edges: np.ndarray, alpha: int = 190) -> list[list[int]]:
+    """RGBA colour per value from its class (grey for NaN); pydeck cannot call JS, so precompute."""
+    values = np.asarray(values, dtype=float)
+    cls = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    ramp = np.asarray(YL_OR_RD)[
+        np.linspace(0, len(YL_OR_RD) - 1, len(edges) - 1).round().astype(int)
+    ]
+    out = [[*ramp[c].tolist(), alpha] for c in cls]
+    for i in np.flatnonzero(~np.isfinite(values)):
+        out[i] = [200, 200, 200, 120]
+    return out
+
+
+def choropleth_layer(
+    grids: gpd.GeoDataFrame, value_column: str, edges: np.ndarray, layer_id: str = "choropleth"
+) -> pdk.Layer:
+    """A pickable GeoJsonLayer of grids filled by ``value_column`` (properties keep ``code``)."""
+    feats = grid_features(grids)
+    colors = choropleth_colors(grids[value_column].to_numpy(), edges)
+    for feat, color, value, n in zip(
+        feats["features"], colors, grids[value_column], grids["incidents"], strict=True
+    ):
+        feat["properties"]["fill_color"] = color
+        feat["properties"]["line_color"] = [90, 90, 90, 200]
+        feat["properties"]["value"] = None if not np.isfinite(value) else round(float(value), 2)
+        feat["properties"]["incidents"] = int(n)
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data=feats,
+        id=layer_id,
+        stroked=True,
+        filled=True,
+        get_fill_color="properties.fill_color",
+        get_line_color="properties.line_color",
+        get_line_width=1,
+        line_width_units="'pixels'",
+        pickable=True,
+        auto_highlight=True,
     )

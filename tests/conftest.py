@@ -137,6 +137,9 @@ def demo_db(demo_small, tmp_path_factory) -> str:
     engine = store.open_store(str(path))
     store.init_db(engine)
     store.load_demo(engine, demo_small)
+    from gis import auth
+
+    auth.ensure_demo_users(engine)
     engine.dispose()
     os.environ["GRIDLENS_DB"] = str(path)
     return str(path)

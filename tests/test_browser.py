@@ -1,28 +1,80 @@
-"""The home page in a real headless Chromium, with no request leaving 127.0.0.1."""
+"""The issue's acceptance flow in a real headless Chromium, with no request leaving 127.0.0.1:
+sign in as the demo analyst, see the home page in Chinese, switch to English, filter to one
+community and one category, click a grid on the map and get its card."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
+from gis import store
+from gis.grids import assign_points
 from tests.browser import chromium_page, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 
 
-def test_home_renders_offline_and_switches_language(demo_db):
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def test_analyst_flow_offline(demo_db):
     require_browser()
+    engine = store.open_store(demo_db)
+    grids = store.read_grids(engine)
+    inc = store.read_incidents(engine)
+    inc[["micro", "l2", "l1"]] = assign_points(inc.geometry, grids)
+    community = grids[grids["level"] == "l1"].sort_values("code").iloc[2]
     with streamlit_server(demo_db) as url, chromium_page(url) as (page, guard):
+        # sign in as the demo analyst: the home page, in Chinese
+        assert page.get_by_text("登录 GridLens").count() >= 1
+        page.get_by_label("用户名").fill("analyst")
+        page.get_by_label("密码").fill("analyst-demo")
+        page.get_by_role("button", name="登录").click()
+        guard.settle()
         assert page.get_by_text("北城街道（演示）").count() >= 1
-        # the pydeck map draws into a canvas: it exists and has a size
         canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
         canvas.wait_for(timeout=30_000)
-        box = canvas.bounding_box()
-        assert box and box["width"] > 300 and box["height"] > 300
         guard.check()
         guard.screenshot("home_zh")
+        # switch to English
         page.get_by_text("English", exact=True).click()
         guard.settle()
         assert page.get_by_text("Beicheng (demo)").count() >= 1
-        assert page.get_by_text("Level-1 grids").count() >= 1
+        assert page.get_by_text("New incidents this week").count() >= 1
         guard.check()
-        guard.screenshot("home_en")
+        # one category and one community from the sidebar
+        side = page.locator("[data-testid='stSidebar']")
+        cats = side.locator("[data-testid='stMultiSelect'] input").first
+        cats.click()
+        cats.fill("05-04")
+        page.wait_for_timeout(400)
+        page.keyboard.press("Enter")
+        guard.settle()
+        page.keyboard.press("Escape")
+        grid = side.locator("[data-testid='stSelectbox'] input").last
+        grid.click()
+        grid.fill(community["code"])
+        page.wait_for_timeout(400)
+        page.keyboard.press("Enter")
+        guard.settle(extra_ms=2500)
+        # the default period: the last 90 days of data
+        end = inc["occurred_at"].max().normalize()
+        start = max(inc["occurred_at"].min().normalize(), end - pd.Timedelta(days=89))
+        expected = inc[
+            (inc["category_code"] == "05-04")
+            & (inc["l1"] == community["code"])
+            & (inc["occurred_at"] >= start)
+            & (inc["occurred_at"] < end + pd.Timedelta(days=1))
+        ]
+        assert metric(page, "Incidents in the filters") == f"{len(expected):,}"
+        # click a grid on the map: its card opens
+        box = canvas.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        guard.settle(extra_ms=2500)
+        code = metric(page, "Grid code")
+        assert code.startswith(community["code"][:12]) and len(code) == 15
+        assert metric(page, "Level") == "Level-2 grids"
+        guard.check()
+        guard.screenshot("home_en_filtered_card")

@@ -1,0 +1,272 @@
+"""The app shell shared by every page: language, sign-in and roles, navigation, global filters,
+and cached data loaders.
+
+This is the only module besides the pages that imports Streamlit. Pages call ``ui.page(...)``
+first; it enforces the page's permission, so a page is refused even when its URL is typed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from gis import auth, i18n, store
+from gis.grids import assign_points
+
+USER_KEY = "gridlens_user"
+FILTERS_KEY = "gridlens_filters"
+
+
+# --------------------------------------------------------------------------- language
+def lang() -> str:
+    """The current language (``zh`` by default)."""
+    return st.session_state.get("lang", i18n.DEFAULT_LANG)
+
+
+def t(key: str, **fmt) -> str:
+    """Catalogue text in the current language."""
+    return i18n.t(key, lang(), **fmt)
+
+
+def language_switch() -> None:
+    """The zh/en switch at the top of the sidebar; every label follows it."""
+    st.sidebar.radio(
+        i18n.t("app.language", lang()),
+        options=list(i18n.LANGS),
+        format_func=lambda code: {"zh": "中文", "en": "English"}[code],
+        horizontal=True,
+        key="lang",
+    )
+
+
+def keyed_choice(widget, label: str, options: list, key: str, default, **kw):
+    """A choice widget whose labels follow the language and whose value survives the switch.
+
+    Streamlit keeps a keyed widget's old labels when ``format_func`` changes, so the widget is
+    keyed per language and its value is carried in ``session_state[key]``.
+    """
+    value = st.session_state.get(key, default)
+    if widget is st.multiselect or getattr(widget, "__name__", "") == "multiselect":
+        out = widget(label, options, default=value, key=f"{key}_{lang()}", **kw)
+    else:
+        index = options.index(value) if value in options else options.index(default)
+        out = widget(label, options, index=index, key=f"{key}_{lang()}", **kw)
+    st.session_state[key] = out
+    return out
+
+
+def fmt_int(value) -> str:
+    return f"{int(value):,}"
+
+
+def fmt_date(value) -> str:
+    """Dates as the language writes them: 2026年10月31日 / 31 Oct 2026."""
+    ts = pd.Timestamp(value)
+    return f"{ts.year}年{ts.month}月{ts.day}日" if lang() == "zh" else ts.strftime("%d %b %Y")
+
+
+# --------------------------------------------------------------------------- data
+@st.cache_resource(show_spinner=False)
+def engine():
+    """One engine per process (``GRIDLENS_DB`` or the default SpatiaLite file)."""
+    return store.open_store()
+
+
+@st.cache_data(show_spinner=False)
+def grids():
+    return store.read_grids(engine())
+
+
+@st.cache_data(show_spinner=False)
+def streets():
+    return store.read_frame(engine(), "streets")
+
+
+@st.cache_data(show_spinner=False)
+def staff():
+    return store.read_table(engine(), "staff")
+
+
+@st.cache_data(show_spinner=False)
+def taxonomy():
+    return store.read_table(engine(), "taxonomy")
+
+
+@st.cache_data(show_spinner=False)
+def departments():
+    return store.read_table(engine(), "departments")
+
+
+@st.cache_data(show_spinner=False)
+def district() -> dict:
+    return store.get_meta(engine(), "district", {}) or {}
+
+
+@st.cache_data(show_spinner=False)
+def incidents() -> pd.DataFrame:
+    """All incidents with their micro-grid and ancestors (assigned once, then cached)."""
+    frame = store.read_incidents(engine())
+    assigned = assign_points(frame.geometry, grids())
+    out = pd.DataFrame(frame.drop(columns="geometry"))
+    out[["micro", "l2", "l1"]] = assigned
+    out["lon"] = frame.geometry.x.to_numpy()
+    out["lat"] = frame.geometry.y.to_numpy()
+    return out
+
+
+def category_name(code: str) -> str:
+    names = taxonomy().set_index("code")[f"name_{lang()}"]
+    return names.get(code, code)
+
+
+def department_name(code: str) -> str:
+    names = departments().set_index("code")[f"name_{lang()}"]
+    return names.get(code, code)
+
+
+def level_name(level: str) -> str:
+    return t(f"level.{level}")
+
+
+# --------------------------------------------------------------------------- sign-in and roles
+def current_user() -> auth.User | None:
+    """The signed-in user, the desktop admin when sign-in is off, else None."""
+    if not auth.auth_enabled():
+        return auth.current_desktop_user()
+    user = st.session_state.get(USER_KEY)
+    if user is None:
+        return None
+    # re-read: a disabled account or changed role takes effect at once
+    fresh = auth.get_user(engine(), user.username)
+    if fresh is None or not fresh.active:
+        st.session_state.pop(USER_KEY, None)
+        return None
+    st.session_state[USER_KEY] = fresh  # whatever was put in the session, the database decides
+    return fresh
+
+
+def sign_in_page() -> None:
+    """The sign-in form (the only page a visitor who is not signed in can reach)."""
+    st.title(t("signin.title"))
+    st.caption(t("signin.caption"))
+    with st.form("signin"):
+        username = st.text_input(t("signin.username"), key="signin_username")
+        password = st.text_input(t("signin.password"), type="password", key="signin_password")
+        submitted = st.form_submit_button(t("signin.submit"), type="primary")
+    if submitted:
+        user = auth.authenticate(engine(), username.strip(), password)
+        if user is None:
+            st.error(t("signin.failed"))
+        else:
+            st.session_state[USER_KEY] = user
+            st.rerun()
+
+
+def sign_out() -> None:
+    st.session_state.pop(USER_KEY, None)
+
+
+def user_box(user: auth.User) -> None:
+    """Who is signed in, with their role, and the sign-out button."""
+    st.sidebar.markdown(f"**{user.label}** · {t('role.' + user.role)}")
+    if auth.auth_enabled():
+        st.sidebar.button(t("signin.signout"), on_click=sign_out, key="signout")
+
+
+def page(action: str = "view") -> auth.User:
+    """Call first on every page: stops the page unless the user may ``action``."""
+    user = current_user()
+    if user is None or not auth.can(user, action):
+        st.error(t("auth.denied"))
+        st.stop()
+    return user
+
+
+# --------------------------------------------------------------------------- global filters
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar filters every page applies: period, categories, sources, grid."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp  # exclusive
+    categories: tuple[str, ...]
+    sources: tuple[str, ...]
+    grid_code: str | None
+
+
+SOURCES = ("patrol", "hotline", "camera", "wechat", "referral")
+
+
+def sidebar_filters() -> Filters:
+    """Render the global filters in the sidebar; their values are kept across pages."""
+    inc = incidents()
+    if inc.empty:
+        today = date.today()
+        first = last = today
+    else:
+        first = inc["occurred_at"].min().date()
+        last = inc["occurred_at"].max().date()
+    st.sidebar.subheader(t("filters.title"))
+    default = (max(first, last - timedelta(days=89)), last)
+    period = st.sidebar.date_input(
+        t("filters.period"),
+        value=st.session_state.get("flt_period", default),
+        min_value=first,
+        max_value=last,
+        key="flt_period_widget",
+    )
+    if isinstance(period, tuple) and len(period) == 2:
+        st.session_state["flt_period"] = period
+    start, end = st.session_state.get("flt_period", default)
+    tax = taxonomy()
+    cats = st.sidebar.multiselect(
+        t("filters.categories"),
+        options=list(tax["code"]),
+        default=st.session_state.get("flt_categories", []),
+        format_func=lambda c: f"{c} {category_name(c)}",
+        key=f"flt_categories_{lang()}",
+        placeholder=t("filters.all"),
+    )
+    st.session_state["flt_categories"] = cats
+    srcs = st.sidebar.multiselect(
+        t("filters.sources"),
+        options=list(SOURCES),
+        default=st.session_state.get("flt_sources", []),
+        format_func=lambda s: t(f"source.{s}"),
+        key=f"flt_sources_{lang()}",
+        placeholder=t("filters.all"),
+    )
+    st.session_state["flt_sources"] = srcs
+    g = grids()
+    regular = g[g["level"] != "dedicated"].sort_values(["level", "code"])
+    order = {"l1": 0, "l2": 1, "micro": 2}
+    regular = regular.assign(o=regular["level"].map(order)).sort_values(["o", "code"])
+    options = [""] + list(regular["code"])
+    names = dict(zip(regular["code"], regular["name"], strict=True))
+    levels = dict(zip(regular["code"], regular["level"], strict=True))
+    current = st.session_state.get("flt_grid", "")
+    grid_code = st.sidebar.selectbox(
+        t("filters.grid"),
+        options=options,
+        index=options.index(current) if current in options else 0,
+        format_func=lambda c: (
+            t("filters.all_grids") if not c else f"{names[c]} · {level_name(levels[c])} · {c}"
+        ),
+        key=f"flt_grid_{lang()}",
+    )
+    st.session_state["flt_grid"] = grid_code
+    return Filters(
+        start=pd.Timestamp(start),
+        end=pd.Timestamp(end) + pd.Timedelta(days=1),
+        categories=tuple(cats),
+        sources=tuple(srcs),
+        grid_code=grid_code or None,
+    )
+
+
+def filters() -> Filters:
+    """The filters as last set in the sidebar (``app.py`` renders them before the page runs)."""
+    return st.session_state[FILTERS_KEY]

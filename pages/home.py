@@ -1,0 +1,183 @@
+"""Home: this week against last week, on-time closure, the daily trend, and incidents per grid on
+an offline map; a click on a grid opens its card."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gis import dashboard, maps, ui
+from gis.grids import descendants, hierarchy_summary
+
+ui.page("view")
+f = ui.filters()
+grids = ui.grids()
+district = ui.district()
+st.title(district.get(f"name_{ui.lang()}") or ui.t("app.title"))
+if grids.empty:
+    st.info(ui.t("app.no_data"))
+    st.stop()
+
+with st.spinner():
+    scoped = dashboard.filter_incidents(
+        ui.incidents(),
+        categories=f.categories,
+        sources=f.sources,
+        grid_code=f.grid_code,
+        grids=grids,
+    )
+    in_period = dashboard.filter_incidents(scoped, start=f.start, end=f.end)
+weeks = dashboard.weeks_ending(f.end - pd.Timedelta(seconds=1))
+by_cat = dashboard.week_by_category(scoped, weeks)
+closure = dashboard.on_time_closure(scoped, ui.taxonomy(), weeks.this_start, weeks.end)
+summary = hierarchy_summary(grids)
+
+st.caption(
+    ui.t(
+        "home.week",
+        start=ui.fmt_date(weeks.this_start),
+        end=ui.fmt_date(weeks.end - pd.Timedelta(days=1)),
+    )
+)
+c = st.columns(4)
+this_total, last_total = int(by_cat["this_week"].sum()), int(by_cat["last_week"].sum())
+c[0].metric(
+    ui.t("home.new_this_week"),
+    ui.fmt_int(this_total),
+    delta=this_total - last_total,
+    delta_color="inverse",
+)
+share = closure["share"]
+c[1].metric(
+    ui.t("home.on_time"),
+    "—" if np.isnan(share) else f"{share:.1%}",
+    help=ui.t("home.on_time_help"),
+)
+c[1].caption(ui.t("home.due", n=ui.fmt_int(closure["due"])))
+c[2].metric(ui.t("home.in_filter"), ui.fmt_int(len(in_period)))
+c[3].metric(ui.t("metric.staff"), ui.fmt_int(len(ui.staff())))
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(ui.t("home.map_title"))
+    opts = st.columns(2)
+    level = ui.keyed_choice(
+        opts[0].radio,
+        ui.t("home.map_level"),
+        ["l1", "l2", "micro"],
+        "home_level",
+        "l2",
+        horizontal=True,
+        format_func=ui.level_name,
+    )
+    measure = ui.keyed_choice(
+        opts[1].radio,
+        ui.t("home.measure"),
+        ["per_km2", "per_1000"],
+        "home_measure",
+        "per_km2",
+        horizontal=True,
+        format_func=lambda m: ui.t(f"home.{m}"),
+    )
+    rates = dashboard.grid_rates(grids, in_period, level)
+    if f.grid_code:  # show the chosen grid's own sub-grids, not a district of zeros
+        inside = descendants(f.grid_code, grids)
+        rates = rates[rates["code"].isin(inside)] if rates["code"].isin(inside).any() else rates
+    edges = maps.class_breaks(rates[measure].to_numpy())
+    layers = [maps.street_layer(ui.streets()), maps.choropleth_layer(rates, measure, edges)]
+    deck = maps.deck(
+        layers,
+        maps.view_for(rates.geometry),
+        tooltip={"text": "{name}\n{code}\n{value} · {incidents}"},
+    )
+    event = st.pydeck_chart(
+        deck, height=560, on_select="rerun", selection_mode="single-object", key="home_map"
+    )
+    picked = (event or {}).get("selection", {}).get("objects", {}).get("choropleth", [])
+    card_key = f"home_card_pick_{level}_{ui.lang()}"
+    if picked:
+        code = picked[0]["properties"]["code"]
+        # a new click on the map wins over the chooser below; an old selection does not
+        if code != st.session_state.get("home_last_pick"):
+            st.session_state["home_last_pick"] = code
+            st.session_state["home_card"] = code
+            st.session_state[card_key] = code
+    legend = " ".join(
+        f"<span style='background:rgb({r},{g},{b});padding:0 10px;margin-right:2px'></span>"
+        f"{lo:.0f}–{hi:.0f}"
+        for (r, g, b, _), lo, hi in zip(
+            maps.choropleth_colors((edges[:-1] + edges[1:]) / 2, edges),
+            edges[:-1],
+            edges[1:],
+            strict=True,
+        )
+    )
+    st.markdown(f"{ui.t('home.legend')}: {legend}", unsafe_allow_html=True)
+    st.caption(ui.t("caption.offline"))
+
+with right:
+    st.subheader(ui.t("home.trend"))
+    st.line_chart(dashboard.daily_counts(in_period, f.start, f.end), height=200)
+    st.subheader(ui.t("home.by_category"))
+    table = pd.DataFrame(
+        {
+            ui.t("table.category"): [ui.category_name(code) for code in by_cat.index],
+            ui.t("home.this_week"): by_cat["this_week"].to_numpy(),
+            ui.t("home.last_week"): by_cat["last_week"].to_numpy(),
+            ui.t("home.change"): by_cat["change"].to_numpy(),
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch", height=300)
+
+st.subheader(ui.t("home.card"))
+codes = [""] + list(rates["code"])
+names = dict(zip(rates["code"], rates["name"], strict=True))
+chosen = st.session_state.get("home_card", "")
+if st.session_state.get(card_key, chosen) not in codes:  # filters changed the grids on show
+    st.session_state[card_key] = ""
+elif card_key not in st.session_state:  # first time: start from the last grid chosen
+    st.session_state[card_key] = chosen
+card_code = st.selectbox(
+    ui.t("home.card_pick"),
+    codes,
+    format_func=lambda c: ui.t("home.none") if not c else f"{names[c]} · {c}",
+    key=card_key,
+)
+st.session_state["home_card"] = card_code
+if card_code:
+    card = dashboard.grid_card(card_code, grids, ui.staff(), in_period)
+    cols = st.columns(4)
+    cols[0].metric(ui.t("card.code"), card["code"])
+    cols[1].metric(ui.t("card.level"), ui.level_name(card["level"]))
+    parent = card["parent_code"]
+    cols[2].metric(ui.t("card.parent"), names.get(parent, parent) if parent else "—")
+    cols[3].metric(ui.t("card.incidents"), ui.fmt_int(card["incidents"]))
+    cols = st.columns(3)
+    cols[0].metric(ui.t("metric.households"), ui.fmt_int(card["households"] or 0))
+    cols[1].metric(ui.t("metric.population"), ui.fmt_int(card["population"] or 0))
+    cols[2].metric(ui.t("card.staff"), ui.fmt_int(len(card["staff"])))
+    people = card["staff"].assign(role=lambda s: s["role"].map(lambda r: ui.t(f"staff.{r}")))
+    people.columns = [ui.t("table.name"), ui.t("table.role"), ui.t("table.phone")]
+    st.dataframe(people, hide_index=True, width="stretch")
+    cats = card["by_category"]
+    if len(cats):
+        st.bar_chart(
+            pd.DataFrame(
+                {
+                    ui.t("table.category"): [ui.category_name(x) for x in cats.index],
+                    ui.t("table.count"): cats.to_numpy(),
+                }
+            ),
+            x=ui.t("table.category"),
+            y=ui.t("table.count"),
+            horizontal=True,
+            sort=f"-{ui.t('table.count')}",
+        )
+
+st.caption(
+    f"{ui.level_name('l1')} {summary['levels']['l1']} · {ui.level_name('l2')} "
+    f"{summary['levels']['l2']} · {ui.level_name('micro')} {summary['levels']['micro']} · "
+    f"{ui.level_name('dedicated')} {summary['levels']['dedicated']} · "
+    f"{ui.t('metric.area')} {summary['area_km2']:.2f}"
+)
