@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gis import auth, ui
+from gis.errors import GridLensError
 
 st.set_page_config(page_title="GridLens", page_icon="🗺️", layout="wide")
 
@@ -21,7 +22,7 @@ PAGES = [
 ui.language_switch()
 try:
     user = ui.current_user()
-except Exception as exc:  # an unreachable or broken database: say so, do not show a traceback
+except GridLensError as exc:  # an unreachable or non-spatial database: one clear line
     st.error(str(exc))
     st.stop()
 

@@ -133,7 +133,11 @@ def level_name(level: str) -> str:
 
 # --------------------------------------------------------------------------- sign-in and roles
 def current_user() -> auth.User | None:
-    """The signed-in user, the desktop admin when sign-in is off, else None."""
+    """The signed-in user, the desktop admin when sign-in is off, else None.
+
+    Opens the database first, so a database problem is reported before anyone signs in.
+    """
+    engine()
     if not auth.auth_enabled():
         return auth.current_desktop_user()
     user = st.session_state.get(USER_KEY)

@@ -157,3 +157,19 @@ def test_sign_in_off_for_a_desktop_install(demo_db, monkeypatch):
     monkeypatch.setenv("GRIDLENS_AUTH", "off")
     at = new_app()
     assert at.title[0].value == "北城街道（演示）"
+
+
+def test_unreachable_database_is_one_clear_message(monkeypatch, tmp_path):
+    bad = tmp_path / "not-a-db.db"
+    bad.write_text("not a database\n" * 50)
+    monkeypatch.setenv("GRIDLENS_DB", str(bad))
+    from gis import ui
+
+    ui.engine.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        assert not at.exception
+        assert at.error and "not a SQLite database" in at.error[0].value
+    finally:
+        ui.engine.clear()
