@@ -66,6 +66,23 @@ def core_insert(engine, frame: gpd.GeoDataFrame) -> None:
         conn.execute(sa.insert(Incident), records)
 
 
+def measure(engine, frame, name: str, peer_name: str, peer_load, peer_repeat: int) -> str:
+    """Time ``save_frame`` and the peer loading the same rows into a cleared table."""
+    ours = best_of(lambda: store.save_frame(engine, "incidents", frame), 3, lambda: _clear(engine))
+    assert store.count_rows(engine, "incidents") == len(frame)
+    peer = best_of(lambda: peer_load(engine, frame), peer_repeat, lambda: _clear(engine))
+    assert store.count_rows(engine, "incidents") == len(frame)
+    _clear(engine)
+    return result_line(
+        name, ours, peer_name, peer, rows=len(frame), rows_per_s=int(len(frame) / ours)
+    )
+
+
+def to_postgis(engine, frame: gpd.GeoDataFrame) -> None:
+    """The PostGIS peer: geopandas' own COPY-based writer."""
+    frame.rename_geometry("geom").to_postgis("incidents", engine, if_exists="append", index=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
@@ -74,46 +91,17 @@ def main() -> None:
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         engine = store.open_store(str(Path(tmp) / "bench.db"))
-        ours = best_of(
-            lambda: store.save_frame(engine, "incidents", frame), 3, lambda: _clear(engine)
-        )
-        assert store.count_rows(engine, "incidents") == len(frame)
-        peer = best_of(lambda: core_insert(engine, frame), 1, lambda: _clear(engine))
-        assert store.count_rows(engine, "incidents") == len(frame)
         lines.append(
-            result_line(
-                "store_load_spatialite",
-                ours,
-                "sqlalchemy_core_insert",
-                peer,
-                rows=len(frame),
-                rows_per_s=int(len(frame) / ours),
+            measure(
+                engine, frame, "store_load_spatialite", "sqlalchemy_core_insert", core_insert, 1
             )
         )
         engine.dispose()
     pg = os.environ.get("GRIDLENS_BENCH_PG_URL") or os.environ.get("GRIDLENS_TEST_PG_URL")
     if pg:
         engine = store.open_store(pg)
-        ours = best_of(
-            lambda: store.save_frame(engine, "incidents", frame), 3, lambda: _clear(engine)
-        )
-        peer_frame = frame.rename_geometry("geom")
-        peer = best_of(
-            lambda: peer_frame.to_postgis("incidents", engine, if_exists="append", index=False),
-            3,
-            lambda: _clear(engine),
-        )
-        assert store.count_rows(engine, "incidents") == len(frame)
-        _clear(engine)
         lines.append(
-            result_line(
-                "store_load_postgis",
-                ours,
-                "geopandas_to_postgis",
-                peer,
-                rows=len(frame),
-                rows_per_s=int(len(frame) / ours),
-            )
+            measure(engine, frame, "store_load_postgis", "geopandas_to_postgis", to_postgis, 3)
         )
         engine.dispose()
     else:

@@ -82,8 +82,8 @@ with left:
     )
     rates = dashboard.grid_rates(grids, in_period, level)
     if f.grid_code:  # show the chosen grid's own sub-grids, not a district of zeros
-        inside = descendants(f.grid_code, grids)
-        rates = rates[rates["code"].isin(inside)] if rates["code"].isin(inside).any() else rates
+        mask = rates["code"].isin(descendants(f.grid_code, grids))
+        rates = rates[mask] if mask.any() else rates
     edges = maps.class_breaks(rates[measure].to_numpy())
     layers = [maps.street_layer(ui.streets()), maps.choropleth_layer(rates, measure, edges)]
     deck = maps.deck(
