@@ -613,3 +613,59 @@ def missing_static_files(
         if not path.is_relative_to(root) or not path.is_file():
             missing.append(url)
     return list(dict.fromkeys(missing))
+
+
+def read_drawings(
+    drawings: Sequence[dict[str, Any]] | None, id_field: str = "code"
+) -> tuple[dict[str, shapely.Geometry], list[shapely.Geometry]]:
+    """Split ``st_folium``'s ``all_drawings`` into edited grids and newly drawn shapes.
+
+    Parameters
+    ----------
+    drawings
+        GeoJSON features as ``st_folium`` returns them (EPSG:4326; Leaflet writes 6 decimals,
+        about 0.1 m). ``None`` (nothing drawn yet) is an empty list.
+    id_field
+        The property that identifies a feature put on the map with :func:`editable_geojson`.
+
+    Returns
+    -------
+    (dict, list)
+        ``{id: geometry}`` of the features that carry an id (edited or not), and the
+        geometries of the features drawn by hand (no id), in drawing order. Geometries are
+        repaired with ``make_valid`` only when invalid (a ring Leaflet closed on itself).
+    """
+    from shapely.geometry import shape
+
+    by_id: dict[str, shapely.Geometry] = {}
+    new: list[shapely.Geometry] = []
+    for feature in drawings or []:
+        geom_json = feature.get("geometry")
+        if not geom_json:
+            continue
+        geom = shape(geom_json)
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
+        ident = (feature.get("properties") or {}).get(id_field)
+        if ident is None or ident == "":
+            new.append(geom)
+        else:
+            by_id[str(ident)] = geom
+    return by_id, new
+
+
+def changed_geometries(
+    edited: dict[str, shapely.Geometry],
+    original: dict[str, shapely.Geometry],
+    tolerance_deg: float = 1e-5,
+) -> dict[str, shapely.Geometry]:
+    """The edited geometries that really moved: Hausdorff distance above ``tolerance_deg``.
+
+    Leaflet rounds to 6 decimals, so an untouched polygon comes back a few centimetres off;
+    1e-5 degrees (about 1 m) separates a dragged vertex from rounding.
+    """
+    return {
+        code: geom
+        for code, geom in edited.items()
+        if code in original and shapely.hausdorff_distance(geom, original[code]) > tolerance_deg
+    }
