@@ -15,3 +15,11 @@ class InputError(GridLensError):
 
 class WriteError(StoreError):
     """The database refused a write (constraint, type); the transaction was rolled back."""
+
+
+class EditConflict(GridLensError):
+    """A grid edit was saved on top of an older version: someone else saved a newer one first.
+
+    The message names the grid, the version the editor started from, and who saved the newer
+    version and when. Nothing of the rejected edit was written.
+    """
