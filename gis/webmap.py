@@ -669,3 +669,18 @@ def changed_geometries(
         for code, geom in edited.items()
         if code in original and shapely.hausdorff_distance(geom, original[code]) > tolerance_deg
     }
+
+
+#: Leaflet path styles of the grids around the one being edited, by their role
+NEIGHBOUR_STYLES: dict[str, dict[str, Any]] = {
+    "selected": {"color": "#c0392b", "weight": 3, "fillOpacity": 0.05, "dashArray": "6 4"},
+    "parent": {"color": "#8e44ad", "weight": 3, "fillOpacity": 0.0},
+    "sibling": {"color": "#e67e22", "weight": 1.5, "fillColor": "#f5cba7", "fillOpacity": 0.15},
+    "child": {"color": "#7f8c8d", "weight": 1, "fillOpacity": 0.0, "dashArray": "3 3"},
+    "other": {"color": "#95a5a6", "weight": 1, "fillOpacity": 0.0},
+}
+
+
+def neighbour_style(role: str) -> dict[str, Any]:
+    """Leaflet style of a grid drawn around the edited one (``selected``, ``parent`` ...)."""
+    return dict(NEIGHBOUR_STYLES.get(role, NEIGHBOUR_STYLES["other"]))
