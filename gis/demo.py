@@ -31,6 +31,7 @@ from shapely import affinity
 from gis import _demo_names as names
 from gis import settings
 from gis.errors import InputError
+from gis.grids import number_west_east_north_south  # noqa: F401 (public here too)
 from gis.taxonomy import read_taxonomy
 
 DEMO_START = pd.Timestamp("2025-11-01")
@@ -136,54 +137,6 @@ def _column_bytes(series: pd.Series) -> bytes:
         return series.to_numpy(dtype="<f8").tobytes()
     values = ("\x00" if v is None or v is pd.NA or v != v else str(v) for v in series.tolist())
     return "\x1f".join(values).encode()
-
-
-# --------------------------------------------------------------------------------------------
-# Grid numbering
-# --------------------------------------------------------------------------------------------
-def number_west_east_north_south(
-    points_xy: np.ndarray, band_m: float, max_seq: int | None = None
-) -> np.ndarray:
-    """Sequence numbers west->east, north->south (the grid-code numbering rule).
-
-    Points are cut into horizontal rows of height ``band_m`` counted down from the northernmost
-    point; rows are numbered north to south and, inside a row, points west to east.
-
-    Parameters
-    ----------
-    points_xy
-        ``(n, 2)`` representative points in a metric CRS (x east, y north; metres).
-    band_m
-        Row height in metres; about ``sqrt(mean child area)`` works well.
-    max_seq
-        Largest sequence number the code has room for (8 level-2 grids, 99 micro-grids);
-        ``None`` for no limit.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int64`` array of 1-based sequence numbers, aligned with ``points_xy``.
-
-    Raises
-    ------
-    ValueError
-        ``顺序码已满`` when there are more points than ``max_seq`` (never wraps), or on bad input.
-    """
-    pts = np.asarray(points_xy, dtype=float)
-    if pts.ndim != 2 or pts.shape[1] != 2:
-        raise ValueError(f"points_xy must have shape (n, 2), got {pts.shape}")
-    if not band_m > 0:
-        raise ValueError(f"band_m must be positive, got {band_m}")
-    n = len(pts)
-    if max_seq is not None and n > max_seq:
-        raise ValueError(f"顺序码已满: {n} grids but only {max_seq} sequence numbers in the parent")
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    row = np.floor((pts[:, 1].max() - pts[:, 1]) / band_m).astype(np.int64)
-    order = np.lexsort((pts[:, 0], row))
-    seq = np.empty(n, dtype=np.int64)
-    seq[order] = np.arange(1, n + 1)
-    return seq
 
 
 # --------------------------------------------------------------------------------------------
