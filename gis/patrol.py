@@ -1,0 +1,1240 @@
+"""Patrol coverage from GPS tracks: reading, cleaning, interpolation, presence, dosage and gaps.
+
+Conventions
+-----------
+- Fix frames are GeoDataFrames in EPSG:4326 (lon/lat) with ``staff_code`` (or a device id), ``t``
+  (``datetime64[ns]``, naive Asia/Shanghai wall-clock, like the store) and point ``geometry``;
+  optional ``track_code`` (a track of the source file). Cleaning adds an integer ``track_id``.
+- Distances and speeds are computed in a local metric CRS (``gis.crs.local_metric_crs``: CGCS2000
+  3-degree Gauss-Kruger in China, UTM elsewhere); all ``*_m`` are metres, ``*_s`` seconds.
+- The GPS accuracy buffer is ``GPS_ACCURACY_M`` = 20 m: the tolerance for "outside the district"
+  and the buffer of street coverage. Presence in polygon units counts the interpolated position
+  itself (no buffer), so a walk along a shared grid edge counts for one grid only.
+- Between fixes the path is a straight line (``interpolate``): sparse fixes still count as
+  presence along the way. Snapping to the street network is NOT done (a stretch goal).
+
+Definitions (see the functions for details)
+-------------------------------------------
+- *sample*: a position with a duration ``w_s`` it stands for (the time until the next sample of
+  the same track; 0 for a track's last fix). ``dwell_s`` of a unit is the sum of ``w_s`` of its
+  samples.
+- *visit*: a maximal run of one staff member's samples in one unit in which the time away between
+  two samples in the unit (from the end of one sample to the start of the next) is at most
+  ``visit_gap_s`` (default 60 s). Leaving for longer, or a new track, starts a new visit.
+- *stop* (dosage): a visit with ``dwell_s >= stop_min_s`` (600 s, Koper's 10-15 minutes).
+- *hotspot-hour met*: see ``dosage``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from gis.crs import local_metric_crs
+from gis.errors import InputError
+
+try:  # GCJ-02 / BD-09 (issue 2); without it only WGS-84 / EPSG input is accepted
+    from gis.coords import to_wgs84 as _to_wgs84
+except ImportError:  # pragma: no cover - gis.coords is part of the package
+    _to_wgs84 = None
+
+LOCAL_TZ = "Asia/Shanghai"
+#: GPS accuracy buffer (m): tolerance outside the district and street-coverage buffer.
+GPS_ACCURACY_M = 20.0
+#: Speed limits (m/s) for "impossible jump": cycling (default) and walking.
+CYCLE_MAX_SPEED_MPS = 7.0
+WALK_MAX_SPEED_MPS = 2.5
+#: Default shifts (name -> (start, end) local clock; end <= start crosses midnight).
+DEFAULT_SHIFTS: dict[str, tuple[str, str]] = {
+    "day": ("09:00", "19:00"),
+    "night": ("19:00", "09:00"),
+}
+
+DROP_REASONS = (
+    "no coordinates",
+    "no time",
+    "no staff id",
+    "duplicate",
+    "outside district",
+    "impossible jump",
+    "speed above limit",
+)
+
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "gps_lon", "gcj_lon")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "gps_lat", "gcj_lat")
+TIME_NAMES = (
+    "t",
+    "time",
+    "datetime",
+    "timestamp",
+    "date_time",
+    "gps_time",
+    "fix_time",
+    "recorded_at",
+    "时间",
+    "定位时间",
+    "采集时间",
+    "上报时间",
+)
+ID_NAMES = (
+    "staff_code",
+    "staff",
+    "staff_id",
+    "person",
+    "uid",
+    "user",
+    "user_id",
+    "device",
+    "device_id",
+    "imei",
+    "tracker",
+    "id",
+    "人员",
+    "人员编号",
+    "工号",
+    "姓名",
+    "设备",
+    "设备号",
+)
+TRACK_NAMES = ("track_code", "track", "track_id", "trajectory_id", "轨迹", "轨迹编号")
+_NS = 10**9
+#: a time of day followed by a UTC offset (Z, +08, +08:00, +0800)
+_OFFSET = r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading tracks
+# --------------------------------------------------------------------------------------------
+def _find(columns: Iterable, names: Sequence[str]) -> str | None:
+    lower = {str(c).strip().lower(): c for c in columns}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def parse_times(values: pd.Series, tz: str = LOCAL_TZ) -> pd.Series:
+    """Times as naive Asia/Shanghai wall-clock ``datetime64[ns]`` (NaT where unreadable).
+
+    Text with an offset (``Z``, ``+08:00``) is converted; text without one is taken in ``tz``.
+    Numbers are Unix epoch seconds (or milliseconds when above 1e11).
+    """
+    values = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        stamps = values
+        if getattr(values.dt, "tz", None) is None:
+            stamps = values.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        return stamps.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[ns]")
+    text = values.astype(object).where(values.notna(), None)
+    number = pd.to_numeric(text, errors="coerce")
+    if len(text) and number.notna().mean() > 0.9:
+        unit = "ms" if number.abs().median() > 1e11 else "s"
+        stamps = pd.to_datetime(number, unit=unit, utc=True, errors="coerce")
+        return stamps.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[ns]")
+    s = text.astype(str).str.strip()
+    has_offset = s.str.contains(_OFFSET, regex=True, na=False) & text.notna()
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if has_offset.any():
+        aware = pd.to_datetime(s[has_offset], utc=True, errors="coerce", format="mixed")
+        out[has_offset] = (
+            aware.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[ns]")
+        )
+    naive = ~has_offset & text.notna()
+    if naive.any():
+        try:
+            parsed = pd.to_datetime(s[naive], errors="coerce")
+        except (ValueError, TypeError):
+            parsed = pd.Series(pd.NaT, index=s[naive].index, dtype="datetime64[ns]")
+        retry = parsed.isna()
+        if retry.any():  # other formats than the first row's: parse those one by one
+            again = pd.to_datetime(s[naive][retry], errors="coerce", format="mixed")
+            parsed = parsed.astype("datetime64[ns]")
+            parsed[retry] = again.astype("datetime64[ns]")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+        elif tz != LOCAL_TZ:
+            parsed = (
+                parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+                .dt.tz_convert(LOCAL_TZ)
+                .dt.tz_localize(None)
+            )
+        out[naive] = parsed.astype("datetime64[ns]")
+    return out
+
+
+def _convert_xy(
+    x: np.ndarray, y: np.ndarray, crs: str | int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    if _to_wgs84 is not None:
+        return _to_wgs84(x, y, crs)
+    key = str(crs or "wgs84").lower().replace("-", "")
+    if key in ("wgs84", "epsg:4326", "4326", "cgcs2000", "epsg:4490", "4490"):  # pragma: no cover
+        return np.asarray(x, float), np.asarray(y, float)
+    raise InputError(f"coordinate system {crs!r} needs gis.coords (only WGS-84 without it)")
+
+
+def _frame(
+    staff: Iterable,
+    t: pd.Series,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    crs: str | int | None,
+    track: Iterable | None = None,
+    extra: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.any():
+        gx, gy = _convert_xy(x[ok], y[ok], crs)
+        x, y = x.copy(), y.copy()
+        x[ok], y[ok] = gx, gy
+    geoms = np.full(len(x), None, dtype=object)
+    geoms[ok] = shapely.points(x[ok], y[ok])
+    staff_s = pd.Series(list(staff) if not isinstance(staff, pd.Series) else staff.to_numpy())
+    staff_s = staff_s.astype(object).where(staff_s.notna(), None)
+    staff_s = staff_s.map(lambda v: None if v is None else str(v).strip() or None)
+    data = {"staff_code": staff_s.to_numpy(dtype=object)}
+    if track is not None:
+        tr = pd.Series(list(track) if not isinstance(track, pd.Series) else track.to_numpy())
+        data["track_code"] = (
+            tr.astype(object)
+            .where(tr.notna(), None)
+            .map(lambda v: None if v is None else str(v))
+            .to_numpy(dtype=object)
+        )
+    data["t"] = pd.Series(t).reset_index(drop=True).astype("datetime64[ns]").to_numpy()
+    frame = pd.DataFrame(data)
+    if extra is not None:
+        for col in extra.columns:
+            if col not in frame:
+                frame[col] = extra[col].to_numpy()
+    return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=4326)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        import gzip
+
+        raw = gzip.decompress(path.read_bytes())
+    elif suffix == ".bz2":
+        import bz2
+
+        raw = bz2.decompress(path.read_bytes())
+    elif suffix == ".xz":
+        import lzma
+
+        raw = lzma.decompress(path.read_bytes())
+    else:
+        raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InputError(f"{path}: text is neither UTF-8 nor GB18030")
+    head = text[:4096]
+    try:
+        sep = csv.Sniffer().sniff(head.splitlines()[0] if head else ",", ",;\t|").delimiter
+    except csv.Error:
+        sep = ","
+    try:
+        return pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
+        )
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read as a table ({exc})") from exc
+
+
+def _read_plt(path: Path) -> pd.DataFrame:
+    """A GeoLife ``.plt``: 6 header lines, then lat, lon, 0, altitude (ft), days, date, time."""
+    try:
+        table = pd.read_csv(
+            path,
+            skiprows=6,
+            header=None,
+            names=["lat", "lon", "zero", "alt_ft", "days", "date", "time"],
+            dtype={"date": str, "time": str},
+        )
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read as a GeoLife .plt file ({exc})") from exc
+    return table
+
+
+def _read_gpx(path: Path) -> pd.DataFrame:
+    """Track points (``trkpt``) and route points (``rtept``) of a GPX 1.0/1.1 file."""
+    rows: list[tuple] = []
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise InputError(f"{path}: not a readable GPX file ({exc})") from exc
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    def child_text(elem: ET.Element, name: str) -> str | None:
+        for c in elem:
+            if local(c.tag) == name:
+                return (c.text or "").strip() or None
+        return None
+
+    for ti, trk in enumerate(e for e in root if local(e.tag) in ("trk", "rte")):
+        name = child_text(trk, "name") or f"{path.stem}"
+        segs = [s for s in trk if local(s.tag) == "trkseg"] or [trk]
+        for si, seg in enumerate(segs):
+            for pt in seg:
+                if local(pt.tag) not in ("trkpt", "rtept"):
+                    continue
+                rows.append(
+                    (
+                        name,
+                        f"{name}#{ti}.{si}",
+                        pt.get("lon"),
+                        pt.get("lat"),
+                        child_text(pt, "time"),
+                    )
+                )
+    return pd.DataFrame(rows, columns=["staff_code", "track_code", "lon", "lat", "time"])
+
+
+def read_tracks(
+    path: str | Path,
+    *,
+    crs: str | int | None = "wgs84",
+    tz: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    staff_code: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read GPS fixes from CSV, GPX, GeoJSON/GeoPackage or GeoLife ``.plt``.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt``/``.tsv`` (optionally ``.gz``): lon/lat/time/id columns found among
+        common names (``lon, lng, longitude, 经度``; ``lat, 纬度``; ``time, datetime, timestamp,
+        时间``; ``staff_code, uid, device_id, tracker, 人员, 工号``) -- this includes the
+        scikit-mobility GeoLife sample (``lat, lng, datetime, uid``). ``.gpx`` (xml.etree; the
+        track name is the id), ``.geojson``/``.gpkg`` (points, via ``gis.io.read_geo_file``),
+        ``.plt`` (GeoLife; the id is the user folder above ``Trajectory`` or the file stem).
+    crs
+        Coordinate system of the file's coordinates: ``"wgs84"`` (also CGCS2000), ``"gcj02"``,
+        ``"bd09"`` or an EPSG code; converted to WGS-84 with ``gis.coords.to_wgs84``.
+    tz
+        Time zone of times written without an offset. Default: UTC for GPX and GeoLife (both
+        record GMT), Asia/Shanghai otherwise. Output times are naive Asia/Shanghai.
+    mapping
+        ``{"lon"|"lat"|"t"|"staff_code"|"track_code": file column}`` to override detection.
+    staff_code
+        Id for every fix when the file has no id column (default: the file stem).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``staff_code, [track_code], t, geometry`` (EPSG:4326), one row per row of the file in
+        file order. Rows with unreadable coordinates (geometry None) or time (NaT) are kept:
+        ``clean_fixes`` drops and counts them.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    mapping = dict(mapping or {})
+    suffixes = [s.lower() for s in path.suffixes]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in (".gz", ".bz2", ".zip", ".xz") and len(suffixes) > 1:
+        suffix = suffixes[-2]
+    default_id = staff_code or path.name.split(".")[0]
+
+    if suffix == ".plt":
+        table = _read_plt(path)
+        parent = path.parent
+        uid = parent.parent.name if parent.name.lower() == "trajectory" else default_id
+        t = parse_times(table["date"].str.strip() + " " + table["time"].str.strip(), tz or "UTC")
+        return _frame(
+            [staff_code or uid] * len(table),
+            t,
+            pd.to_numeric(table["lon"], errors="coerce").to_numpy(),
+            pd.to_numeric(table["lat"], errors="coerce").to_numpy(),
+            crs=crs,
+            track=[f"{staff_code or uid}/{path.stem}"] * len(table),
+        )
+    if suffix == ".gpx":
+        table = _read_gpx(path)
+        if staff_code:
+            table["staff_code"] = staff_code
+        return _frame(
+            table["staff_code"],
+            parse_times(table["time"], tz or "UTC"),
+            pd.to_numeric(table["lon"], errors="coerce").to_numpy(),
+            pd.to_numeric(table["lat"], errors="coerce").to_numpy(),
+            crs=crs,
+            track=table["track_code"],
+        )
+    if suffix in (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet"):
+        from gis.io import read_geo_file
+
+        frame, _reason = read_geo_file(path)
+        geoms = frame.geometry.to_numpy()
+        present = ~shapely.is_missing(geoms)
+        if present.any() and not (shapely.get_type_id(geoms[present]) == 0).all():
+            raise InputError(f"{path}: fixes must be points")
+        x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+        if _is_chinese_web_crs(crs):
+            pass  # the file says EPSG:4326 but the numbers are GCJ-02/BD-09: convert below
+        else:
+            crs = "wgs84"  # read_geo_file already reprojected to EPSG:4326
+        columns = frame.drop(columns=frame.geometry.name).columns
+        t_col = mapping.get("t") or _find(columns, TIME_NAMES)
+        if t_col is None:
+            raise InputError(f"{path}: no time field; name it with mapping={{'t': ...}}")
+        id_col = mapping.get("staff_code") or _find(columns, ID_NAMES)
+        tr_col = mapping.get("track_code") or _find(columns, TRACK_NAMES)
+        ids = frame[id_col] if id_col else [default_id] * len(frame)
+        return _frame(
+            ids,
+            parse_times(frame[t_col], tz or LOCAL_TZ),
+            x,
+            y,
+            crs=crs,
+            track=frame[tr_col] if tr_col else None,
+        )
+    if suffix in (".csv", ".txt", ".tsv"):
+        table = _read_csv(path)
+        cols = table.columns
+        lon = mapping.get("lon") or _find(cols, LON_NAMES)
+        lat = mapping.get("lat") or _find(cols, LAT_NAMES)
+        t_col = mapping.get("t") or _find(cols, TIME_NAMES)
+        missing = [n for n, c in (("lon", lon), ("lat", lat), ("t", t_col)) if c is None]
+        if missing:
+            raise InputError(
+                f"{path}: no {'/'.join(missing)} column found among {list(cols)[:12]}; "
+                "name them with mapping={'lon': ..., 'lat': ..., 't': ...}"
+            )
+        id_col = mapping.get("staff_code") or _find(cols, ID_NAMES)
+        tr_col = mapping.get("track_code") or _find(cols, TRACK_NAMES)
+        if tr_col == id_col:
+            tr_col = None
+        skmob = {str(c).lower() for c in cols} == {"lat", "lng", "datetime", "uid"}
+        default_tz = "UTC" if skmob else LOCAL_TZ  # the GeoLife sample records GMT
+        return _frame(
+            table[id_col] if id_col else [default_id] * len(table),
+            parse_times(table[t_col], tz or default_tz),
+            pd.to_numeric(table[lon], errors="coerce").to_numpy(),
+            pd.to_numeric(table[lat], errors="coerce").to_numpy(),
+            crs=crs,
+            track=table[tr_col] if tr_col else None,
+        )
+    raise InputError(
+        f"{path}: unsupported track file {suffix!r}; use CSV, GPX, GeoJSON, GeoPackage or .plt"
+    )
+
+
+def _is_chinese_web_crs(crs: str | int | None) -> bool:
+    key = str(crs or "").strip().lower().replace("-", "").replace("_", "")
+    return key in ("gcj02", "gcj", "mars", "amap", "gaode", "bd09", "bd09ll", "baidu")
+
+
+# --------------------------------------------------------------------------------------------
+# Metric coordinates
+# --------------------------------------------------------------------------------------------
+def _metric_transformer(lon: np.ndarray, lat: np.ndarray) -> pyproj.Transformer:
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        lon0, lat0 = 116.4, 39.9
+    else:
+        lon0, lat0 = float(np.median(lon[ok])), float(np.median(lat[ok]))
+    crs = local_metric_crs(gpd.GeoSeries([shapely.Point(lon0, lat0)], crs=4326))
+    return pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+
+
+def _metric_xy(lon: np.ndarray, lat: np.ndarray, tr: pyproj.Transformer | None = None):
+    tr = tr or _metric_transformer(lon, lat)
+    x, y = tr.transform(lon, lat)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), tr
+
+
+def _t_ns(t) -> np.ndarray:
+    return pd.Series(t).astype("datetime64[ns]").to_numpy().view(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Cleaning
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CleanResult:
+    """Kept fixes (sorted by staff and time, with ``track_id``), dropped fixes with ``reason``,
+    and counts: ``summary["kept"] + summary["dropped"] == summary["total"]``."""
+
+    fixes: gpd.GeoDataFrame
+    dropped: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        """``N kept + M dropped = T total (reason: count; ...); K tracks``."""
+        s = self.summary
+        detail = "; ".join(f"{r}: {n}" for r, n in s["reasons"].items() if n)
+        line = f"{s['kept']} kept + {s['dropped']} dropped = {s['total']} total"
+        line += f" ({detail})" if detail else ""
+        return (
+            f"{line}; {s['tracks']} tracks ({s['splits_gap']} split at gaps, "
+            f"{s['splits_jump']} at jumps)"
+        )
+
+
+def _district_geometry(district) -> shapely.Geometry:
+    if isinstance(district, gpd.GeoDataFrame | gpd.GeoSeries):
+        geo = district.to_crs(4326) if district.crs is not None else district
+        return shapely.union_all(geo.geometry.to_numpy() if hasattr(geo, "geometry") else geo)
+    return district
+
+
+def clean_fixes(
+    fixes: gpd.GeoDataFrame,
+    *,
+    max_speed_mps: float = CYCLE_MAX_SPEED_MPS,
+    district=None,
+    tolerance_m: float = GPS_ACCURACY_M,
+    split_gap_s: float = 600.0,
+    noise_m: float = 10.0,
+) -> CleanResult:
+    """Drop bad fixes, each with its reason, and split tracks at gaps and jumps.
+
+    Reasons, in this order of precedence (a fix gets the first that applies):
+
+    - ``no coordinates`` / ``no time`` / ``no staff id``: unreadable or missing values.
+    - ``duplicate``: same staff and same timestamp as an earlier fix (the first in file order is
+      kept).
+    - ``outside district``: farther than ``tolerance_m`` outside ``district`` (a polygon or a
+      GeoDataFrame/GeoSeries in EPSG:4326; skipped when None).
+    - ``impossible jump``: a spike. With links to the neighbouring fixes of the same track, a
+      link is *fast* when ``(distance - noise_m) / interval > max_speed_mps`` (distances in the
+      local metric CRS; ``noise_m`` lets a standing phone's jitter at 1 s sampling pass). A fix
+      B between A and C is a spike when A->B and B->C are fast but A->C is not: B is dropped,
+      A and C are kept. Runs of 2 or 3 fixes off the path (fast in, slow inside, fast out, the
+      bridge plausible) are spikes too. Repeated until none is left (vectorised per pass).
+    - ``speed above limit``: after spikes are gone, a fix whose every link is fast (e.g. moving
+      in a vehicle faster than the limit: not patrol).
+
+    A remaining single fast link (the fixes on both sides are consistent with their own
+    neighbours) splits the track there, as does a gap longer than ``split_gap_s`` between
+    consecutive fixes, a new ``track_code`` or a new staff member. No segment is drawn across a
+    split.
+
+    Parameters
+    ----------
+    max_speed_mps
+        7.0 m/s (cycling, the default); use ``WALK_MAX_SPEED_MPS`` (2.5 m/s) for foot patrols.
+
+    Returns
+    -------
+    CleanResult
+        ``fixes``: kept rows (original index) sorted by staff, time, with ``track_id`` (int,
+        0..n-1); ``dropped``: the dropped rows (original index, no geometry, ``lon, lat`` and
+        ``reason``); ``summary``: ``total, kept, dropped, reasons{reason: n}, tracks,
+        splits_gap, splits_jump``.
+    """
+    n = len(fixes)
+    geoms = fixes.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    lon[~empty] = shapely.get_x(geoms[~empty])
+    lat[~empty] = shapely.get_y(geoms[~empty])
+    t = _t_ns(fixes["t"].reset_index(drop=True))
+    nat = t == np.iinfo(np.int64).min
+    staff = fixes["staff_code"].to_numpy(dtype=object)
+    staff_missing = pd.isna(staff) | (pd.Series(staff).astype(str).str.strip() == "").to_numpy()
+
+    reason = np.full(n, "", dtype=object)
+    bad_xy = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    bad_xy |= (lon == 0) & (lat == 0)
+    reason[bad_xy] = "no coordinates"
+    reason[(reason == "") & nat] = "no time"
+    reason[(reason == "") & staff_missing] = "no staff id"
+
+    staff_code, staff_uniques = pd.factorize(pd.Series(staff).astype(object), sort=True)
+    has_track = "track_code" in fixes
+    if has_track:
+        track_code = pd.factorize(fixes["track_code"].astype(object), sort=True)[0]
+    else:
+        track_code = np.zeros(n, dtype=np.int64)
+
+    # sorted order of the valid fixes: staff, time, file order
+    valid = np.flatnonzero(reason == "")
+    order = valid[np.lexsort((valid, t[valid], staff_code[valid]))]
+    dup = np.zeros(len(order), dtype=bool)
+    if len(order) > 1:
+        dup[1:] = (staff_code[order[1:]] == staff_code[order[:-1]]) & (
+            t[order[1:]] == t[order[:-1]]
+        )
+    reason[order[dup]] = "duplicate"
+    order = order[~dup]
+
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    tr = None
+    if len(order):
+        x[order], y[order], tr = _metric_xy(lon[order], lat[order])
+    if district is not None and len(order):
+        geom = _district_geometry(district)
+        gx, gy = tr.transform(*shapely.get_coordinates(geom).T)
+        metric = shapely.set_coordinates(geom, np.column_stack([gx, gy]))
+        area = shapely.buffer(metric, tolerance_m) if tolerance_m > 0 else metric
+        shapely.prepare(area)
+        inside = shapely.contains_xy(area, x[order], y[order])
+        reason[order[~inside]] = "outside district"
+        order = order[inside]
+
+    ts = t.astype(np.float64) / _NS
+
+    def links(o: np.ndarray):
+        """linked[k], fast[k] for the link o[k] -> o[k+1]."""
+        same = (staff_code[o[1:]] == staff_code[o[:-1]]) & (track_code[o[1:]] == track_code[o[:-1]])
+        dt = ts[o[1:]] - ts[o[:-1]]
+        linked = same & (dt <= split_gap_s)
+        d = np.hypot(x[o[1:]] - x[o[:-1]], y[o[1:]] - y[o[:-1]])
+        fast = linked & ((d - noise_m) > max_speed_mps * dt)
+        return linked, fast
+
+    def plausible(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        dt = ts[b] - ts[a]
+        d = np.hypot(x[b] - x[a], y[b] - y[a])
+        same = (staff_code[a] == staff_code[b]) & (track_code[a] == track_code[b])
+        return same & (dt <= split_gap_s) & ((d - noise_m) <= max_speed_mps * dt)
+
+    for _ in range(50):  # each pass is vectorised; real data needs a handful
+        m = len(order)
+        if m < 3:
+            break
+        linked, fast = links(order)
+        drop = np.zeros(m, dtype=bool)
+        for k in (1, 2, 3):  # runs of k fixes off the path: order[i : i + k]
+            if m < k + 2:
+                break
+            i = np.arange(1, m - k)
+            cond = fast[i - 1] & fast[i + k - 1]
+            for j in range(k - 1):
+                cond &= linked[i + j] & ~fast[i + j]
+            cond &= plausible(order[i - 1], order[i + k])
+            starts = i[cond]
+            if k == 1:  # of two adjacent single spikes drop the first; the next pass decides
+                keep_first = np.ones(len(starts), dtype=bool)
+                keep_first[1:] = starts[1:] != starts[:-1] + 1
+                starts = starts[keep_first]
+            for j in range(k):
+                drop[starts + j] = True
+            if drop.any():
+                break
+        if not drop.any():
+            break
+        reason[order[drop]] = "impossible jump"
+        order = order[~drop]
+
+    m = len(order)
+    if m >= 2:
+        linked, fast = links(order)
+        in_link = np.concatenate([[False], linked])
+        in_fast = np.concatenate([[False], fast])
+        out_link = np.concatenate([linked, [False]])
+        out_fast = np.concatenate([fast, [False]])
+        too_fast = (in_link | out_link) & (~in_link | in_fast) & (~out_link | out_fast)
+        reason[order[too_fast]] = "speed above limit"
+        order = order[~too_fast]
+
+    # track ids after splitting
+    m = len(order)
+    new_track = np.ones(m, dtype=bool)
+    splits_gap = splits_jump = 0
+    if m >= 2:
+        same = (staff_code[order[1:]] == staff_code[order[:-1]]) & (
+            track_code[order[1:]] == track_code[order[:-1]]
+        )
+        linked, fast = links(order)
+        gap = same & ~linked
+        jump = linked & fast
+        splits_gap, splits_jump = int(gap.sum()), int(jump.sum())
+        new_track[1:] = ~same | gap | jump
+    track_id = np.cumsum(new_track) - 1
+
+    kept = fixes.iloc[order].copy()
+    kept["track_id"] = track_id.astype(np.int64)
+    kept["t"] = kept["t"].astype("datetime64[ns]")
+    cols = ["staff_code"] + (["track_code"] if has_track else []) + ["track_id", "t"]
+    cols += [c for c in kept.columns if c not in cols and c != kept.geometry.name]
+    kept = kept[cols + [kept.geometry.name]]
+    bad = reason != ""
+    dropped = pd.DataFrame(fixes.loc[bad].drop(columns=fixes.geometry.name))
+    dropped["lon"] = lon[bad]
+    dropped["lat"] = lat[bad]
+    dropped["reason"] = reason[bad]
+    counts = pd.Series(reason[bad]).value_counts()
+    summary = {
+        "total": n,
+        "kept": len(kept),
+        "dropped": int(bad.sum()),
+        "reasons": {r: int(counts.get(r, 0)) for r in DROP_REASONS},
+        "tracks": int(track_id[-1] + 1) if m else 0,
+        "splits_gap": splits_gap,
+        "splits_jump": splits_jump,
+        "staff": len(staff_uniques),
+    }
+    return CleanResult(fixes=kept, dropped=dropped, summary=summary)
+
+
+# --------------------------------------------------------------------------------------------
+# Between fixes: segments and interpolation
+# --------------------------------------------------------------------------------------------
+def _track_key(fixes: pd.DataFrame) -> np.ndarray:
+    if "track_id" in fixes:
+        return fixes["track_id"].to_numpy(dtype=np.int64)
+    keys = [fixes["staff_code"].astype(object)]
+    if "track_code" in fixes:
+        keys.append(fixes["track_code"].astype(object))
+    return (
+        pd.MultiIndex.from_arrays(keys).factorize()[0]
+        if len(keys) > 1
+        else pd.factorize(keys[0])[0]
+    )
+
+
+def _sorted_fixes(fixes: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    """Fixes sorted by track and time, with their track key and times (ns)."""
+    track = _track_key(fixes)
+    t = _t_ns(fixes["t"].reset_index(drop=True))
+    order = np.lexsort((t, track))
+    return fixes.iloc[order], track[order], t[order]
+
+
+def segments(fixes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Fix-to-fix straight line segments within each track.
+
+    Parameters
+    ----------
+    fixes
+        Cleaned fixes (``clean_fixes(...).fixes``: ``staff_code, track_id, t, geometry``). Without
+        ``track_id``, tracks are ``staff_code`` (and ``track_code`` when present).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per pair of consecutive fixes of a track: ``staff_code, track_id, t_start,
+        t_end, dt_s, length_m, speed_mps`` and a 2-point LineString (EPSG:4326). Lengths in the
+        local metric CRS.
+    """
+    fx, track, t = _sorted_fixes(fixes)
+    xy = shapely.get_coordinates(fx.geometry.to_numpy())
+    if len(xy) != len(fx):
+        raise InputError("segments() needs one point per fix: clean the fixes first")
+    a = np.flatnonzero(track[1:] == track[:-1])
+    b = a + 1
+    coords = np.empty((2 * len(a), 2))
+    coords[0::2], coords[1::2] = xy[a], xy[b]
+    lines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(a)), 2))
+    if len(a):
+        mx, my, _ = _metric_xy(xy[:, 0], xy[:, 1])
+        length = np.hypot(mx[b] - mx[a], my[b] - my[a])
+    else:
+        length = np.zeros(0)
+    dt = (t[b] - t[a]) / _NS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = np.where(dt > 0, length / dt, np.nan)
+    return gpd.GeoDataFrame(
+        {
+            "staff_code": fx["staff_code"].to_numpy(dtype=object)[a],
+            "track_id": track[a],
+            "t_start": t[a].view("datetime64[ns]"),
+            "t_end": t[b].view("datetime64[ns]"),
+            "dt_s": dt,
+            "length_m": length,
+            "speed_mps": speed,
+        },
+        geometry=lines,
+        crs=4326,
+    )
+
+
+def interpolate(fixes: gpd.GeoDataFrame, *, step_s: float = 15.0) -> gpd.GeoDataFrame:
+    """Presence samples at a regular time step along the straight fix-to-fix segments.
+
+    Each segment of ``dt`` seconds is cut into ``ceil(dt / step_s)`` equal pieces; a sample at the
+    start of each piece stands for the piece's duration (``w_s``). A track's last fix is a
+    sample with ``w_s = 0``. So the samples of a track cover its whole duration, and sparse fixes
+    (every 5 minutes) still count as presence along the path between them. Positions are linear
+    in lon/lat (straight within the metre-scale error at district size).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``staff_code, track_id, t, w_s, interpolated`` (False for the fixes themselves) and point
+        geometry (EPSG:4326), sorted by track and time.
+    """
+    fx, track, t = _sorted_fixes(fixes)
+    xy = shapely.get_coordinates(fx.geometry.to_numpy())
+    m = len(fx)
+    has_next = np.zeros(m, dtype=bool)
+    has_next[:-1] = track[1:] == track[:-1]
+    dt = np.zeros(m)
+    nxt = np.minimum(np.arange(m) + 1, max(m - 1, 0))
+    dt[has_next] = (t[nxt][has_next] - t[has_next]) / _NS
+    pieces = np.where(has_next, np.maximum(1, np.ceil(dt / step_s - 1e-9)), 1).astype(np.int64)
+    src = np.repeat(np.arange(m), pieces)
+    first = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    j = np.arange(len(src)) - first
+    frac = j / pieces[src]
+    dxy = xy[nxt] - xy
+    sx = xy[src, 0] + frac * dxy[src, 0] * has_next[src]
+    sy = xy[src, 1] + frac * dxy[src, 1] * has_next[src]
+    w = np.where(has_next[src], dt[src] / pieces[src], 0.0)
+    st = t[src] + np.round(frac * dt[src] * _NS).astype(np.int64)
+    return gpd.GeoDataFrame(
+        {
+            "staff_code": fx["staff_code"].to_numpy(dtype=object)[src],
+            "track_id": track[src],
+            "t": st.view("datetime64[ns]"),
+            "w_s": w,
+            "interpolated": j > 0,
+        },
+        geometry=shapely.points(sx, sy),
+        crs=4326,
+    )
+
+
+def _as_samples(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Samples as they are, or fixes turned into samples (``w_s`` = time to the next fix)."""
+    if "w_s" in frame:
+        return frame
+    fx, track, t = _sorted_fixes(frame)
+    w = np.zeros(len(fx))
+    same = track[1:] == track[:-1]
+    w[:-1] = np.where(same, (t[1:] - t[:-1]) / _NS, 0.0)
+    out = fx.copy()
+    out["track_id"] = track
+    out["w_s"] = w
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------------
+def parse_units(units) -> tuple[str, object]:
+    """``("h3", res)`` for ``"h3:11"``/``("h3", 11)``, else ``("polygons", frame)``."""
+    if isinstance(units, str):
+        m = re.fullmatch(r"\s*h3\s*[:=]?\s*(\d{1,2})\s*", units.lower())
+        if not m:
+            raise InputError(f"unknown unit kind {units!r}; use 'h3:11' or a polygon layer")
+        return "h3", int(m.group(1))
+    if isinstance(units, tuple) and len(units) == 2 and units[0] == "h3":
+        return "h3", int(units[1])
+    if isinstance(units, gpd.GeoDataFrame):
+        return "polygons", units
+    raise InputError("units must be a polygon GeoDataFrame or 'h3:<res>'")
+
+
+def _unit_ids(frame: gpd.GeoDataFrame) -> np.ndarray:
+    for col in ("unit_id", "code", "grid_code", "id"):
+        if col in frame:
+            return frame[col].astype(str).to_numpy(dtype=object)
+    return frame.index.astype(str).to_numpy(dtype=object)
+
+
+def polygon_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The polygon units used: micro-grids of a grid layer (``level == "micro"``), else all."""
+    if "level" in units:
+        units = units[units["level"] == "micro"]
+    out = gpd.GeoDataFrame(
+        {"unit_id": _unit_ids(units)}, geometry=units.geometry.to_numpy(), crs=units.crs
+    )
+    return out.to_crs(4326) if out.crs is not None and out.crs.to_epsg() != 4326 else out
+
+
+def assign_units(samples: gpd.GeoDataFrame, units) -> np.ndarray:
+    """Unit id (object array; None outside every unit) of each sample point (EPSG:4326).
+
+    Grid layers (with ``level``) go through ``gis.grids.assign_points`` (micro-grids; a point on
+    a shared edge goes to the smaller code); other polygon layers use an STRtree (first unit in
+    layer order); ``"h3:<res>"`` uses h3 v4 ``latlng_to_cell``.
+    """
+    kind, spec = parse_units(units)
+    geoms = samples.geometry.to_numpy()
+    if kind == "h3":
+        import h3
+
+        lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+        to_cell = h3.api.basic_int.latlng_to_cell
+        res = int(spec)
+        cells = np.fromiter(
+            (to_cell(a, b, res) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)),
+            dtype=np.uint64,
+            count=len(lat),
+        )
+        uniq, inv = np.unique(cells, return_inverse=True)
+        names = np.array([h3.int_to_str(int(c)) for c in uniq], dtype=object)
+        return names[inv]
+    frame = spec
+    if "level" in frame and "parent_code" in frame and "code" in frame:
+        from gis.grids import OUTSIDE, assign_points
+
+        points = gpd.GeoSeries(geoms, crs=4326)
+        micro = assign_points(points, frame)["micro"].to_numpy(dtype=object)
+        return np.where(micro == OUTSIDE, None, micro)
+    poly = polygon_units(frame)
+    tree = shapely.STRtree(poly.geometry.to_numpy())
+    hit_pt, hit_poly = tree.query(geoms, predicate="intersects")
+    first = np.full(len(geoms), -1, dtype=np.int64)
+    order = np.lexsort((-hit_poly, hit_pt))
+    first[hit_pt[order]] = hit_poly[order]
+    ids = poly["unit_id"].to_numpy(dtype=object)
+    return np.where(first >= 0, ids[np.maximum(first, 0)], None)
+
+
+# --------------------------------------------------------------------------------------------
+# Presence
+# --------------------------------------------------------------------------------------------
+_DAY_NS = 86_400 * _NS
+_BY_KEYS = ("unit", "staff", "day", "shift")
+
+
+def _clock_ns(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", str(text))
+    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
+        raise InputError(f"invalid clock time {text!r}; use HH:MM")
+    return (int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)) * _NS
+
+
+def parse_shifts(shifts: Mapping[str, tuple[str, str]] | str | None) -> dict[str, tuple[int, int]]:
+    """``{name: (start_ns, end_ns)}`` from ``{"day": ("09:00", "19:00")}`` or ``"09:00-17:00"``.
+
+    An end at or before the start crosses midnight (``("19:00", "09:00")``).
+    """
+    if shifts is None:
+        shifts = DEFAULT_SHIFTS
+    if isinstance(shifts, str):
+        a, _, b = shifts.partition("-")
+        shifts = {shifts: (a, b)}
+    return {str(k): (_clock_ns(a), _clock_ns(b)) for k, (a, b) in shifts.items()}
+
+
+def _shift_index(
+    t: np.ndarray, shifts: dict[str, tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per time (ns): index of the first matching shift (-1 none) and the day (ns) it started."""
+    day = (t // _DAY_NS) * _DAY_NS
+    tod = t - day
+    idx = np.full(len(t), -1, dtype=np.int64)
+    sday = day.copy()
+    for k, (a, b) in enumerate(shifts.values()):
+        if b > a:
+            inside = (tod >= a) & (tod < b)
+            start_day = day
+        else:
+            inside = (tod >= a) | (tod < b)
+            start_day = np.where(tod < b, day - _DAY_NS, day)
+        take = inside & (idx < 0)
+        idx[take] = k
+        sday[take] = start_day[take]
+    return idx, sday
+
+
+def _time_bound(value, default: int) -> int:
+    if value is None:
+        return int(default)
+    return int(pd.Timestamp(value).as_unit("ns").value)
+
+
+@dataclass
+class _Prepared:
+    unit: np.ndarray  # object ids
+    ucode: np.ndarray
+    uniques: np.ndarray
+    staff: np.ndarray  # codes
+    staff_uniques: np.ndarray
+    t: np.ndarray  # ns
+    w: np.ndarray  # s
+    p0: int
+    p1: int
+
+
+def _prepare(samples, units, start, end, unit_ids: np.ndarray | None = None) -> _Prepared:
+    samples = _as_samples(samples)
+    t = _t_ns(samples["t"].reset_index(drop=True))
+    w = samples["w_s"].to_numpy(dtype=np.float64)
+    p0 = _time_bound(start, t.min() if len(t) else 0)
+    p1 = _time_bound(end, (t + (w * _NS).astype(np.int64)).max() if len(t) else 0)
+    keep = (t >= p0) & (t < p1) if len(t) else np.zeros(0, dtype=bool)
+    if end is not None and len(t):  # a sample reaching past the end counts up to the end
+        w = np.minimum(w, (p1 - t) / _NS)
+    sub = samples.iloc[np.flatnonzero(keep)] if not keep.all() else samples
+    unit = assign_units(sub, units) if unit_ids is None else unit_ids[keep]
+    inside = pd.notna(unit)
+    unit = unit[inside]
+    t = t[keep][inside]
+    w = w[keep][inside]
+    staff_all = sub["staff_code"].to_numpy(dtype=object)[inside]
+    ucode, uniques = pd.factorize(unit, sort=True)
+    scode, suniq = pd.factorize(staff_all, sort=True)
+    return _Prepared(
+        unit,
+        ucode,
+        np.asarray(uniques, dtype=object),
+        scode,
+        np.asarray(suniq, dtype=object),
+        t,
+        w,
+        p0,
+        p1,
+    )
+
+
+def _new_visit(gid: np.ndarray, staff: np.ndarray, t: np.ndarray, w: np.ndarray, gap_s: float):
+    """Order (by group, staff, time) and the new-visit flag in that order."""
+    order = np.lexsort((t, staff, gid))
+    g, s, tt, ww = gid[order], staff[order], t[order], w[order]
+    new = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        away = (tt[1:] - tt[:-1]) / _NS - ww[:-1]
+        new[1:] = (g[1:] != g[:-1]) | (s[1:] != s[:-1]) | (away > gap_s)
+    return order, new
+
+
+def presence(
+    samples: gpd.GeoDataFrame,
+    units,
+    *,
+    by: Sequence[str] = ("unit",),
+    shifts: Mapping[str, tuple[str, str]] | str | None = None,
+    start=None,
+    end=None,
+    visit_gap_s: float = 60.0,
+    unit_ids: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Presence per unit (and per staff member, day and/or shift), vectorised.
+
+    Parameters
+    ----------
+    samples
+        ``interpolate(...)`` output (``staff_code, t, w_s``, points in EPSG:4326), or fixes
+        (then each fix stands for the time to the next fix of its track; no interpolation).
+    units
+        Polygon layer in EPSG:4326 (a grid layer with ``level``: its micro-grids, ids ``code``;
+        otherwise ids from ``unit_id``/``code``), or ``"h3:11"`` for H3 cells of that resolution.
+    by
+        ``"unit"`` plus any of ``"staff"``, ``"day"``, ``"shift"``.
+    shifts
+        ``{name: ("HH:MM", "HH:MM")}``, default ``DEFAULT_SHIFTS`` (day 09:00-19:00, night
+        19:00-09:00, crossing midnight); or ``"09:00-17:00"``. A sample belongs to the first
+        shift containing its time; with ``"shift"`` in ``by``, samples in no shift are left out.
+        A night shift belongs to the day it starts on.
+    start, end
+        The period (naive local times); default: first sample to the end of the last one.
+        Samples outside are left out. ``time_since_last_visit_s`` is counted to ``end``.
+    visit_gap_s
+        Time away (s) from a unit after which coming back is a new visit (60 s absorbs GPS
+        jitter along a boundary).
+    unit_ids
+        Precomputed unit id per sample (``assign_units``), to reuse across calls.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, [staff_code], [day], [shift], visits, dwell_s, first_visit, last_visit,
+        time_since_last_visit_s, max_gap_s``:
+
+        - ``visits``: entries (see the module docstring); each staff member's entries count.
+        - ``dwell_s``: sum of the sample durations in the unit (all staff together).
+        - ``first_visit`` / ``last_visit``: first time present / end of the last presence.
+        - ``time_since_last_visit_s``: ``end - last_visit``.
+        - ``max_gap_s``: the longest time nobody (of the group) was in the unit, within the
+          group's period: the whole period; with ``"day"`` that day; with ``"shift"`` each
+          occurrence of the shift (the longest over occurrences, an occurrence without presence
+          counting whole); gaps before the first and after the last presence count.
+
+        For polygon units and ``by=("unit",)`` every unit has a row (unvisited: 0 visits,
+        ``max_gap_s`` = the period, ``time_since_last_visit_s`` NaN). Otherwise only groups
+        with presence. ``attrs["period"] = (start, end)``.
+    """
+    by = tuple(by)
+    if "unit" not in by or any(k not in _BY_KEYS for k in by):
+        raise InputError(f"by must contain 'unit' and only {', '.join(_BY_KEYS)}: got {by}")
+    prep = _prepare(samples, units, start, end, unit_ids)
+    sh = parse_shifts(shifts)
+    t, w, p0, p1 = prep.t, prep.w, prep.p0, prep.p1
+    d_first = (p0 // _DAY_NS) * _DAY_NS - _DAY_NS
+    nd = int((p1 - d_first) // _DAY_NS) + 2
+    names = list(sh)
+    use_day, use_shift, use_staff = "day" in by, "shift" in by, "staff" in by
+
+    # period instances: (shift or -1, day index or -1) -> [start, end) clipped to the period
+    if use_shift:
+        sidx, sday = _shift_index(t, sh)
+        ok = sidx >= 0
+        inst = sidx * nd + (sday - d_first) // _DAY_NS
+        ki, kd = np.divmod(np.arange(len(names) * nd), nd)
+        a = np.array([v[0] for v in sh.values()], dtype=np.int64)[ki]
+        b = np.array([v[1] for v in sh.values()], dtype=np.int64)[ki]
+        b = np.where(b <= a, b + _DAY_NS, b)
+        i_start = np.maximum(d_first + kd * _DAY_NS + a, p0)
+        i_end = np.minimum(d_first + kd * _DAY_NS + b, p1)
+        i_shift, i_day = ki, kd
+    elif use_day:
+        sidx = np.full(len(t), -1)
+        ok = np.ones(len(t), dtype=bool)
+        inst = (t - d_first) // _DAY_NS
+        kd = np.arange(nd)
+        i_start = np.maximum(d_first + kd * _DAY_NS, p0)
+        i_end = np.minimum(d_first + (kd + 1) * _DAY_NS, p1)
+        i_shift, i_day = np.full(nd, -1), kd
+    else:
+        sidx = np.full(len(t), -1)
+        ok = np.ones(len(t), dtype=bool)
+        inst = np.zeros(len(t), dtype=np.int64)
+        i_start, i_end = np.array([p0]), np.array([p1])
+        i_shift, i_day = np.array([-1]), np.array([-1])
+    i_len = np.maximum(i_end - i_start, 0)
+
+    ucode, scode = prep.ucode[ok], prep.staff[ok]
+    t, w, inst, sidx = t[ok], w[ok], inst[ok], sidx[ok]
+    day_idx = i_day[inst] if use_day else np.zeros(len(t), dtype=np.int64)
+    key = ucode.astype(np.int64)
+    if use_staff:
+        key = key * (len(prep.staff_uniques) + 1) + scode
+    if use_day:
+        key = key * (nd + 1) + day_idx
+    if use_shift:
+        key = key * (len(names) + 1) + sidx
+    gid, gkey = pd.factorize(key, sort=True)
+    n_g = len(gkey)
+
+    # visits and dwell
+    order, new = _new_visit(gid, scode, t, w, visit_gap_s)
+    visits = np.bincount(gid[order][new], minlength=n_g)
+    dwell = np.bincount(gid, weights=w, minlength=n_g)
+    end_ns = t + np.round(w * _NS).astype(np.int64)
+    first = np.full(n_g, np.iinfo(np.int64).max)
+    last = np.full(n_g, np.iinfo(np.int64).min)
+    np.minimum.at(first, gid, t)
+    np.maximum.at(last, gid, end_ns)
+
+    # longest gap per (group, period instance), then per group
+    o2 = np.lexsort((t, inst, gid))
+    g2, i2 = gid[o2], inst[o2]
+    ts = (t[o2] - p0) / _NS
+    te = ts + w[o2]
+    sub_new = np.ones(len(o2), dtype=bool)
+    if len(o2) > 1:
+        sub_new[1:] = (g2[1:] != g2[:-1]) | (i2[1:] != i2[:-1])
+    r = np.cumsum(sub_new) - 1
+    big = (p1 - p0) / _NS + float(w.max() if len(w) else 0.0) + 1.0
+    cm = np.maximum.accumulate(te + r * big) - r * big
+    gaps = np.empty(len(o2))
+    if len(o2):
+        gaps[1:] = ts[1:] - cm[:-1]
+        starts = np.flatnonzero(sub_new)
+        gaps[starts] = ts[starts] - (i_start[i2[starts]] - p0) / _NS
+        sub_max = np.maximum.reduceat(np.maximum(gaps, 0.0), starts)
+        ends = np.append(starts[1:], len(o2)) - 1
+        tail = (i_end[i2[ends]] - p0) / _NS - cm[ends]
+        sub_max = np.maximum(sub_max, np.maximum(tail, 0.0))
+        max_gap = np.zeros(n_g)
+        np.maximum.at(max_gap, g2[starts], sub_max)
+    else:
+        max_gap = np.zeros(n_g)
+    if use_shift and not use_day and n_g:
+        # occurrences of the group's shift without any presence count whole
+        present = np.zeros((n_g, len(i_len)), dtype=bool)
+        present[g2[sub_new], i2[sub_new]] = True
+        g_shift = np.zeros(n_g, dtype=np.int64)
+        g_shift[gid] = sidx
+        relevant = i_shift[None, :] == g_shift[:, None]
+        absent_len = np.where(relevant & ~present, i_len[None, :], 0).max(axis=1) / _NS
+        max_gap = np.maximum(max_gap, absent_len)
+
+    # group labels
+    rep = np.zeros(n_g, dtype=np.int64)
+    rep[gid] = np.arange(len(gid))
+    out = pd.DataFrame({"unit_id": prep.uniques[ucode[rep]] if n_g else np.array([], object)})
+    if use_staff:
+        out["staff_code"] = prep.staff_uniques[scode[rep]] if n_g else np.array([], object)
+    if use_day:
+        out["day"] = (d_first + day_idx[rep] * _DAY_NS).view("datetime64[ns]")
+    if use_shift:
+        out["shift"] = np.array(names, dtype=object)[sidx[rep]] if n_g else np.array([], object)
+    out["visits"] = visits.astype(np.int64)
+    out["dwell_s"] = dwell
+    out["first_visit"] = first.view("datetime64[ns]")
+    out["last_visit"] = last.view("datetime64[ns]")
+    out["time_since_last_visit_s"] = (p1 - last) / _NS
+    out["max_gap_s"] = max_gap
+
+    kind, spec = parse_units(units)
+    if kind == "polygons" and by == ("unit",):
+        all_ids = polygon_units(spec)["unit_id"].to_numpy(dtype=object)
+        missing = np.setdiff1d(all_ids.astype(str), out["unit_id"].astype(str).to_numpy())
+        if len(missing):
+            zero = pd.DataFrame(
+                {
+                    "unit_id": missing.astype(object),
+                    "visits": 0,
+                    "dwell_s": 0.0,
+                    "first_visit": pd.NaT,
+                    "last_visit": pd.NaT,
+                    "time_since_last_visit_s": np.nan,
+                    "max_gap_s": (p1 - p0) / _NS,
+                }
+            )
+            zero["first_visit"] = zero["first_visit"].astype("datetime64[ns]")
+            zero["last_visit"] = zero["last_visit"].astype("datetime64[ns]")
+            out = pd.concat([out, zero], ignore_index=True)
+    sort = [c for c in ("unit_id", "staff_code", "day", "shift") if c in out]
+    out = out.sort_values(sort, kind="stable").reset_index(drop=True)
+    out.attrs["period"] = (pd.Timestamp(p0), pd.Timestamp(p1))
+    return out
+
+
+def visit_table(
+    samples: gpd.GeoDataFrame,
+    units,
+    *,
+    start=None,
+    end=None,
+    visit_gap_s: float = 60.0,
+    unit_ids: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per visit: ``unit_id, staff_code, start, end, dwell_s, samples``.
+
+    A visit as in ``presence`` (``visit_gap_s`` away ends it); ``end`` is the end of its last
+    sample; ``dwell_s`` the time inside (excludes short absences).
+    """
+    prep = _prepare(samples, units, start, end, unit_ids)
+    order, new = _new_visit(prep.ucode, prep.staff, prep.t, prep.w, visit_gap_s)
+    vid = np.cumsum(new) - 1
+    n_v = int(vid[-1] + 1) if len(vid) else 0
+    t, w = prep.t[order], prep.w[order]
+    end_ns = t + np.round(w * _NS).astype(np.int64)
+    starts = np.flatnonzero(new)
+    v_end = np.maximum.reduceat(end_ns, starts) if n_v else np.zeros(0, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "unit_id": prep.uniques[prep.ucode[order][starts]] if n_v else np.array([], object),
+            "staff_code": prep.staff_uniques[prep.staff[order][starts]]
+            if n_v
+            else np.array([], object),
+            "start": t[starts].view("datetime64[ns]"),
+            "end": v_end.view("datetime64[ns]"),
+            "dwell_s": np.bincount(vid, weights=w, minlength=n_v),
+            "samples": np.bincount(vid, minlength=n_v),
+        }
+    )
