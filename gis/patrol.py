@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
@@ -1238,3 +1239,724 @@ def visit_table(
             "samples": np.bincount(vid, minlength=n_v),
         }
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Street coverage
+# --------------------------------------------------------------------------------------------
+@dataclass
+class StreetCoverage:
+    """Per street: ``street_id, length_m, covered_m, covered_share``; and the overall share."""
+
+    streets: pd.DataFrame
+    covered_share: float
+    length_m: float
+    covered_m: float
+
+
+def _to_metric_geoms(geoms: np.ndarray, tr: pyproj.Transformer) -> np.ndarray:
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, fn)
+
+
+def _street_frame(streets: gpd.GeoDataFrame, tr: pyproj.Transformer | None):
+    geo = (
+        streets.to_crs(4326)
+        if streets.crs is not None and streets.crs.to_epsg() != 4326
+        else streets
+    )
+    geoms = geo.geometry.to_numpy()
+    if tr is None:
+        xy = shapely.get_coordinates(geoms)
+        tr = _metric_transformer(xy[:, 0], xy[:, 1])
+    ids = (
+        streets["street_id"].to_numpy()
+        if "street_id" in streets
+        else (streets["id"].to_numpy() if "id" in streets else np.arange(len(streets)))
+    )
+    return ids, _to_metric_geoms(geoms, tr), tr
+
+
+def _coverage_result(ids, length, covered) -> StreetCoverage:
+    share = np.divide(covered, length, out=np.zeros(len(length)), where=length > 0)
+    frame = pd.DataFrame(
+        {"street_id": ids, "length_m": length, "covered_m": covered, "covered_share": share}
+    )
+    total, cov = float(length.sum()), float(covered.sum())
+    return StreetCoverage(frame, cov / total if total > 0 else 0.0, total, cov)
+
+
+def street_coverage(
+    streets: gpd.GeoDataFrame,
+    tracks: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    buffer_m: float = GPS_ACCURACY_M,
+    sample_m: float = 10.0,
+) -> StreetCoverage:
+    """Share of street length passed within ``buffer_m`` of a track.
+
+    Each street (lines, EPSG:4326) is cut into ``ceil(length / sample_m)`` equal pieces; the
+    piece's midpoint stands for it. A piece is covered when its midpoint is within ``buffer_m``
+    of any track geometry (``segments(...)`` lines, or fix points to measure fixes alone),
+    found with an STRtree ``dwithin`` query in the local metric CRS. Error: at most one piece per
+    street end of the buffer's edge, i.e. about ``sample_m / length`` per street.
+
+    Returns
+    -------
+    StreetCoverage
+        ``streets``: ``street_id`` (or ``id``, else position), ``length_m, covered_m,
+        covered_share``; overall ``covered_share`` (length-weighted).
+    """
+    ids, lines, tr = _street_frame(streets, None)
+    length = shapely.length(lines)
+    pieces = np.maximum(1, np.ceil(length / sample_m)).astype(np.int64)
+    src = np.repeat(np.arange(len(lines)), pieces)
+    j = np.arange(len(src)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    points = shapely.line_interpolate_point(lines[src], (j + 0.5) / pieces[src], normalized=True)
+    geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
+    geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
+    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
+    track_geoms = track_geoms[~(shapely.is_missing(track_geoms) | shapely.is_empty(track_geoms))]
+    hit = np.zeros(len(points), dtype=bool)
+    if len(track_geoms):
+        tree = shapely.STRtree(track_geoms)
+        idx = tree.query(points, predicate="dwithin", distance=buffer_m)[0]
+        hit[idx] = True
+    covered = np.bincount(src[hit], weights=(length / pieces)[src[hit]], minlength=len(lines))
+    return _coverage_result(ids, length, covered)
+
+
+def street_coverage_buffer_union(
+    streets: gpd.GeoDataFrame,
+    tracks: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    buffer_m: float = GPS_ACCURACY_M,
+) -> StreetCoverage:
+    """Reference for ``street_coverage``: buffer every track geometry by ``buffer_m``, union the
+    buffers, and intersect each street with the union (exact up to the buffer's polygon
+    approximation; slow for many segments)."""
+    ids, lines, tr = _street_frame(streets, None)
+    geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
+    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
+    area = shapely.union_all(shapely.buffer(track_geoms, buffer_m))
+    shapely.prepare(area)
+    covered = shapely.length(shapely.intersection(lines, area))
+    return _coverage_result(ids, shapely.length(lines), covered)
+
+
+# --------------------------------------------------------------------------------------------
+# Dosage at hotspots (Koper 1995)
+# --------------------------------------------------------------------------------------------
+def dosage(
+    samples: gpd.GeoDataFrame,
+    hotspot_units,
+    *,
+    units=None,
+    stop_min_s: float = 600.0,
+    stop_max_s: float = 900.0,
+    revisit_s: float = 7200.0,
+    period: tuple | None = None,
+    active_hours: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
+    visit_gap_s: float = 60.0,
+) -> pd.DataFrame:
+    """Patrol dosage at hot spots after Koper (1995): 10-15 minute stops, revisits every 2 hours.
+
+    Definitions
+    -----------
+    - *stop*: a visit (see ``presence``) with ``dwell_s >= stop_min_s``. Stops between
+      ``stop_min_s`` and ``stop_max_s`` (10-15 min) are Koper's optimum (``stops_optimal``);
+      longer ones still count as stops (``stops_long``: diminishing returns).
+    - A stop *covers* the time from its start until ``revisit_s`` after its end.
+    - *hotspot-hours*: the whole clock hours of the period (``[h, h + 1 h)``, inside
+      ``period``) at the hotspot's active hours of day (``active_hours``; default all 24).
+    - An hour is *met* when it lies entirely within the union of the stops' covered time: at
+      every instant of the hour a stop of at least ``stop_min_s`` was under way or ended no more
+      than ``revisit_s`` before. Stops at most ``revisit_s`` apart thus meet every hour between
+      them.
+
+    Parameters
+    ----------
+    samples
+        ``interpolate`` output (or fixes).
+    hotspot_units
+        A polygon GeoDataFrame of the hot spots (ids ``unit_id``/``code``), or unit ids of
+        ``units`` (e.g. H3 cells with ``units="h3:11"`` or micro-grid codes with a grid layer).
+    period
+        ``(start, end)`` naive local times; default the samples' extent.
+    active_hours
+        Hours of day (0-23) when hot spots are active, for all or per unit id.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per hot spot: ``unit_id, visits, dwell_s, stops, stops_optimal, stops_long,
+        stop_dwell_s, hours_active, hours_met, share_hours_met, longest_without_stop_s``
+        (longest stretch of the period with no stop in progress, from period start to end).
+    """
+    if isinstance(hotspot_units, gpd.GeoDataFrame):
+        layer = polygon_units(hotspot_units)
+        ids = layer["unit_id"].to_numpy(dtype=object)
+        units = layer
+    else:
+        ids = np.array([str(u) for u in hotspot_units], dtype=object)
+        if units is None:
+            raise InputError("dosage: give units= (a polygon layer or 'h3:<res>') for unit ids")
+    start, end = period if period is not None else (None, None)
+    vt = visit_table(samples, units, start=start, end=end, visit_gap_s=visit_gap_s)
+    s_all = _as_samples(samples)
+    t_all = _t_ns(s_all["t"].reset_index(drop=True))
+    w_all = s_all["w_s"].to_numpy(dtype=np.float64)
+    p0 = _time_bound(start, t_all.min() if len(t_all) else 0)
+    p1 = _time_bound(end, (t_all + (w_all * _NS).astype(np.int64)).max() if len(t_all) else 0)
+    hour = 3600 * _NS
+    h_first = -(-p0 // hour) * hour
+    hours = np.arange(h_first, p1 - hour + 1, hour, dtype=np.int64)
+    hod = (hours % _DAY_NS) // hour
+    rows = []
+    vt = vt[vt["unit_id"].isin(set(ids))]
+    by_unit = dict(tuple(vt.groupby("unit_id", sort=False)))
+    for uid in ids:
+        v = by_unit.get(uid, vt.iloc[0:0])
+        stop = v[v["dwell_s"] >= stop_min_s].sort_values("start")
+        a = _t_ns(stop["start"])
+        b = _t_ns(stop["end"])
+        if isinstance(active_hours, Mapping):
+            act = set(int(h) for h in active_hours.get(uid, range(24)))
+        else:
+            act = set(range(24)) if active_hours is None else {int(h) for h in active_hours}
+        h_act = hours[np.isin(hod, sorted(act))]
+        met = 0
+        longest = (p1 - p0) / _NS
+        if len(a):
+            cs, ce = a, b + int(revisit_s * _NS)
+            ce = np.maximum.accumulate(ce)
+            new = np.ones(len(cs), dtype=bool)
+            new[1:] = cs[1:] > ce[:-1]
+            m_start = cs[new]
+            m_end = np.maximum.reduceat(ce, np.flatnonzero(new))
+            k = np.searchsorted(m_start, h_act, side="right") - 1
+            ok = (k >= 0) & (m_end[np.maximum(k, 0)] >= h_act + hour)
+            met = int(ok.sum())
+            # longest stretch with no stop in progress
+            se = np.maximum.accumulate(b)
+            gaps = np.concatenate([[a[0] - p0], a[1:] - se[:-1], [p1 - se[-1]]]) / _NS
+            longest = float(max(gaps.max(), 0.0))
+        n_act = len(h_act)
+        d = stop["dwell_s"].to_numpy()
+        rows.append(
+            {
+                "unit_id": uid,
+                "visits": len(v),
+                "dwell_s": float(v["dwell_s"].sum()),
+                "stops": len(stop),
+                "stops_optimal": int(((d >= stop_min_s) & (d <= stop_max_s)).sum()),
+                "stops_long": int((d > stop_max_s).sum()),
+                "stop_dwell_s": float(d.sum()),
+                "hours_active": n_act,
+                "hours_met": met,
+                "share_hours_met": met / n_act if n_act else np.nan,
+                "longest_without_stop_s": longest,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage gaps
+# --------------------------------------------------------------------------------------------
+_CONFIDENCE = {3: 99, 2: 95, 1: 90}
+RISK_COLUMNS = ("risk", "score", "density", "gi_z", "z", "count")
+
+
+@dataclass
+class GapReport:
+    """``ranked``: units by gap score with reasons (zh/en); ``unvisited``: units (micro-grids)
+    with no visit in the period; ``staff_unpatrolled``: per staff member, their responsible
+    micro-grids they did not patrol."""
+
+    ranked: pd.DataFrame
+    unvisited: pd.DataFrame
+    staff_unpatrolled: pd.DataFrame
+
+
+def _category_names(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(zh, en) names of category codes via the taxonomy; other text is used as it is."""
+    zh = values.astype(object).where(values.notna(), None)
+    en = zh.copy()
+    try:
+        from gis.taxonomy import read_taxonomy
+
+        tax = read_taxonomy()
+        names_zh = dict(zip(tax["code"], tax["name_zh"], strict=True))
+        names_en = dict(zip(tax["code"], tax["name_en"], strict=True))
+    except Exception:  # pragma: no cover - taxonomy file missing
+        names_zh, names_en = {}, {}
+
+    def lower_first(s: str) -> str:
+        return s[:1].lower() + s[1:] if s[:2] != s[:2].upper() else s
+
+    zh = zh.map(lambda c: None if c is None else names_zh.get(str(c), str(c)))
+    en = en.map(lambda c: None if c is None else lower_first(names_en.get(str(c), str(c))))
+    return zh, en
+
+
+def _reasons(frame: pd.DataFrame, period_s: float) -> tuple[list[str], list[str]]:
+    zh_cat, en_cat = (
+        _category_names(frame["category"])
+        if "category" in frame
+        else (pd.Series([None] * len(frame)), pd.Series([None] * len(frame)))
+    )
+    out_zh, out_en = [], []
+    period_days = int(period_s // 86400)
+    for k, row in enumerate(frame.itertuples(index=False)):
+        gi = getattr(row, "gi_bin", None)
+        gi = None if gi is None or pd.isna(gi) else int(gi)
+        cz, ce = zh_cat.iloc[k], en_cat.iloc[k]
+        if gi is not None and gi >= 1:
+            conf = _CONFIDENCE.get(min(gi, 3))
+            en = f"{conf} % hotspot" + (f" for {ce}" if ce else "")
+            zh = f"{cz or ''}{conf}%置信热点"
+        else:
+            top = max(1, math.ceil((1.0 - float(row.risk_pct)) * 100))
+            en = f"risk in the top {top} %" + (f" for {ce}" if ce else "")
+            zh = f"{cz or ''}风险前{top}%"
+        emerging = getattr(row, "emerging", None)
+        if emerging is not None and not pd.isna(emerging) and str(emerging):
+            en += f" ({emerging})"
+            zh += f"（{emerging}）"
+        tsl = row.time_since_last_visit_s
+        if row.visits == 0 or pd.isna(tsl):
+            if period_days >= 1:
+                en += f", no visit in {period_days} day{'s' if period_days != 1 else ''}"
+                zh += f"，{period_days}天无人巡查"
+            else:
+                en += ", no visit in the period"
+                zh += "，本期无人巡查"
+        elif tsl >= 86400:
+            days = int(tsl // 86400)
+            en += f", no visit in {days} day{'s' if days != 1 else ''}"
+            zh += f"，{days}天无人巡查"
+        else:
+            hours = int(tsl // 3600)
+            minutes = int(round(row.dwell_s / 60))
+            en += f", last visit {hours} h ago, {minutes} min in the period"
+            zh += f"，{hours}小时前巡查过，本期共{minutes}分钟"
+        out_zh.append(zh)
+        out_en.append(en)
+    return out_zh, out_en
+
+
+def _unit_presence(presence: pd.DataFrame) -> pd.DataFrame:
+    """Presence per unit; per-staff rows are combined (sums; last visit the latest; the longest
+    gap the smallest of the staff's, an upper bound of the combined one)."""
+    extra = [c for c in ("staff_code", "day", "shift") if c in presence]
+    if not extra:
+        return presence
+    return presence.groupby("unit_id", as_index=False).agg(
+        visits=("visits", "sum"),
+        dwell_s=("dwell_s", "sum"),
+        first_visit=("first_visit", "min"),
+        last_visit=("last_visit", "max"),
+        time_since_last_visit_s=("time_since_last_visit_s", "min"),
+        max_gap_s=("max_gap_s", "min"),
+    )
+
+
+def coverage_gaps(
+    presence: pd.DataFrame,
+    risk: pd.DataFrame,
+    *,
+    staff: pd.DataFrame | None = None,
+    grids: pd.DataFrame | None = None,
+    period: tuple | None = None,
+) -> GapReport:
+    """Where risk is high and patrol presence low: a pure function over two tables.
+
+    Parameters
+    ----------
+    presence
+        ``presence(...)`` output: ``unit_id, visits, dwell_s, last_visit,
+        time_since_last_visit_s, max_gap_s`` (with ``staff_code`` rows it is combined per unit
+        for the ranking and used per staff member for ``staff_unpatrolled``).
+    risk
+        ``unit_id`` and a risk measure (``risk``, or ``score``/``density``/``gi_z``/``count``);
+        optional ``gi_bin`` (-3..3, Gi* confidence bin: 3 = 99 %, 2 = 95 %, 1 = 90 % hot),
+        ``category`` (taxonomy code such as ``05-05`` or a name) and ``emerging`` (class text).
+    staff
+        ``staff_code, grid_code`` (optional ``name, role``): each member's responsible grids
+        are ``grid_code`` and its descendants (``gis.grids.descendants``), micro-grids only.
+    grids
+        The grid layer (``code, level, parent_code``): micro-grids nobody visited.
+    period
+        ``(start, end)``; default ``presence.attrs["period"]``.
+
+    Scoring
+    -------
+    ``risk_pct`` = percentile rank of the risk (0-1]; ``presence_score`` = min(1, dwell_s /
+    median dwell_s of the visited units in ``presence``); ``staleness`` = min(1,
+    time_since_last_visit_s / period) (1 when never visited); ``gap_score = risk_pct * (0.5 *
+    (1 - presence_score) + 0.5 * staleness)``. Ranked by ``gap_score`` (then risk).
+
+    Returns
+    -------
+    GapReport
+        ``ranked``: ``rank, unit_id, risk, risk_pct, [gi_bin, category, emerging], visits,
+        dwell_s, last_visit, time_since_last_visit_s, max_gap_s, gap_score, reason_zh,
+        reason_en`` (e.g. "99 % hotspot for illegal parking (motor vehicles), no visit in 9
+        days" / "机动车乱停放99%置信热点，9天无人巡查").
+    """
+    per_unit = _unit_presence(presence)
+    if period is None:
+        period = presence.attrs.get("period")
+    if period is not None:
+        period_s = (pd.Timestamp(period[1]) - pd.Timestamp(period[0])).total_seconds()
+    else:
+        period_s = float(np.nanmax(per_unit["max_gap_s"])) if len(per_unit) else 86400.0
+    risk = risk.copy()
+    risk["unit_id"] = risk["unit_id"].astype(str)
+    rcol = next((c for c in RISK_COLUMNS if c in risk), None)
+    if rcol is None:
+        if "gi_bin" not in risk:
+            raise InputError(f"risk needs a measure column: one of {', '.join(RISK_COLUMNS)}")
+        rcol = "gi_bin"
+    risk["risk"] = pd.to_numeric(risk[rcol], errors="coerce").astype(float)
+    risk["risk_pct"] = risk["risk"].rank(pct=True, method="max")
+    pres = per_unit.copy()
+    pres["unit_id"] = pres["unit_id"].astype(str)
+    cols = ["visits", "dwell_s", "last_visit", "time_since_last_visit_s", "max_gap_s"]
+    merged = risk.merge(pres[["unit_id", *cols]], on="unit_id", how="left")
+    merged["visits"] = merged["visits"].fillna(0).astype(np.int64)
+    merged["dwell_s"] = merged["dwell_s"].fillna(0.0)
+    merged["max_gap_s"] = merged["max_gap_s"].fillna(period_s)
+    visited = pres.loc[pres["visits"] > 0, "dwell_s"]
+    ref = float(visited.median()) if len(visited) else 1.0
+    presence_score = np.minimum(1.0, merged["dwell_s"].to_numpy() / max(ref, 1e-9))
+    tsl = merged["time_since_last_visit_s"].to_numpy(dtype=float)
+    staleness = np.where(
+        (merged["visits"].to_numpy() == 0) | np.isnan(tsl),
+        1.0,
+        np.minimum(1.0, tsl / max(period_s, 1e-9)),
+    )
+    merged["presence_score"] = presence_score
+    merged["gap_score"] = merged["risk_pct"].to_numpy() * (
+        0.5 * (1.0 - presence_score) + 0.5 * staleness
+    )
+    merged = merged.sort_values(["gap_score", "risk"], ascending=False, kind="stable")
+    merged = merged.reset_index(drop=True)
+    merged.insert(0, "rank", np.arange(1, len(merged) + 1))
+    zh, en = _reasons(merged, period_s)
+    merged["reason_zh"], merged["reason_en"] = zh, en
+    keep = ["rank", "unit_id", "risk", "risk_pct"]
+    keep += [c for c in ("gi_bin", "category", "emerging") if c in merged]
+    keep += cols + ["presence_score", "gap_score", "reason_zh", "reason_en"]
+    ranked = merged[keep]
+
+    score = dict(zip(ranked["unit_id"], ranked["gap_score"], strict=True))
+    risk_of = dict(zip(ranked["unit_id"], ranked["risk"], strict=True))
+    visited_any = set(pres.loc[pres["visits"] > 0, "unit_id"])
+    micro: list[str] = []
+    if grids is not None:
+        g = grids[grids["level"] == "micro"] if "level" in grids else grids
+        micro = sorted(g["code"].astype(str))
+        names = dict(zip(g["code"].astype(str), g.get("name", g["code"]).astype(str), strict=True))
+        parents = dict(zip(g["code"].astype(str), g.get("parent_code", g["code"]), strict=True))
+        never = [c for c in micro if c not in visited_any]
+        unvisited = pd.DataFrame(
+            {
+                "unit_id": never,
+                "name": [names.get(c) for c in never],
+                "parent_code": [parents.get(c) for c in never],
+                "risk": [risk_of.get(c, np.nan) for c in never],
+                "gap_score": [score.get(c, np.nan) for c in never],
+            }
+        )
+    else:
+        units = pres.loc[pres["visits"] == 0, "unit_id"].tolist()
+        unvisited = pd.DataFrame({"unit_id": units, "risk": [risk_of.get(c) for c in units]})
+    unvisited = unvisited.sort_values(
+        ["gap_score" if "gap_score" in unvisited else "risk"], ascending=False, na_position="last"
+    ).reset_index(drop=True)
+
+    rows = []
+    if staff is not None and grids is not None:
+        from gis.grids import descendants
+
+        per_staff = "staff_code" in presence
+        if per_staff:
+            by_staff = presence[presence["visits"] > 0].groupby("staff_code")["unit_id"]
+            walked = {s: set(v.astype(str)) for s, v in by_staff}
+        micro_set = set(micro)
+        for rec in staff.itertuples(index=False):
+            code = getattr(rec, "grid_code", None)
+            if code is None or pd.isna(code):
+                continue
+            mine = sorted(descendants(str(code), grids) & micro_set)
+            done = walked.get(rec.staff_code, set()) if per_staff else visited_any
+            for unit in mine:
+                if unit in done:
+                    continue
+                rows.append(
+                    {
+                        "staff_code": rec.staff_code,
+                        "name": getattr(rec, "name", None),
+                        "role": getattr(rec, "role", None),
+                        "grid_code": code,
+                        "unit_id": unit,
+                        "visited_by_others": unit in visited_any,
+                        "risk": risk_of.get(unit, np.nan),
+                        "gap_score": score.get(unit, np.nan),
+                    }
+                )
+    staff_unpatrolled = pd.DataFrame(
+        rows,
+        columns=[
+            "staff_code",
+            "name",
+            "role",
+            "grid_code",
+            "unit_id",
+            "visited_by_others",
+            "risk",
+            "gap_score",
+        ],
+    )
+    if len(staff_unpatrolled):
+        staff_unpatrolled = staff_unpatrolled.sort_values(
+            ["staff_code", "gap_score"], ascending=[True, False], na_position="last"
+        ).reset_index(drop=True)
+    return GapReport(ranked=ranked, unvisited=unvisited, staff_unpatrolled=staff_unpatrolled)
+
+
+# --------------------------------------------------------------------------------------------
+# Suggested route
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Route:
+    """A suggested patrol: ordered ``stops`` (``order, unit_id, score, arrive_s, depart_s, lon,
+    lat``), the ``line`` (LineString, EPSG:4326), totals and the distance ``mode`` used
+    (``"network"``: shortest paths on the streets; ``"straight"``: straight lines)."""
+
+    stops: pd.DataFrame
+    line: shapely.LineString | None
+    total_s: float
+    travel_m: float
+    mode: str
+    skipped: pd.DataFrame
+
+
+class _Network:
+    """Street graph (metric) with shortest paths by scipy.sparse.csgraph (networkx is not a
+    dependency; the paths are the same)."""
+
+    def __init__(self, lines: np.ndarray) -> None:
+        from scipy.sparse import coo_matrix
+
+        lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))]
+        start = shapely.get_coordinates(shapely.get_point(lines, 0))
+        end = shapely.get_coordinates(shapely.get_point(lines, -1))
+        ends = np.round(np.vstack([start, end]), 1)
+        nodes, inv = np.unique(ends, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        u, v = inv[: len(lines)], inv[len(lines) :]
+        w = np.maximum(shapely.length(lines), 1e-6)
+        self.nodes = nodes
+        self.lines = lines
+        n = len(nodes)
+        best: dict[tuple[int, int], int] = {}  # the shortest piece per node pair, no loops
+        for k, (a, b) in enumerate(zip(u.tolist(), v.tolist(), strict=True)):
+            if a == b:
+                continue
+            key = (min(a, b), max(a, b))
+            if key not in best or w[k] < w[best[key]]:
+                best[key] = k
+        ks = np.array(sorted(best.values()), dtype=np.int64)
+        uu, vv, ww = u[ks], v[ks], w[ks]
+        self.graph = coo_matrix(
+            (np.concatenate([ww, ww]), (np.concatenate([uu, vv]), np.concatenate([vv, uu]))),
+            shape=(n, n),
+        ).tocsr()
+        self.edge = {}
+        for k in ks.tolist():
+            coords = shapely.get_coordinates(lines[k])
+            self.edge[(int(u[k]), int(v[k]))] = coords
+            self.edge[(int(v[k]), int(u[k]))] = coords[::-1]
+        self.tree = shapely.STRtree(shapely.points(nodes))
+
+    def snap(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.tree.nearest(shapely.points(xy))
+        return idx, np.hypot(*(self.nodes[idx] - xy).T)
+
+    def distances(self, node: np.ndarray):
+        from scipy.sparse.csgraph import dijkstra
+
+        dist, pred = dijkstra(self.graph, directed=False, indices=node, return_predecessors=True)
+        return dist[:, node], pred
+
+    def path(self, pred_row: np.ndarray, a: int, b: int) -> np.ndarray:
+        chain = [b]
+        while chain[-1] != a and chain[-1] >= 0:
+            chain.append(int(pred_row[chain[-1]]))
+        chain.reverse()
+        pieces = [self.nodes[a][None, :]]
+        for p, q in zip(chain[:-1], chain[1:], strict=True):
+            pieces.append(self.edge.get((p, q), self.nodes[[p, q]])[1:])
+        return np.vstack(pieces)
+
+
+def _stop_points(stops: pd.DataFrame) -> np.ndarray:
+    if isinstance(stops, gpd.GeoDataFrame):
+        geo = stops.to_crs(4326) if stops.crs is not None and stops.crs.to_epsg() != 4326 else stops
+        g = geo.geometry.to_numpy()
+        pts = np.where(shapely.get_type_id(g) == 0, g, shapely.point_on_surface(g))
+        return shapely.get_coordinates(pts)
+    return stops[["lon", "lat"]].to_numpy(dtype=float)
+
+
+def suggest_route(
+    start_xy: tuple[float, float],
+    stops: pd.DataFrame,
+    *,
+    budget_s: float,
+    speed_mps: float = 1.2,
+    dwell_s: float = 600.0,
+    streets: gpd.GeoDataFrame | None = None,
+    return_to_start: bool = False,
+) -> Route:
+    """A patrol route through the most valuable gap units within a time budget.
+
+    Greedy insertion by ``score / added time`` (travel at ``speed_mps`` plus ``dwell_s`` per
+    stop) while the total fits ``budget_s``, then 2-opt on the order, then more insertions with
+    the time saved (repeated until nothing changes). Distances are shortest paths on
+    ``streets`` (``scipy.sparse.csgraph.dijkstra`` on the noded street pieces, plus the
+    straight hop from a stop to its nearest street node) when given, else straight lines.
+
+    Parameters
+    ----------
+    start_xy
+        (lon, lat) where the staff member starts (EPSG:4326).
+    stops
+        Candidates: ``unit_id, score`` and point/polygon geometry (a polygon's point on
+        surface), or ``lon, lat`` columns.
+    return_to_start
+        Close the tour at the start (the return counts in the budget).
+
+    Returns
+    -------
+    Route
+    """
+    pts = _stop_points(stops)
+    score = stops["score"].to_numpy(dtype=float) if "score" in stops else np.ones(len(pts))
+    ids = stops["unit_id"].to_numpy(dtype=object) if "unit_id" in stops else np.arange(len(pts))
+    allxy = np.vstack([np.asarray(start_xy, dtype=float)[None, :], pts])
+    mx, my, tr = _metric_xy(allxy[:, 0], allxy[:, 1])
+    mxy = np.column_stack([mx, my])
+    n = len(mxy)
+    mode = "straight"
+    dist = np.hypot(mxy[:, None, 0] - mxy[None, :, 0], mxy[:, None, 1] - mxy[None, :, 1])
+    net = None
+    if streets is not None and len(streets):
+        _, lines, _ = _street_frame(streets, tr)
+        net = _Network(lines)
+        node, hop = net.snap(mxy)
+        d_net, pred = net.distances(node)
+        dn = hop[:, None] + d_net + hop[None, :]
+        np.fill_diagonal(dn, 0.0)
+        if np.isfinite(dn).all():
+            dist, mode = dn, "network"
+        else:  # a stop off the connected network: straight lines for the pairs without a path
+            dist = np.where(np.isfinite(dn), dn, dist * 1.5)
+            np.fill_diagonal(dist, 0.0)
+            mode = "network"
+    travel = dist / speed_mps
+
+    def route_time(route: list[int]) -> float:
+        legs = sum(travel[a, b] for a, b in zip(route[:-1], route[1:], strict=True))
+        if return_to_start and len(route) > 1:
+            legs += travel[route[-1], 0]
+        return legs + dwell_s * (len(route) - 1)
+
+    def two_opt(route: list[int]) -> list[int]:
+        improved = True
+        while improved and len(route) > 3:
+            improved = False
+            for i in range(1, len(route) - 1):
+                for j in range(i + 1, len(route)):
+                    cand = route[:i] + route[i : j + 1][::-1] + route[j + 1 :]
+                    if route_time(cand) < route_time(route) - 1e-9:
+                        route, improved = cand, True
+        return route
+
+    route = [0]
+    left = set(range(1, n))
+    while True:
+        while left:  # greedy insertion by score per added second
+            base = route_time(route)
+            best, best_ratio = None, -1.0
+            for c in sorted(left):
+                for pos in range(1, len(route) + 1):
+                    cand = route[:pos] + [c] + route[pos:]
+                    t_new = route_time(cand)
+                    if t_new > budget_s:
+                        continue
+                    ratio = score[c - 1] / max(t_new - base, 1e-9)
+                    if ratio > best_ratio:
+                        best, best_ratio = cand, ratio
+            if best is None:
+                break
+            left -= set(best) - set(route)
+            route = best
+        shorter = two_opt(route)
+        if shorter == route or not left:
+            route = shorter
+            break
+        route = shorter  # time saved: try to insert more
+
+    # timetable and line
+    arrive, depart, clock = [], [], 0.0
+    for a, b in zip(route[:-1], route[1:], strict=True):
+        clock += travel[a, b]
+        arrive.append(clock)
+        clock += dwell_s
+        depart.append(clock)
+    legs = list(zip(route[:-1], route[1:], strict=True))
+    if return_to_start and len(route) > 1:
+        legs.append((route[-1], 0))
+        clock += travel[route[-1], 0]
+    inv = pyproj.Transformer.from_crs(tr.target_crs, 4326, always_xy=True)
+    coords = [mxy[0][None, :]]
+    for a, b in legs:
+        if mode == "network" and net is not None and np.isfinite(d_net[a, b]):
+            path = net.path(pred[a], int(node[a]), int(node[b]))
+            coords += [path, mxy[b][None, :]]
+        else:
+            coords.append(mxy[b][None, :])
+    line = None
+    if len(legs):
+        xy = np.vstack(coords)
+        keep = np.concatenate([[True], np.any(np.diff(xy, axis=0) != 0, axis=1)])
+        lx, ly = inv.transform(xy[keep, 0], xy[keep, 1])
+        line = shapely.LineString(np.column_stack([lx, ly])) if keep.sum() >= 2 else None
+    chosen = np.array(route[1:], dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "order": np.arange(1, len(chosen) + 1),
+            "unit_id": ids[chosen - 1] if len(chosen) else np.array([], object),
+            "score": score[chosen - 1] if len(chosen) else np.array([], float),
+            "arrive_s": arrive,
+            "depart_s": depart,
+            "lon": allxy[chosen, 0],
+            "lat": allxy[chosen, 1],
+        }
+    )
+    rest = np.array(sorted(left), dtype=np.int64)
+    skipped = pd.DataFrame(
+        {
+            "unit_id": ids[rest - 1] if len(rest) else np.array([], object),
+            "score": score[rest - 1] if len(rest) else np.array([], float),
+        }
+    )
+    travel_m = float(sum(dist[a, b] for a, b in legs))
+    return Route(table, line, float(clock), travel_m, mode, skipped)
