@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 #: (name, script, arguments for --quick)
 BENCHMARKS = [
     ("store_load", "bench_store_load.py", ["--rows", "50000"]),
+    ("patrol", "bench_patrol.py", ["--fixes", "200000", "--repeat", "1"]),
     ("kde", "bench_kde.py", ["--points", "20000", "--grid", "200", "--peer-cells", "500"]),
 ]
 
