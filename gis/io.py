@@ -6,11 +6,18 @@ any CRS are reprojected to EPSG:4326. Errors name the file and the problem.
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
 
@@ -202,3 +209,177 @@ def accounting_line(imported: int, rejected: pd.DataFrame, total: int) -> str:
     detail = "; ".join(f"{r}: {n}" for r, n in reasons.items())
     line = f"{imported} imported + {len(rejected)} rejected = {total} total"
     return f"{line} ({detail})" if detail else line
+
+
+# --- real-world incident files: any delimiter and encoding, from a path or from bytes -------------
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_DELIMITERS = ",;\t|"
+
+
+@dataclass
+class SourceInfo:
+    """What ``read_source`` found: file name, kind, text encoding and delimiter (CSV only), the
+    rows it could not split into fields (CSV only) and the declared CRS (vector files only)."""
+
+    name: str
+    kind: str  # "csv" | "excel" | "vector"
+    encoding: str | None = None
+    delimiter: str | None = None
+    malformed: pd.DataFrame | None = None
+    crs: str | None = None
+
+
+def _source_bytes(source, name: str | None) -> tuple[bytes | None, Path | None, str]:
+    """(bytes or None, path or None, file name) of a path, bytes, or file-like (``.name``)."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        return None, path, name or path.name
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    elif hasattr(source, "getvalue"):
+        data = source.getvalue()
+    elif hasattr(source, "read"):
+        data = source.read()
+    else:
+        raise InputError(f"cannot read {type(source).__name__}; give a path, bytes or a file")
+    name = name or Path(str(getattr(source, "name", "") or "upload.csv")).name
+    return data, None, name
+
+
+def detect_encoding(data: bytes) -> str:
+    """``utf-8-sig`` (BOM), ``utf-16`` (BOM), ``utf-8`` when all of it decodes, else ``gb18030``.
+
+    GB18030 is a superset of GBK and GB2312, the usual encodings of Chinese government exports.
+    """
+    if data.startswith(_UTF8_BOM):
+        return "utf-8-sig"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 24
+    try:
+        for start in range(0, len(data), step):
+            decoder.decode(data[start : start + step], final=start + step >= len(data))
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder("gb18030")().decode(data[: 1 << 22], final=False)
+    except UnicodeDecodeError as exc:
+        raise InputError("text is neither UTF-8 nor GB18030/GBK") from exc
+    return "gb18030"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The field delimiter of CSV text (one of ``, ; TAB |``), from its first lines."""
+    sample = text[: 1 << 16]
+    if "\n" in sample:
+        sample = sample[: sample.rfind("\n")]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        header = sample.splitlines()[0] if sample else ""
+        counts = {d: header.count(d) for d in _DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _read_csv_bytes(data: bytes, name: str, nrows: int | None) -> tuple[pd.DataFrame, SourceInfo]:
+    if name.lower().endswith(".gz"):
+        data = gzip.decompress(data)
+    encoding = detect_encoding(data)
+    head = data[: 1 << 16].decode(encoding, errors="ignore").lstrip("\ufeff")
+    delimiter = sniff_delimiter(head)
+    first = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+    names = [c.strip() for c in first]
+    if not names:
+        raise InputError(f"{name}: empty file")
+    if nrows is not None:  # a preview: only the first lines
+        cut = data[: 1 << 20]
+        data = cut[: cut.rfind(b"\n") + 1] if len(data) > len(cut) else data
+    bad: list[tuple] = []
+
+    def on_invalid(row) -> str:
+        bad.append((row.number, row.actual_columns, row.expected_columns, row.text))
+        return "skip"
+
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(
+                encoding=arrow_encoding, column_names=names, skip_rows=1, block_size=1 << 24
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={c: pa.string() for c in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise InputError(f"{name}: cannot read as CSV ({str(exc).splitlines()[0]})") from exc
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    del table
+    frame.columns = [str(c) for c in frame.columns]
+    if nrows is not None:
+        frame = frame.head(nrows)
+    malformed = pd.DataFrame(bad, columns=["line", "fields", "expected", "text"])
+    return frame, SourceInfo(name, "csv", encoding, delimiter, malformed)
+
+
+def read_source(
+    source, *, name: str | None = None, nrows: int | None = None
+) -> tuple[pd.DataFrame | gpd.GeoDataFrame, SourceInfo]:
+    """Read an incident (or any) file as it is: every column as text, no row dropped.
+
+    Parameters
+    ----------
+    source
+        A path, bytes, or a file-like object (e.g. a Streamlit upload); ``name`` (or the object's
+        ``.name``) gives the type by its suffix: ``.csv .txt .tsv`` (optionally ``.gz``),
+        ``.xlsx``, ``.geojson .json .gpkg .shp .fgb``.
+    nrows
+        Read only about the first ``nrows`` rows (for a preview).
+
+    Returns
+    -------
+    (frame, SourceInfo)
+        CSV and Excel: a DataFrame of strings (``<NA>`` for empty fields). CSV rows that cannot be
+        split into the header's number of fields are listed in ``info.malformed`` (``line, fields,
+        expected, text``), not in the frame. Vector files: a GeoDataFrame in the file's own CRS.
+    """
+    data, path, name = _source_bytes(source, name)
+    suffix = Path(name[:-3] if name.lower().endswith(".gz") else name).suffix.lower()
+    if suffix in VECTOR_SUFFIXES:
+        try:
+            frame = pyogrio.read_dataframe(path if path is not None else io.BytesIO(data))
+        except Exception as exc:
+            raise InputError(f"{name}: cannot read as a vector file ({exc})") from exc
+        if nrows is not None:
+            frame = frame.head(nrows)
+        crs = frame.crs.to_string() if frame.crs is not None else None
+        return frame, SourceInfo(name, "vector", crs=crs)
+    if suffix in {".xlsx", ".xlsm", ".xls"}:
+        try:
+            frame = pd.read_excel(
+                path if path is not None else io.BytesIO(data), dtype=str, nrows=nrows
+            )
+        except Exception as exc:
+            raise InputError(f"{name}: cannot read as Excel ({exc})") from exc
+        frame.columns = [str(c).strip() for c in frame.columns]
+        return frame.astype("string"), SourceInfo(name, "excel")
+    if suffix not in {".csv", ".txt", ".tsv", ""}:
+        raise InputError(
+            f"{name}: unsupported file type {suffix!r}; use CSV, Excel (.xlsx), GeoJSON, "
+            "GeoPackage or Shapefile"
+        )
+    if data is None:
+        data = path.read_bytes()
+    return _read_csv_bytes(data, name, nrows)

@@ -35,6 +35,8 @@ DEFAULT_SPATIALITE = "mod_spatialite"
 
 TAXONOMY_CSV = DATA_DIR / "taxonomy.csv"
 DEPARTMENTS_CSV = DATA_DIR / "departments.csv"
+#: Editable aliases of incident categories (Chinese and English names found in real files).
+CATEGORY_ALIASES_CSV = DATA_DIR / "category_aliases.csv"
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -7,8 +7,10 @@ by city. This module reads and validates it; ``gis.store`` loads it into the dat
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gis import settings
@@ -96,3 +98,90 @@ def read_taxonomy(
     frame["time_limit_h"] = pd.to_numeric(frame["time_limit_h"]).astype(float)
     frame["severity_weight"] = pd.to_numeric(frame["severity_weight"]).astype(int)
     return frame
+
+
+#: The code given to incidents whose category the alias table does not know, when the user
+#: imports them with ``unknown="unclassified"`` (never otherwise). It is a row of
+#: ``data/taxonomy.csv`` (99 未分类 / Unclassified), so filters and names treat it as a class.
+UNCLASSIFIED = "99-99"
+ALIAS_COLUMNS = ["alias", "category_code", "note"]
+
+
+def normalize_label(values: pd.Series | list[str] | str):
+    """Normalise category text for matching: NFKC (full-width to half-width), case-folded,
+    whitespace collapsed, spaces around ``-`` and ``/`` removed. Works on a str or a Series."""
+    if isinstance(values, str):
+        return normalize_label(pd.Series([values])).iloc[0]
+    s = pd.Series(values, dtype="object").astype("string")
+    s = s.map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v)
+    s = s.str.casefold().str.replace(r"\s+", " ", regex=True).str.strip()
+    return s.str.replace(r"\s*([-/])\s*", r"\1", regex=True)
+
+
+def read_category_aliases(
+    path: str | Path | None = None, taxonomy: pd.DataFrame | None = None
+) -> dict[str, str]:
+    """The alias table as ``{normalised alias: category code}``.
+
+    Besides ``data/category_aliases.csv`` (``alias, category_code, note``; editable), every
+    taxonomy code (``05-05``), name (``机动车乱停放``, ``Illegal parking (motor vehicles)``) and
+    name without its bracketed part (``店外经营``) is an alias of its own class.
+
+    Raises
+    ------
+    InputError
+        A missing column, an alias naming a code that is not in the taxonomy, or one alias given
+        two different codes.
+    """
+    path = Path(path or settings.CATEGORY_ALIASES_CSV)
+    taxonomy = read_taxonomy() if taxonomy is None else taxonomy
+    codes = set(taxonomy["code"])
+    out: dict[str, str] = {}
+    for col in ("code", "name_zh", "name_en"):
+        names = taxonomy[col].astype(str)
+        for key, code in zip(normalize_label(names), taxonomy["code"], strict=True):
+            out.setdefault(key, code)
+        short = names.str.replace(r"\s*[\(（].*?[\)）]\s*", "", regex=True)
+        for key, code in zip(normalize_label(short), taxonomy["code"], strict=True):
+            out.setdefault(key, code)
+    if not path.exists():
+        return out
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = {"alias", "category_code"} - set(frame.columns)
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    problems, seen = [], {}
+    for line, (alias, code, key) in enumerate(
+        zip(frame["alias"], frame["category_code"], normalize_label(frame["alias"]), strict=True),
+        start=2,
+    ):
+        if not key:
+            continue
+        if code not in codes:
+            problems.append(f"line {line}: {alias!r} -> unknown category code {code!r}")
+        elif key in seen and seen[key] != code:
+            problems.append(f"line {line}: {alias!r} given both {seen[key]} and {code}")
+        seen[key] = code
+    if problems:
+        raise InputError(f"{path}: " + "; ".join(problems))
+    out.update(seen)
+    return out
+
+
+def map_categories(raw: pd.Series, aliases: dict[str, str]) -> tuple[pd.Series, pd.Series]:
+    """Map category text to taxonomy codes through the alias table, never guessing.
+
+    Returns
+    -------
+    (codes, unknown)
+        ``codes``: the code per row (``<NA>`` where the text is empty or unknown);
+        ``unknown``: counts of the unknown texts (as written in the file), largest first.
+    """
+    text = raw.astype("string").str.strip()
+    uniques, inverse = np.unique(text.fillna("").to_numpy(dtype=object), return_inverse=True)
+    keys = normalize_label(pd.Series(uniques, dtype=object))
+    mapped = np.array([aliases.get(k) if k else None for k in keys], dtype=object)
+    codes = pd.Series(mapped[inverse], index=raw.index, dtype="string")
+    unknown_mask = codes.isna() & text.notna() & (text != "")
+    unknown = text[unknown_mask].value_counts()
+    return codes, unknown

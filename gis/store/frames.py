@@ -8,7 +8,7 @@ Reads select ``AsBinary(geom)`` and decode all geometries at once with shapely 2
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import geopandas as gpd
@@ -103,6 +103,7 @@ def save_frame(
     frame: pd.DataFrame,
     *,
     replace: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Append the rows of ``frame`` to ``table`` (after deleting all rows when ``replace``).
 
@@ -116,6 +117,9 @@ def save_frame(
         (``geometry`` is taken for the table's geometry column ``geom``).
     frame
         Rows to write. A GeoDataFrame must be in EPSG:4326 (or have no CRS).
+    progress
+        Called as ``progress(rows_written, rows_total)`` after each batch. An exception raised
+        by it aborts the write (and, with an engine, rolls the transaction back).
 
     Returns
     -------
@@ -149,13 +153,13 @@ def save_frame(
             frame[col] = list(geoms)
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.begin() as conn:
-            return _write(conn, table, frame, columns, gcols, replace)
-    return _write(engine_or_conn, table, frame, columns, gcols, replace)
+            return _write(conn, table, frame, columns, gcols, replace, progress)
+    return _write(engine_or_conn, table, frame, columns, gcols, replace, progress)
 
 
-def _write(conn: Connection, table, frame, columns, gcols, replace) -> int:
+def _write(conn: Connection, table, frame, columns, gcols, replace, progress=None) -> int:
     try:
-        return _write_unchecked(conn, table, frame, columns, gcols, replace)
+        return _write_unchecked(conn, table, frame, columns, gcols, replace, progress)
     except conn.dialect.dbapi.Error as exc:  # raw DB-API errors from executemany / COPY
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WriteError(
@@ -163,17 +167,20 @@ def _write(conn: Connection, table, frame, columns, gcols, replace) -> int:
         ) from exc
 
 
-def _write_unchecked(conn: Connection, table, frame, columns, gcols, replace) -> int:
+def _write_unchecked(conn: Connection, table, frame, columns, gcols, replace, progress) -> int:
     if replace:
         conn.execute(sa.text(f'DELETE FROM "{table}"'))
     if frame.empty:
         return 0
     if conn.dialect.name == "postgresql":
-        return _copy_postgis(conn, table, frame, columns, gcols)
-    return _insert_spatialite(conn, table, frame, columns, gcols)
+        n = _copy_postgis(conn, table, frame, columns, gcols)
+        if progress is not None:
+            progress(n, n)
+        return n
+    return _insert_spatialite(conn, table, frame, columns, gcols, progress)
 
 
-def _insert_spatialite(conn: Connection, table, frame, columns, gcols) -> int:
+def _insert_spatialite(conn: Connection, table, frame, columns, gcols, progress=None) -> int:
     placeholders = []
     for col in columns:
         if col in gcols:
@@ -191,11 +198,37 @@ def _insert_spatialite(conn: Connection, table, frame, columns, gcols) -> int:
     # R*Tree triggers cost about half the insert time; when the load is at least as large as
     # what the table holds, rebuilding the index once afterwards is cheaper (same result).
     existing = cur.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
-    rebuild = [c for c in gcols if c in columns] if len(records) >= max(existing, 1000) else []
+    bulk = len(records) >= max(existing, 1000)
+    rebuild = [c for c in gcols if c in columns] if bulk else []
     for col in rebuild:
         cur.execute("SELECT DisableSpatialIndex(?, ?)", (table, col))
+    # Per-row work that a bulk load can do once: SpatiaLite's geometry-constraint and
+    # "last insert" triggers (the constraint is checked above: type by _prepare_geometry, SRID
+    # by GeomFromWKB) and the secondary indexes. Dropped and re-created inside the
+    # transaction, so a failure rolls them back too.
+    saved = []
+    if bulk:
+        saved = cur.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL"
+            " AND ((type = 'trigger' AND (name LIKE 'ggi^_%' ESCAPE '^' OR name LIKE 'tmi^_%'"
+            " ESCAPE '^')) OR (type = 'index' AND name NOT LIKE 'sqlite^_%' ESCAPE '^'"
+            " AND sql NOT LIKE 'CREATE UNIQUE%'))",
+            (table,),
+        ).fetchall()
+        for kind, name, _ in saved:
+            cur.execute(f'DROP {kind.upper()} "{name}"')
     for start in range(0, len(records), _BATCH):
         cur.executemany(sql, records[start : start + _BATCH])
+        if progress is not None:
+            progress(min(start + _BATCH, len(records)), len(records))
+    for _, _, sql in saved:
+        cur.execute(sql)
+    if saved:
+        cur.execute(
+            "UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            " WHERE Lower(f_table_name) = Lower(?)",
+            (table,),
+        )
     for col in rebuild:
         cur.execute(f'DROP TABLE IF EXISTS "idx_{table}_{col}"')
         ok = cur.execute("SELECT CreateSpatialIndex(?, ?)", (table, col)).fetchone()[0]

@@ -172,6 +172,14 @@ class Incident(Base):
     description: Mapped[str | None] = mapped_column(Text)
     grid_code: Mapped[str | None] = mapped_column(Text, index=True)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # intake (migration 0002): the file's own category text, the CRS its coordinates were in,
+    # the level-2 / level-1 ancestors of grid_code, and duplicate / repeat-location links
+    category_raw: Mapped[str | None] = mapped_column(Text)
+    coord_crs: Mapped[str | None] = mapped_column(Text)
+    grid_l2: Mapped[str | None] = mapped_column(Text)
+    grid_l1: Mapped[str | None] = mapped_column(Text)
+    duplicate_of: Mapped[str | None] = mapped_column(Text, index=True)
+    is_repeat_location: Mapped[bool | None] = mapped_column(Boolean)
     geom = _geom("POINT")
 
 
