@@ -19,8 +19,10 @@ HERE = Path(__file__).resolve().parent
 #: (name, script, arguments for --quick)
 BENCHMARKS = [
     ("store_load", "bench_store_load.py", ["--rows", "50000"]),
+    ("assign", "bench_assign.py", ["--points", "100000"]),
     ("patrol", "bench_patrol.py", ["--fixes", "200000", "--repeat", "1"]),
     ("kde", "bench_kde.py", ["--points", "20000", "--grid", "200", "--peer-cells", "500"]),
+    ("gistar", "bench_gistar.py", ["--cols", "200", "--rows", "100"]),
 ]
 
 
