@@ -34,7 +34,7 @@ import pyproj
 import scipy.sparse as sp
 import shapely
 from h3._cy import latlng_to_cell as _h3_latlng_to_cell  # the C function, no str conversion
-from scipy import stats
+from scipy import special
 from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
@@ -1004,22 +1004,31 @@ def auto_band(
 # Getis-Ord Gi*
 
 
+def fdr_cutoffs(p: np.ndarray, alphas) -> list[float]:
+    """Benjamini-Hochberg p-value cut-offs, one per false discovery rate in ``alphas``.
+
+    For each alpha the largest k with ``p_(k) <= k / n * alpha`` sets the cut-off ``p_(k)``
+    (all p <= it pass); -1 when nothing passes. One sort serves every alpha.
+    """
+    p = np.asarray(p, dtype=float)
+    n = len(p)
+    ps = np.sort(np.where(np.isnan(p), np.inf, p))
+    ranks = np.arange(1, n + 1) / max(n, 1)
+    out = []
+    for alpha in alphas:
+        ok = np.flatnonzero(ps <= alpha * ranks)
+        out.append(float(ps[ok[-1]]) if len(ok) else -1.0)
+    return out
+
+
 def fdr_mask(p: np.ndarray, alpha: float) -> np.ndarray:
     """Benjamini-Hochberg: which p-values are significant at false discovery rate ``alpha``.
 
     The largest k with ``p_(k) <= k / n * alpha`` sets the cut-off; all p <= p_(k) pass
-    (the threshold equals ``esda.fdr(p, alpha)`` when any pass).
+    (the same cells as ``p <= esda.fdr(p, alpha)``).
     """
     p = np.asarray(p, dtype=float)
-    n = len(p)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    ps = np.sort(np.where(np.isnan(p), np.inf, p))
-    ok = ps <= alpha * np.arange(1, n + 1) / n
-    if not ok.any():
-        return np.zeros(n, dtype=bool)
-    cut = ps[np.flatnonzero(ok).max()]
-    return np.nan_to_num(p, nan=np.inf) <= cut
+    return np.nan_to_num(p, nan=np.inf) <= fdr_cutoffs(p, [alpha])[0]
 
 
 def confidence_bins(z: np.ndarray, p: np.ndarray, *, fdr: bool = True) -> np.ndarray:
@@ -1029,10 +1038,11 @@ def confidence_bins(z: np.ndarray, p: np.ndarray, *, fdr: bool = True) -> np.nda
     only: z and p stay as computed).
     """
     z, p = np.asarray(z, dtype=float), np.asarray(p, dtype=float)
+    pn = np.nan_to_num(p, nan=np.inf)
+    cuts = fdr_cutoffs(p, GI_ALPHAS) if fdr else list(GI_ALPHAS)
     level = np.zeros(len(p), dtype=np.int64)
-    for k, alpha in enumerate(GI_ALPHAS, start=1):
-        sig = fdr_mask(p, alpha) if fdr else np.nan_to_num(p, nan=1.0) <= alpha
-        level[sig] = k
+    for k, cut in enumerate(cuts, start=1):
+        level[pn <= cut] = k
     return (np.sign(np.nan_to_num(z)) * level).astype(np.int64)
 
 
@@ -1083,18 +1093,21 @@ def gi_star(y: np.ndarray, W, *, fdr: bool = True) -> GiStarResult:
     if W.shape[0] != n:
         raise InputError(f"weights are {W.shape[0]}x{W.shape[0]} but there are {n} values")
     n_nb = np.diff(W.indptr)
-    Ws = (W + sp.identity(n, format="csr")).tocsr()
-    wi = np.asarray(Ws.sum(axis=1)).ravel()
-    s1 = np.asarray(Ws.multiply(Ws).sum(axis=1)).ravel()
+    # the self weight 1 is added arithmetically: sum_j w_ij y_j + y_i, W_i + 1, S1_i + 1
+    wi = W @ np.ones(n) + 1.0
+    if W.nnz and (W.data == 1.0).all():
+        s1 = wi
+    else:
+        s1 = W.multiply(W) @ np.ones(n) + 1.0
     ybar = y.mean()
     s = math.sqrt(max((y * y).mean() - ybar * ybar, 0.0))
     if not s > 0 or n < 2:
         z = np.zeros(n)
     else:
-        num = Ws @ y - ybar * wi
+        num = W @ y + y - ybar * wi
         den = s * np.sqrt(np.maximum(n * s1 - wi * wi, 0.0) / (n - 1))
         z = np.divide(num, den, out=np.zeros(n), where=den > 0)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = 2.0 * special.ndtr(-np.abs(z))  # two-sided, normal
     return GiStarResult(z, p, confidence_bins(z, p, fdr=fdr), n_nb.astype(np.int64), fdr)
 
 
