@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from gis.crs import areas_m2, local_metric_crs
 from gis.errors import InputError
-from gis.io import accounting_line, read_geo_file, rejected_rows
+from gis.io import accounting_line, read_geo_file, rejected_rows, write_geo_file
 from gis.settings import STORAGE_EPSG
 from gis.store.frames import read_frame, save_frame
 from gis.store.models import GRID_LEVELS
@@ -41,16 +41,36 @@ GRID_COLUMNS = [
 
 @dataclass
 class GridImportResult:
-    """Counts of a grid import and the rejected rows with their ``reason``."""
+    """Counts of a grid import, the rejected rows with their ``reason``, and the validation
+    report of the hierarchy as it is (or, for a dry run, would be) after the import."""
 
     total: int
     imported: int
     closed: int
     rejected: pd.DataFrame = field(repr=False)
+    report: ValidationReport | None = field(default=None, repr=False)
+    written: bool = True
+    dry_run: bool = False
 
     def summary_line(self) -> str:
         line = accounting_line(self.imported, self.rejected, self.total)
+        if self.dry_run:
+            return f"dry run, nothing written: {line}; {self.closed} version(s) would be closed"
+        if not self.written:
+            return f"refused, nothing written: {line}"
         return f"{line}; {self.closed} earlier version(s) closed"
+
+
+class GridImportRefused(InputError):
+    """The imported hierarchy would have errors; nothing was written. ``report`` says which."""
+
+    def __init__(self, report: ValidationReport, result: GridImportResult) -> None:
+        self.report = report
+        self.result = result
+        super().__init__(
+            f"import refused, nothing written: the hierarchy would have {report.errors} "
+            f"error(s) (allow_errors=True imports anyway)\n{report.text()}"
+        )
 
 
 def prepare_grids(
@@ -75,6 +95,8 @@ def prepare_grids(
         if source not in frame:
             raise InputError(f"field {source!r} (for {target}) is not in the file")
         frame[target] = frame[source]
+    if "parent_code" not in frame and "parent_cod" in frame:  # Shapefile's 10-character names
+        frame["parent_code"] = frame["parent_cod"]
     if "code" not in frame:
         raise InputError("no 'code' field; map one with --code-field")
     if "level" not in frame:
@@ -133,21 +155,64 @@ def import_grids(
     imported_by: str = "cli",
     reason_text: str = "import",
     crs: str | int | None = None,
+    allow_errors: bool = False,
+    check_only: bool = False,
+    sliver_m2: float = 50.0,
 ) -> GridImportResult:
-    """Import grids from a file as new current versions, in one transaction.
+    """Import grids from a file as new current versions, in one transaction, after validating
+    the hierarchy they would make.
 
     Codes already current in the store get a new version (the old one is closed). With
-    ``replace``, every current grid not in the file is closed as well.
+    ``replace``, every current grid not in the file is closed as well. Before anything is
+    written, the would-be hierarchy (current grids merged with the file's) is checked with
+    ``validate_hierarchy``; geometries ``prepare_grids`` repaired are reported as
+    ``invalid_geometry`` warnings.
+
+    Parameters
+    ----------
+    mapping
+        ``{grid column: file column}`` for ``code``, ``name``, ``parent_code``, ``level``.
+    level
+        Level of every row when the file has no level field.
+    crs
+        CRS of a file that declares none (tables: of the WKT or lon/lat columns).
+    allow_errors
+        Import even when the report has errors (otherwise ``GridImportRefused``, an
+        ``InputError`` carrying the report text, and nothing is written).
+    check_only
+        Dry run: validate and count, write nothing (``result.written`` is False).
+
+    Raises
+    ------
+    GridImportRefused
+        When the would-be hierarchy has errors and ``allow_errors`` is False.
     """
     frame, reasons = read_geo_file(path, crs=crs)
     accepted, rejected = prepare_grids(frame, reasons, mapping=mapping, default_level=level)
+    repaired = _repaired_on_import(frame, reasons, accepted)
     now = datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
-        current = read_frame(
-            conn, "grids", columns=["id", "code", "version"], where="valid_to IS NULL"
-        )
+        current = read_frame(conn, "grids", where="valid_to IS NULL")
         version = dict(zip(current["code"], current["version"], strict=True))
         to_close = current if replace else current[current["code"].isin(accepted["code"])]
+        kept = current.iloc[0:0] if replace else current[~current["code"].isin(accepted["code"])]
+        cols = ["code", "name", "level", "parent_code", "geometry"]
+        would_be = pd.concat([kept[cols], accepted[[c for c in cols if c in accepted]]])
+        would_be = gpd.GeoDataFrame(would_be, geometry="geometry", crs=STORAGE_EPSG)
+        report = _add_repairs(validate_hierarchy(would_be, sliver_m2=sliver_m2), repaired)
+        result = GridImportResult(
+            total=len(frame),
+            imported=len(accepted),
+            closed=len(to_close),
+            rejected=rejected,
+            report=report,
+            written=False,
+            dry_run=check_only,
+        )
+        if check_only:
+            return result
+        if report.errors and not allow_errors:
+            raise GridImportRefused(report, result)
         if len(to_close):
             ids = ",".join(str(int(i)) for i in to_close["id"])
             conn.execute(
@@ -179,9 +244,116 @@ def import_grids(
                 edits, geometry=accepted.geometry.to_numpy(), crs=accepted.crs
             ).rename_geometry("geom_after"),
         )
-    return GridImportResult(
-        total=len(frame), imported=len(accepted), closed=len(to_close), rejected=rejected
+    result.written = True
+    return result
+
+
+def validate_grid_file(
+    path: str | Path,
+    *,
+    mapping: dict[str, str] | None = None,
+    level: str | None = None,
+    crs: str | int | None = None,
+    sliver_m2: float = 50.0,
+) -> tuple[ValidationReport, pd.DataFrame]:
+    """Validate the hierarchy a grid file holds by itself (nothing is read from a database).
+
+    Returns
+    -------
+    (ValidationReport, pandas.DataFrame)
+        The report (repaired geometries as warnings) and the rows ``prepare_grids`` rejected.
+    """
+    frame, reasons = read_geo_file(path, crs=crs)
+    accepted, rejected = prepare_grids(frame, reasons, mapping=mapping, default_level=level)
+    report = validate_hierarchy(accepted, sliver_m2=sliver_m2)
+    return _add_repairs(report, _repaired_on_import(frame, reasons, accepted)), rejected
+
+
+def export_grids(
+    engine_or_frame: Engine | gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    level: str | None = None,
+    at=None,
+) -> Path:
+    """Write grids to GeoJSON, GeoPackage, Shapefile, GeoParquet, CSV or Excel (WKT column).
+
+    Parameters
+    ----------
+    engine_or_frame
+        A store engine (its grids in force at ``at``, default the current ones) or a grid
+        frame (filtered by ``valid_from`` / ``valid_to`` when it has them and ``at`` is given).
+    level
+        Only this level.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (``import_grids`` reads it back; Shapefile's ``parent_cod`` included).
+    """
+    if isinstance(engine_or_frame, gpd.GeoDataFrame):
+        grids = engine_or_frame
+        if at is not None:
+            grids = grids[_in_force(grids, at)]
+        if level is not None:
+            grids = grids[grids["level"] == level]
+    else:
+        from gis.store import read_grids
+
+        grids = read_grids(engine_or_frame, level=level, at=at)
+    cols = [c for c in grids.columns if c not in {"id", "created_by"}]
+    return write_geo_file(gpd.GeoDataFrame(grids[cols]).reset_index(drop=True), path)
+
+
+def _repaired_on_import(
+    frame: gpd.GeoDataFrame, reasons: pd.Series, accepted: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Accepted rows whose file geometry was invalid (``prepare_grids`` repaired it)."""
+    geoms = frame.geometry.to_numpy()
+    bad = (reasons == "").to_numpy() & ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
+    rows = [i for i in np.flatnonzero(bad) if frame.index[i] in accepted.index]
+    labels = frame.index[rows]
+    return pd.DataFrame(
+        {
+            "code": accepted.loc[labels, "code"].to_numpy(),
+            "reason": shapely.is_valid_reason(geoms[rows]) if rows else [],
+            "geometry": accepted.loc[labels].geometry.to_numpy(),
+        }
     )
+
+
+def _add_repairs(report: ValidationReport, repaired: pd.DataFrame) -> ValidationReport:
+    """Report the geometries repaired on import as ``invalid_geometry`` warnings."""
+    if not len(repaired):
+        return report
+    area = areas_m2(gpd.GeoSeries(repaired["geometry"].to_numpy(), crs=STORAGE_EPSG))
+    rows = gpd.GeoDataFrame(
+        {
+            "kind": "invalid_geometry",
+            "severity": "warning",
+            "codes": repaired["code"].to_numpy(),
+            "message": [
+                f"grid {c}: the file's geometry is invalid ({r}); imported as repaired by "
+                f"make_valid ({_m2(a)} m²)"
+                for c, r, a in zip(repaired["code"], repaired["reason"], area, strict=True)
+            ],
+            "message_zh": [
+                f"网格 {c} 的几何无效（{r}），已按 make_valid 修复后导入（{_m2(a)} m²）"
+                for c, r, a in zip(repaired["code"], repaired["reason"], area, strict=True)
+            ],
+            "area_m2": area,
+            "repaired": list(repaired["geometry"]),
+        },
+        geometry=[
+            _validity_point(r, g)
+            for r, g in zip(repaired["reason"], repaired["geometry"], strict=True)
+        ],
+        crs=STORAGE_EPSG,
+    )[PROBLEM_COLUMNS]
+    problems = pd.concat([report.problems, rows], ignore_index=True)
+    problems = _sort_problems(problems)
+    report.problems = gpd.GeoDataFrame(problems, geometry="geometry", crs=STORAGE_EPSG)
+    return report
 
 
 def hierarchy_summary(grids: gpd.GeoDataFrame) -> dict[str, float | int | dict[str, int]]:
@@ -971,6 +1143,17 @@ def _m2(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
 
+def _sort_problems(problems: pd.DataFrame) -> pd.DataFrame:
+    """Errors first, then by kind (``PROBLEM_KINDS`` order) and codes."""
+    if not len(problems):
+        return problems
+    rank = {k: r for r, k in enumerate(PROBLEM_KINDS)}
+    sev = (problems["severity"] != "error").astype(int)
+    kind = problems["kind"].map(rank)
+    order = np.lexsort((problems["codes"].astype(str).to_numpy(), kind.to_numpy(), sev.to_numpy()))
+    return problems.iloc[order].reset_index(drop=True)
+
+
 def _is_blank(value) -> bool:
     return (
         value is None
@@ -1522,14 +1705,7 @@ def validate_hierarchy(
             geoms[i],
         )
 
-    problems = pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
-    if len(problems):
-        rank = {k: r for r, k in enumerate(PROBLEM_KINDS)}
-        problems["_sev"] = (problems["severity"] != "error").astype(int)
-        problems["_kind"] = problems["kind"].map(rank)
-        problems = problems.sort_values(["_sev", "_kind", "codes"], kind="stable").drop(
-            columns=["_sev", "_kind"]
-        )
+    problems = _sort_problems(pd.DataFrame(rows, columns=PROBLEM_COLUMNS))
     out = gpd.GeoDataFrame(
         problems.drop(columns="geometry").reset_index(drop=True),
         geometry=list(problems["geometry"]),

@@ -158,9 +158,19 @@ def test_grid_rows_rejected_with_reasons(tmp_path, tiny_grids, capsys):
     path = tmp_path / "bad.geojson"
     bad.to_file(path)
     rej = tmp_path / "rej.csv"
-    code = main(
-        ["grids", "import", str(path), "--db", str(tmp_path / "g.db"), "--rejected-out", str(rej)]
-    )
+    args = [
+        "grids",
+        "import",
+        str(path),
+        "--db",
+        str(tmp_path / "g.db"),
+        "--rejected-out",
+        str(rej),
+    ]
+    # the rows left would make orphans: refused with the report unless --allow-errors
+    assert main(args) == 1
+    assert "ERROR [orphan]" in capsys.readouterr().out
+    code = main([*args, "--allow-errors"])
     assert code == 0
     out = capsys.readouterr().out
     assert "10 imported + 4 rejected = 14 total" in out

@@ -26,6 +26,7 @@ def test_boston_wards_and_precincts_import_as_a_hierarchy(db, real_data):
         boston / "boston_precincts.geojson",
         mapping={"code": "WARD_PRECINCT", "parent_code": "WARD"},
         level="l2",
+        allow_errors=True,  # precinct 0115 (harbour islands) lies outside ward 1's polygon
     )
     assert (wards.total, wards.imported, len(wards.rejected)) == (22, 22, 0)
     assert (precincts.total, precincts.imported, len(precincts.rejected)) == (255, 255, 0)
