@@ -372,6 +372,16 @@ def _assign_units(lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame) -> 
     return out
 
 
+def unit_index(points, units: gpd.GeoDataFrame) -> np.ndarray:
+    """Row position in ``units`` of each point (-1: in no unit, or no coordinate).
+
+    The point-to-unit step of ``count_by_unit``, for analyses that bin points further (by
+    time step, category): integer keys for H3 and fishnet units, an STRtree otherwise.
+    """
+    lon, lat = _lonlat(points)
+    return _assign_units(lon, lat, units)
+
+
 def count_by_unit(
     points, units: gpd.GeoDataFrame, *, weights: np.ndarray | None = None
 ) -> gpd.GeoDataFrame:

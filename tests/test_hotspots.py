@@ -104,6 +104,9 @@ def test_h3_units_cover_the_district_with_zero_count_cells(demo_small, district,
     got = units.set_index("unit_id")["count"]
     assert got.sum() == len(ll) and units.attrs["n_outside"] == 0
     assert (got.reindex(ref.index) == ref).all()
+    idx = hs.unit_index(ll[:100], units)
+    expect = [h3.latlng_to_cell(la, lo, 9) for lo, la in ll[:100]]
+    assert list(units["unit_id"].to_numpy()[idx]) == expect
     # real area per cell, density per real area
     cell = units["unit_id"].iloc[0]
     assert units["area_km2"].iloc[0] == pytest.approx(h3.cell_area(cell, unit="km^2"))
