@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -115,6 +116,93 @@ def incidents() -> pd.DataFrame:
     out["lon"] = frame.geometry.x.to_numpy()
     out["lat"] = frame.geometry.y.to_numpy()
     return out
+
+
+@st.cache_data(show_spinner=False)
+def grid_report(sliver_m2: float = 50.0):
+    """The validation report of the current hierarchy (``grids.validate_hierarchy``)."""
+    from gis.grids import validate_hierarchy
+
+    return validate_hierarchy(grids(), sliver_m2=sliver_m2)
+
+
+def refresh_grids() -> None:
+    """Forget everything cached that depends on the grids (after a save, restore or import)."""
+    for loader in (grids, incidents, grid_report, staff):
+        loader.clear()
+
+
+def incident_points():
+    """The incidents as a GeoDataFrame of points (EPSG:4326), for impact previews."""
+    import geopandas as gpd
+
+    inc = incidents()
+    return gpd.GeoDataFrame(
+        inc[["external_id", "category_code", "occurred_at"]],
+        geometry=gpd.points_from_xy(inc["lon"], inc["lat"]),
+        crs=4326,
+    )
+
+
+#: grid export formats: label -> (file suffix, MIME type)
+GRID_EXPORT_FORMATS = {
+    "GeoJSON": (".geojson", "application/geo+json"),
+    "GeoPackage": (".gpkg", "application/geopackage+sqlite3"),
+    "Shapefile (zip)": (".zip", "application/zip"),
+    "Excel (WKT)": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "CSV (WKT)": (".csv", "text/csv"),
+}
+
+
+def grid_export(fmt: str, level: str | None) -> tuple[bytes, str, str]:
+    """The current grids (optionally one level) as a file: ``(bytes, file name, MIME type)``."""
+    import tempfile
+
+    from gis.grids import export_grids
+
+    suffix, mime = GRID_EXPORT_FORMATS[fmt]
+    frame = grids()
+    if level:
+        frame = frame[frame["level"] == level]
+    name = f"grids_{level or 'all'}{suffix}"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        if suffix == ".zip":  # a Shapefile is several files: send them zipped
+            import zipfile
+
+            shp = export_grids(frame, Path(tmp) / "shp" / f"grids_{level or 'all'}.shp")
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+                for part in sorted(shp.parent.iterdir()):
+                    zf.write(part, part.name)
+        else:
+            export_grids(frame, path)
+        return path.read_bytes(), name, mime
+
+
+def uploaded_file(upload) -> Path:
+    """Write a Streamlit upload to a temporary file that keeps its name (the suffix picks the
+    reader); the same upload gives the same path, so reruns do not pile up copies."""
+    import hashlib
+    import tempfile
+
+    data = upload.getvalue()
+    folder = (
+        Path(tempfile.gettempdir()) / "gridlens_uploads" / hashlib.sha256(data).hexdigest()[:16]
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(upload.name).name
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+@st.cache_data(show_spinner=False)
+def file_columns(path: str) -> tuple[list[str], int]:
+    """The attribute columns of a vector or table file and its row count (for field mapping)."""
+    from gis.io import read_geo_file
+
+    frame, _ = read_geo_file(path)
+    return [c for c in frame.columns if c != frame.geometry.name], len(frame)
 
 
 def category_name(code: str) -> str:
