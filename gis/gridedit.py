@@ -167,11 +167,12 @@ class EditResult:
 # geometry helpers (EPSG:4326 with a local metre scale)
 # --------------------------------------------------------------------------------------------
 class _Scale:
-    """Metres per degree near the data (for tolerances and quick areas in EPSG:4326)."""
+    """Metres per degree near the data (WGS-84 ellipsoid), for tolerances and quick areas."""
 
     def __init__(self, lat: float):
-        self.mx = 111_320.0 * math.cos(math.radians(lat))
-        self.my = 110_574.0
+        phi = math.radians(lat)
+        self.mx = 111_412.84 * math.cos(phi) - 93.5 * math.cos(3 * phi) + 0.118 * math.cos(5 * phi)
+        self.my = 111_132.954 - 559.822 * math.cos(2 * phi) + 1.175 * math.cos(4 * phi)
         self.m2 = self.mx * self.my
 
     def deg(self, metres: float) -> float:
@@ -1124,8 +1125,8 @@ def move(
         raise InputError(f"{code} is already under {new_parent}")
     if work.level[new_parent] != work.level[old_parent]:
         raise InputError(
-            f"the new parent {new_parent} is a {work.level[new_parent]} grid; {code} needs a "
-            f"{work.level[old_parent]} parent"
+            f"the new parent {new_parent} is at level {work.level[new_parent]}; {code} needs a "
+            f"parent at level {work.level[old_parent]}"
         )
     geom = work.geom[code]
     border = work.shared_border_m(geom, work.geom[new_parent])
@@ -2070,17 +2071,27 @@ def grid_history(engine: Engine, code: str) -> pd.DataFrame:
     made = edits.dropna(subset=["version_after"]).drop_duplicates("version_after", keep="last")
     made = made.set_index(made["version_after"].astype("int64"))
     v = versions["version"].astype("int64")
+    got = made.reindex(v.to_numpy())
+    found = got["id"].notna().to_numpy()
     out = pd.DataFrame(
         {
             "version": pd.array(v, dtype="Int64"),
             "valid_from": versions["valid_from"],
             "valid_to": versions["valid_to"],
             "current": versions["valid_to"].isna(),
-            "action": v.map(made["action"]).fillna("loaded").to_numpy(),
-            "edited_by": v.map(made["edited_by"]).fillna(versions["created_by"]).to_numpy(),
-            "edited_at": v.map(made["edited_at"]).fillna(versions["valid_from"]).to_numpy(),
-            "reason": v.map(made["reason"]).to_numpy(),
-            "group": pd.array(v.map(made["group"]).to_numpy(), dtype="Int64"),
+            "action": np.where(found, got["action"].to_numpy(object), "loaded"),
+            "edited_by": np.where(
+                found, got["edited_by"].to_numpy(object), versions["created_by"].to_numpy(object)
+            ),
+            "edited_at": pd.to_datetime(
+                np.where(
+                    found,
+                    got["edited_at"].to_numpy("datetime64[ns]"),
+                    versions["valid_from"].to_numpy("datetime64[ns]"),
+                )
+            ),
+            "reason": got["reason"].to_numpy(object),
+            "group": pd.array(got["group"].to_numpy(), dtype="Int64"),
             "name": versions["name"],
             "parent_code": versions["parent_code"],
             "area_m2": areas_m2(versions.geometry),
@@ -2258,12 +2269,15 @@ def restore_version(
         old_keys = set(zip(now_report.problems["kind"], now_report.problems["codes"], strict=True))
         fresh = new_report.problems[
             (new_report.problems["severity"] == "error")
-            & [
-                (k, c) not in old_keys
-                for k, c in zip(
-                    new_report.problems["kind"], new_report.problems["codes"], strict=True
-                )
-            ]
+            & np.array(
+                [
+                    (k, c) not in old_keys
+                    for k, c in zip(
+                        new_report.problems["kind"], new_report.problems["codes"], strict=True
+                    )
+                ],
+                dtype=bool,
+            )
         ]
         msgs = "; ".join(fresh["message"].head(5))
         raise InputError(
