@@ -1238,7 +1238,9 @@ def local_moran(
     2 LH, 3 LL, 4 HL. Pseudo p-values as esda's ``p_sim``: for each permutation the unit's
     k_i neighbours are replaced by k_i distinct other units drawn at random (the same draws
     for all units, shifted past the unit itself, as esda does), and ``p = (min(#{I_sim >=
-    I}, P - #{I_sim >= I}) + 1) / (P + 1)``. Vectorised over units and permutation batches.
+    I}, P - #{I_sim >= I}) + 1) / (P + 1)``; a draw whose I equals the observed one up to
+    rounding counts as ``>=`` (esda leaves such ties to rounding). Vectorised over units and
+    permutation batches.
 
     Parameters
     ----------
@@ -1311,6 +1313,10 @@ def _conditional_p(
     larger = np.zeros(n, dtype=np.int64)
     scale = (n - 1) * z / den
     ids = np.arange(n)[:, None, None]
+    # a permuted neighbourhood with the same values as the real one gives the same I, but the
+    # sums round differently: count such ties (1e-10 relative) as >= I, as exact arithmetic
+    # would (with discrete counts a few % of draws tie, enough to move p by 0.03)
+    threshold = i_obs - 1e-10 * np.maximum(1.0, np.abs(i_obs))
     chunk = max(1, int(4_000_000 // max(1, n * kmax)))
     done = 0
     while done < permutations:
@@ -1318,7 +1324,7 @@ def _conditional_p(
         r = _sample_without_replacement(rng, n - 1, size, kmax)  # (size, kmax)
         idx = r[None, :, :] + (r[None, :, :] >= ids)  # skip the unit itself: (n, size, kmax)
         lag_sim = np.einsum("npk,nk->np", z[idx], wmat)
-        larger += (scale[:, None] * lag_sim >= i_obs[:, None]).sum(axis=1)
+        larger += (scale[:, None] * lag_sim >= threshold[:, None]).sum(axis=1)
         done += size
     low = (permutations - larger) < larger
     larger[low] = permutations - larger[low]

@@ -424,6 +424,29 @@ def test_local_moran_pseudo_p_consistent_with_esda(micro_counts):
     np.testing.assert_array_equal(ours.p, again.p)
 
 
+def test_local_moran_pseudo_p_against_a_brute_force_per_unit_reference():
+    """Discrete counts: many permutations tie with the observed I; ties count as >=."""
+    ix, iy = (a.ravel() for a in np.meshgrid(np.arange(6), np.arange(5)))
+    y = np.random.default_rng(2).poisson(5, 30).astype(float)
+    y[:4] += 10
+    W = hs.lattice_weights(ix, iy)
+    perms = 20_000
+    ours = hs.local_moran(y, W, permutations=perms, seed=4)
+    n = len(y)
+    z = (y - y.mean()) / y.std()
+    rng = np.random.default_rng(9)
+    ref = np.empty(n)
+    for i in range(n):  # the textbook loop: k_i distinct other units per permutation
+        k = W[i].nnz
+        others = np.delete(np.arange(n), i)
+        sims = z[others[np.argsort(rng.random((perms, n - 1)), axis=1)[:, :k]]].mean(axis=1)
+        lag = z[W[i].indices].mean()
+        larger = (z[i] * sims >= z[i] * lag - 1e-12).sum()
+        ref[i] = (min(larger, perms - larger) + 1) / (perms + 1)
+    tol = 5 * np.sqrt(2 * ref * (1 - ref) / perms) + 2 / perms
+    assert (np.abs(ours.p - ref) <= tol).all()
+
+
 def test_local_moran_default_permutations_let_fdr_find_99_percent_cells():
     assert hs.default_permutations(447, 9) == 100 * 447 - 1
     assert hs.default_permutations(1_000_000, 8) == hs.PERMUTATIONS_MIN
