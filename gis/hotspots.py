@@ -414,7 +414,7 @@ def count_by_unit(
     counts = np.bincount(idx[inside], weights=w, minlength=len(units))
     if weights is None:
         counts = counts.astype(np.int64)
-    out = units.copy()
+    out = units.drop(columns=["count", "density_km2", "rate_per_1000"], errors="ignore")
     out.insert(1, "count", counts)
     area = out["area_km2"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
