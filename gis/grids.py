@@ -302,7 +302,10 @@ def export_grids(
 
         grids = read_grids(engine_or_frame, level=level, at=at)
     cols = [c for c in grids.columns if c not in {"id", "created_by"}]
-    return write_geo_file(gpd.GeoDataFrame(grids[cols]).reset_index(drop=True), path)
+    out = gpd.GeoDataFrame(grids[cols]).reset_index(drop=True)
+    if Path(path).suffix.lower() == ".shp":  # Shapefile field names hold 10 characters
+        out = out.rename(columns={c: c[:10] for c in cols if c != out.geometry.name})
+    return write_geo_file(out, path)
 
 
 def _repaired_on_import(
