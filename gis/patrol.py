@@ -1960,3 +1960,866 @@ def suggest_route(
     )
     travel_m = float(sum(dist[a, b] for a, b in legs))
     return Route(table, line, float(clock), travel_m, mode, skipped)
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage per unit, risk per unit, and the patrol view (used by the CLI and the Patrol page)
+# --------------------------------------------------------------------------------------------
+def _ids_str(values) -> np.ndarray:
+    return np.asarray([None if v is None else str(v) for v in values], dtype=object)
+
+
+def _street_ids(streets: gpd.GeoDataFrame) -> np.ndarray:
+    for col in ("street_id", "id"):
+        if col in streets:
+            return _ids_str(streets[col].to_numpy())
+    return np.arange(len(streets)).astype(str).astype(object)
+
+
+def street_units(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Streets as presence units: ``unit_id`` (``street_id``/``id`` as text), ``name``,
+    ``highway`` where present, line geometry (EPSG:4326)."""
+    geo = (
+        streets.to_crs(4326)
+        if streets.crs is not None and streets.crs.to_epsg() != 4326
+        else streets
+    )
+    cols = {c: geo[c].to_numpy() for c in ("name", "highway") if c in geo}
+    return gpd.GeoDataFrame(
+        {"unit_id": _street_ids(geo), **cols}, geometry=geo.geometry.to_numpy(), crs=4326
+    )
+
+
+def assign_streets(
+    samples: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *, max_distance_m: float = GPS_ACCURACY_M
+) -> np.ndarray:
+    """Street id (text; None when no street is within ``max_distance_m``) of each sample.
+
+    The nearest street (STRtree ``query_nearest`` in the local metric CRS); on a tie the first
+    street in layer order.
+    """
+    ids = _street_ids(streets)
+    geoms = samples.geometry.to_numpy()
+    out = np.full(len(geoms), None, dtype=object)
+    if not len(geoms) or not len(streets):
+        return out
+    xy = shapely.get_coordinates(geoms)
+    tr = _metric_transformer(xy[:, 0], xy[:, 1])
+    _, lines, _ = _street_frame(streets, tr)
+    mx, my = tr.transform(xy[:, 0], xy[:, 1])
+    pts = shapely.points(mx, my)
+    tree = shapely.STRtree(lines)
+    pi, li = tree.query_nearest(pts, max_distance=max_distance_m, all_matches=True)
+    order = np.lexsort((li, pi))
+    pi, li = pi[order], li[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    out[pi[first]] = ids[li[first]]
+    return out
+
+
+def street_coverage_by_unit(
+    streets: gpd.GeoDataFrame,
+    tracks: gpd.GeoDataFrame | gpd.GeoSeries,
+    units,
+    *,
+    buffer_m: float = GPS_ACCURACY_M,
+    sample_m: float = 10.0,
+) -> pd.DataFrame:
+    """Street length and the part of it passed within ``buffer_m`` of a track, per unit.
+
+    The same sampled pieces as ``street_coverage`` (midpoints every ``sample_m`` metres, an
+    STRtree ``dwithin`` query against the track segments); each piece belongs to the unit (a
+    polygon layer, micro-grids of a grid layer, or ``"h3:<res>"``) its midpoint falls in.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, street_m, covered_m, covered_share`` for the units with streets in them
+        (``covered_share = covered_m / street_m``).
+    """
+    cols = ["unit_id", "street_m", "covered_m", "covered_share"]
+    if streets is None or not len(streets):
+        return pd.DataFrame(columns=cols)
+    _, lines, tr = _street_frame(streets, None)
+    length = shapely.length(lines)
+    pieces = np.maximum(1, np.ceil(length / sample_m)).astype(np.int64)
+    src = np.repeat(np.arange(len(lines)), pieces)
+    j = np.arange(len(src)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    points = shapely.line_interpolate_point(lines[src], (j + 0.5) / pieces[src], normalized=True)
+    geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
+    geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
+    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
+    track_geoms = track_geoms[~(shapely.is_missing(track_geoms) | shapely.is_empty(track_geoms))]
+    hit = np.zeros(len(points), dtype=bool)
+    if len(track_geoms):
+        idx = shapely.STRtree(track_geoms).query(points, predicate="dwithin", distance=buffer_m)[0]
+        hit[idx] = True
+    inv = pyproj.Transformer.from_crs(tr.target_crs, 4326, always_xy=True)
+    pxy = shapely.get_coordinates(points)
+    lon, lat = inv.transform(pxy[:, 0], pxy[:, 1])
+    unit = assign_units(gpd.GeoDataFrame(geometry=shapely.points(lon, lat), crs=4326), units)
+    inside = pd.notna(unit)
+    code, uniq = pd.factorize(unit[inside], sort=True)
+    w = (length / pieces)[src][inside]
+    street_m = np.bincount(code, weights=w, minlength=len(uniq))
+    covered_m = np.bincount(code, weights=w * hit[inside], minlength=len(uniq))
+    return pd.DataFrame(
+        {
+            "unit_id": np.asarray(uniq, dtype=object),
+            "street_m": street_m,
+            "covered_m": covered_m,
+            "covered_share": np.divide(
+                covered_m, street_m, out=np.zeros(len(uniq)), where=street_m > 0
+            ),
+        }
+    )
+
+
+def _shift_window(shift) -> dict[str, tuple[int, int]] | None:
+    """``{name: (start_ns, end_ns)}`` of one shift: a name of ``DEFAULT_SHIFTS``, ``"HH:MM-HH:MM"``
+    or ``(start, end)``; None for no shift."""
+    if shift is None or (isinstance(shift, str) and shift.strip().lower() in ("", "all")):
+        return None
+    if isinstance(shift, str) and shift in DEFAULT_SHIFTS:
+        return parse_shifts({shift: DEFAULT_SHIFTS[shift]})
+    if isinstance(shift, tuple):
+        return parse_shifts({f"{shift[0]}-{shift[1]}": shift})
+    if isinstance(shift, str) and "-" in shift:
+        return parse_shifts(shift.strip())
+    raise InputError(f"invalid shift {shift!r}; use HH:MM-HH:MM, 'day' or 'night'")
+
+
+def _longest_shift_s(window: dict[str, tuple[int, int]], p0: int, p1: int) -> float:
+    """Longest occurrence (s) of the shift inside the period ``[p0, p1)`` (ns)."""
+    ((a, b),) = window.values()
+    b = b if b > a else b + _DAY_NS
+    d0 = (p0 // _DAY_NS) * _DAY_NS - _DAY_NS
+    days = np.arange(d0, p1 + _DAY_NS, _DAY_NS, dtype=np.int64)
+    length = np.minimum(days + b, p1) - np.maximum(days + a, p0)
+    return float(max(length.max(initial=0), 0) / _NS)
+
+
+def in_shift(t, shift) -> np.ndarray:
+    """Whether each time (naive local) lies in the shift (all True for no shift)."""
+    ns = _t_ns(pd.Series(t).reset_index(drop=True))
+    window = _shift_window(shift)
+    if window is None:
+        return np.ones(len(ns), dtype=bool)
+    return _shift_index(ns, window)[0] >= 0
+
+
+def _period_segments(segs: gpd.GeoDataFrame, start, end, shift) -> gpd.GeoDataFrame:
+    """Segments that start inside the period and the shift."""
+    keep = np.ones(len(segs), dtype=bool)
+    t = segs["t_start"]
+    if start is not None:
+        keep &= (t >= pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        keep &= (t < pd.Timestamp(end)).to_numpy()
+    keep &= in_shift(t, shift)
+    return segs[keep]
+
+
+COVERAGE_COLUMNS = ("unit_id", "visits", "dwell_s", "last_visit", "max_gap_s", "covered_share")
+
+
+def coverage_table(
+    samples: gpd.GeoDataFrame,
+    units,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    segs: gpd.GeoDataFrame | None = None,
+    all_units: Iterable[str] | None = None,
+    start=None,
+    end=None,
+    shift=None,
+    buffer_m: float = GPS_ACCURACY_M,
+    sample_m: float = 10.0,
+    visit_gap_s: float = 60.0,
+) -> pd.DataFrame:
+    """Presence and street coverage per unit: the table of ``gridlens coverage``.
+
+    Parameters
+    ----------
+    samples
+        ``interpolate`` output (or fixes).
+    units
+        A grid layer (its micro-grids) or other polygon layer, ``"h3:<res>"``, or ``"streets"``
+        (each sample counts for the nearest street within ``buffer_m``; needs ``streets``).
+    streets
+        The street lines; without them ``covered_share`` is NaN.
+    segs
+        ``segments(fixes)``: the track lines for street coverage (default: built from the
+        samples, which lie on the same straight segments).
+    all_units
+        Unit ids that get a row even without presence (H3 cells of the district, say). Polygon
+        layers and streets always list all their units.
+    start, end
+        The period (naive local times); default the samples' extent.
+    shift
+        Only time inside this daily shift counts: ``"09:00-17:00"``, ``"day"``/``"night"``
+        (``DEFAULT_SHIFTS``) or None for all hours. ``max_gap_s`` is then the longest time
+        nobody was in the unit within one occurrence of the shift (an occurrence without
+        presence counts whole), and only segments starting inside the shift cover streets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, visits, dwell_s, last_visit, max_gap_s, covered_share`` (see ``presence``)
+        plus ``first_visit, time_since_last_visit_s, street_m, covered_m``, sorted by unit.
+        ``covered_share``: for streets the share of the street's length passed within
+        ``buffer_m``; for micro-grids and H3 cells the share of the length of the streets
+        inside the unit passed within ``buffer_m`` -- NaN for a unit without streets (or when
+        no streets are given). ``attrs["period"] = (start, end)``.
+    """
+    window = _shift_window(shift)
+    kind = "streets" if isinstance(units, str) and units.strip().lower() == "streets" else None
+    unit_ids = None
+    if kind == "streets":
+        if streets is None:
+            raise InputError("coverage by streets needs the street lines")
+        layer = street_units(streets)
+        unit_ids = assign_streets(samples, streets, max_distance_m=buffer_m)
+        pres_units = layer
+        ids_all = layer["unit_id"].to_numpy(dtype=object)
+    else:
+        k, spec = parse_units(units)
+        pres_units = units
+        ids_all = polygon_units(spec)["unit_id"].to_numpy(dtype=object) if k == "polygons" else None
+    if window is not None:
+        pres = presence(
+            samples,
+            pres_units,
+            by=("unit", "shift"),
+            shifts={k: _fmt_window(v) for k, v in window.items()},
+            start=start,
+            end=end,
+            visit_gap_s=visit_gap_s,
+            unit_ids=unit_ids,
+        ).drop(columns="shift")
+    else:
+        pres = presence(
+            samples, pres_units, start=start, end=end, visit_gap_s=visit_gap_s, unit_ids=unit_ids
+        )
+    p0, p1 = (pd.Timestamp(x) for x in pres.attrs["period"])
+    wanted = set(pres["unit_id"].astype(str))
+    if ids_all is not None:
+        wanted |= set(map(str, ids_all))
+    if all_units is not None:
+        wanted |= set(map(str, all_units))
+
+    cov = None
+    if streets is not None and len(streets):
+        if segs is None:
+            segs = segments(samples)
+        segs = _period_segments(segs, p0, p1, shift)
+        if kind == "streets":
+            sc = street_coverage(streets, segs, buffer_m=buffer_m, sample_m=sample_m).streets
+            cov = pd.DataFrame(
+                {
+                    "unit_id": _ids_str(sc["street_id"].to_numpy()),
+                    "street_m": sc["length_m"].to_numpy(),
+                    "covered_m": sc["covered_m"].to_numpy(),
+                    "covered_share": sc["covered_share"].to_numpy(),
+                }
+            )
+        else:
+            cov = street_coverage_by_unit(
+                streets, segs, units, buffer_m=buffer_m, sample_m=sample_m
+            )
+        if all_units is None and ids_all is None:
+            wanted |= set(cov["unit_id"].astype(str))
+
+    pres = pres.assign(unit_id=pres["unit_id"].astype(str))
+    out = pd.DataFrame({"unit_id": sorted(wanted)}).merge(pres, on="unit_id", how="left")
+    p0n, p1n = p0.as_unit("ns").value, p1.as_unit("ns").value
+    empty_gap = _longest_shift_s(window, p0n, p1n) if window else (p1n - p0n) / _NS
+    out["visits"] = out["visits"].fillna(0).astype(np.int64)
+    out["dwell_s"] = out["dwell_s"].fillna(0.0).astype(float)
+    out["max_gap_s"] = out["max_gap_s"].fillna(empty_gap).astype(float)
+    for col in ("first_visit", "last_visit"):
+        out[col] = pd.to_datetime(out[col]).astype("datetime64[ns]")
+    if cov is not None:
+        cov = cov.assign(unit_id=cov["unit_id"].astype(str))
+        out = out.merge(cov[["unit_id", "street_m", "covered_m", "covered_share"]], how="left")
+        out["street_m"] = out["street_m"].fillna(0.0)
+        out["covered_m"] = out["covered_m"].fillna(0.0)
+        out.loc[out["street_m"] <= 0, "covered_share"] = np.nan
+    else:
+        out["street_m"] = np.nan
+        out["covered_m"] = np.nan
+        out["covered_share"] = np.nan
+    first = list(COVERAGE_COLUMNS)
+    rest = ["first_visit", "time_since_last_visit_s", "street_m", "covered_m"]
+    out = out[first + rest]
+    out.attrs["period"] = (p0, p1)
+    return out
+
+
+def _fmt_window(v: tuple[int, int]) -> tuple[str, str]:
+    def clock(ns: int) -> str:
+        s = int(ns // _NS)
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+    return clock(v[0]), clock(v[1])
+
+
+def _points_lonlat(points) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
+        geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+        geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
+        g = geo.to_numpy()
+        ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
+        lon, lat = np.full(len(g), np.nan), np.full(len(g), np.nan)
+        lon[ok], lat[ok] = shapely.get_x(g[ok]), shapely.get_y(g[ok])
+        return lon, lat
+    return (
+        pd.to_numeric(points["lon"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(points["lat"], errors="coerce").to_numpy(dtype=float),
+    )
+
+
+def unit_risk(incidents: pd.DataFrame, units_frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Incident risk per unit: counts, density and Getis-Ord Gi* bins (``gis.hotspots``).
+
+    Parameters
+    ----------
+    incidents
+        Points as a GeoDataFrame (EPSG:4326) or a table with ``lon, lat``; ``category_code``
+        when present gives each unit its most frequent category (for the gap reasons).
+    units_frame
+        Units from ``gis.hotspots`` (``grid_units(grids, "micro")``, ``h3_units(area, res)``);
+        every unit gets a row, zero counts included.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, count, area_km2, density_km2, risk`` (= ``density_km2``, incidents per km² of
+        the unit's real area), ``gi_z, gi_p, gi_bin`` (analytic Gi* of the counts with queen
+        contiguity -- H3 ring 1 -- and FDR bins: 3/2/1 = 99/95/90 % hot) and ``category``
+        (most frequent minor class; None without incidents).
+    """
+    from gis import hotspots as hs
+
+    lon, lat = _points_lonlat(incidents)
+    pts = np.column_stack([lon, lat]) if len(lon) else np.empty((0, 2))
+    counted = hs.count_by_unit(pts, units_frame)
+    W, _ = hs.unit_weights(units_frame, "queen")
+    gi = hs.gi_star(counted["count"].to_numpy(dtype=float), W)
+    out = pd.DataFrame(
+        {
+            "unit_id": counted["unit_id"].astype(str).to_numpy(dtype=object),
+            "count": counted["count"].to_numpy(),
+            "area_km2": counted["area_km2"].to_numpy(dtype=float),
+            "density_km2": counted["density_km2"].to_numpy(dtype=float),
+        }
+    )
+    out["risk"] = out["density_km2"]
+    out["gi_z"], out["gi_p"], out["gi_bin"] = gi.z, gi.p, gi.bins.astype(np.int64)
+    out["category"] = None
+    if "category_code" in incidents and len(lon):
+        idx = hs.unit_index(pts, units_frame)
+        ok = idx >= 0
+        pairs = pd.DataFrame({"u": idx[ok], "c": incidents["category_code"].to_numpy()[ok]})
+        pairs = pairs.dropna()
+        if len(pairs):
+            top = pairs.groupby(["u", "c"]).size().reset_index(name="n")
+            top = top.sort_values(["u", "n", "c"], ascending=[True, False, True])
+            top = top.drop_duplicates("u")
+            cat = np.full(len(out), None, dtype=object)
+            cat[top["u"].to_numpy()] = top["c"].to_numpy(dtype=object)
+            out["category"] = cat
+    return out
+
+
+def staff_summary(
+    staff: pd.DataFrame,
+    staff_presence: pd.DataFrame,
+    grids: pd.DataFrame,
+    unpatrolled: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per staff member: their grid, the micro-grids they answer for, and their patrols.
+
+    Parameters
+    ----------
+    staff
+        ``staff_code, name, role, grid_code`` (the members to list).
+    staff_presence
+        ``presence(samples, grids, by=("unit", "staff"))`` over micro-grids.
+    grids
+        The grid layer (``code, name, level, parent_code``).
+    unpatrolled
+        ``GapReport.staff_unpatrolled`` for the same period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``staff_code, name, role, grid_code, grid_name, micro_grids`` (responsible micro-grids:
+        ``grid_code`` and below), ``patrolled`` (of those, visited by the member),
+        ``unpatrolled``, ``visits`` (entries into any micro-grid), ``dwell_s`` (time in the
+        district's micro-grids), ``own_dwell_s`` (time in their own micro-grids).
+    """
+    from gis.grids import descendants
+
+    micro = set(grids.loc[grids["level"] == "micro", "code"].astype(str))
+    names = dict(zip(grids["code"].astype(str), grids["name"], strict=False))
+    pres = staff_presence
+    rows = []
+    gone = unpatrolled.groupby("staff_code").size() if len(unpatrolled) else pd.Series(dtype=int)
+    for rec in staff.itertuples(index=False):
+        code = getattr(rec, "grid_code", None)
+        mine = descendants(str(code), grids) & micro if code is not None and code == code else set()
+        own = pres[pres["staff_code"] == rec.staff_code]
+        inside = own["unit_id"].astype(str).isin(mine)
+        n_un = int(gone.get(rec.staff_code, 0))
+        rows.append(
+            {
+                "staff_code": rec.staff_code,
+                "name": getattr(rec, "name", None),
+                "role": getattr(rec, "role", None),
+                "grid_code": code,
+                "grid_name": names.get(str(code)),
+                "micro_grids": len(mine),
+                "patrolled": len(mine) - n_un,
+                "unpatrolled": n_un,
+                "visits": int(own["visits"].sum()),
+                "dwell_s": float(own["dwell_s"].sum()),
+                "own_dwell_s": float(own.loc[inside, "dwell_s"].sum()),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "staff_code",
+            "name",
+            "role",
+            "grid_code",
+            "grid_name",
+            "micro_grids",
+            "patrolled",
+            "unpatrolled",
+            "visits",
+            "dwell_s",
+            "own_dwell_s",
+        ],
+    )
+
+
+def route_for_staff(
+    ranked: pd.DataFrame,
+    staff_code: str,
+    staff: pd.DataFrame,
+    grids: gpd.GeoDataFrame,
+    *,
+    budget_s: float = 5400.0,
+    streets: gpd.GeoDataFrame | None = None,
+    max_stops: int = 12,
+    dwell_s: float = 600.0,
+    speed_mps: float = 1.2,
+    start_xy: tuple[float, float] | None = None,
+) -> Route:
+    """A suggested route for one staff member through the top gaps of their micro-grids.
+
+    Candidates are the member's responsible micro-grids (``grid_code`` and below) with a
+    positive ``gap_score`` in ``ranked`` (``coverage_gaps(...).ranked`` over micro-grids), the
+    ``max_stops`` highest; each stop is the grid's point on surface. The route starts at
+    ``start_xy`` (default: the point on surface of the member's own grid) and is planned by
+    ``suggest_route`` (street network when ``streets`` is given) within ``budget_s``.
+    """
+    from gis.grids import descendants
+
+    row = staff.loc[staff["staff_code"] == staff_code]
+    if row.empty:
+        raise InputError(f"unknown staff member {staff_code!r}")
+    code = row["grid_code"].iloc[0]
+    if code is None or pd.isna(code):
+        raise InputError(f"staff member {staff_code!r} has no grid")
+    micro = grids[grids["level"] == "micro"] if "level" in grids else grids
+    mine = descendants(str(code), grids) & set(micro["code"].astype(str))
+    cand = ranked[ranked["unit_id"].astype(str).isin(mine) & (ranked["gap_score"] > 0)]
+    cand = cand.sort_values(["gap_score", "unit_id"], ascending=[False, True]).head(max_stops)
+    geo = micro.set_index(micro["code"].astype(str)).geometry
+    stops = gpd.GeoDataFrame(
+        {"unit_id": cand["unit_id"].astype(str).to_numpy(), "score": cand["gap_score"].to_numpy()},
+        geometry=geo.reindex(cand["unit_id"].astype(str)).to_numpy(),
+        crs=4326,
+    )
+    if start_xy is None:
+        home = grids.loc[grids["code"].astype(str) == str(code)].geometry
+        pt = shapely.point_on_surface(home.iloc[0]) if len(home) else None
+        if pt is None:
+            raise InputError(f"grid {code} of {staff_code} is not in the grid layer")
+        start_xy = (pt.x, pt.y)
+    return suggest_route(
+        start_xy, stops, budget_s=budget_s, speed_mps=speed_mps, dwell_s=dwell_s, streets=streets
+    )
+
+
+@dataclass
+class TrackData:
+    """Cleaned fixes and what the coverage functions read: ``clean`` (``CleanResult``),
+    ``samples`` (``interpolate``) and ``segs`` (``segments``)."""
+
+    clean: CleanResult
+    samples: gpd.GeoDataFrame
+    segs: gpd.GeoDataFrame
+
+
+def track_data(
+    fixes: gpd.GeoDataFrame,
+    *,
+    district=None,
+    max_speed_mps: float = CYCLE_MAX_SPEED_MPS,
+    split_gap_s: float = 600.0,
+    step_s: float = 15.0,
+) -> TrackData:
+    """``clean_fixes`` then ``interpolate`` (every ``step_s`` seconds) and ``segments``: the
+    pipeline the CLI and the Patrol page run on fixes from the store or a file."""
+    clean = clean_fixes(
+        fixes, max_speed_mps=max_speed_mps, district=district, split_gap_s=split_gap_s
+    )
+    return TrackData(clean, interpolate(clean.fixes, step_s=step_s), segments(clean.fixes))
+
+
+def default_period(fixes: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Whole days around the fixes: midnight before the first, midnight after the last."""
+    if not len(fixes):
+        raise InputError("no patrol fixes in the period")
+    t = pd.to_datetime(fixes["t"])
+    first, last = t.min().floor("D"), t.max().floor("D") + pd.Timedelta(days=1)
+    return first, last
+
+
+@dataclass
+class PatrolView:
+    """What the Patrol page and ``gridlens gaps`` show for one period, shift and kind of unit.
+
+    ``coverage``: ``coverage_table``; ``risk``: ``unit_risk``; ``gaps``: ``coverage_gaps``
+    (``staff_unpatrolled`` filled when staff were given); ``staff``: ``staff_summary`` (None
+    without staff); ``period``: (start, end)."""
+
+    units: str
+    coverage: pd.DataFrame
+    risk: pd.DataFrame
+    gaps: GapReport
+    staff: pd.DataFrame | None
+    period: tuple[pd.Timestamp, pd.Timestamp]
+
+
+def patrol_view(
+    samples: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    incidents: pd.DataFrame,
+    *,
+    units: str = "grid:micro",
+    streets: gpd.GeoDataFrame | None = None,
+    segs: gpd.GeoDataFrame | None = None,
+    staff: pd.DataFrame | None = None,
+    start=None,
+    end=None,
+    shift=None,
+    area=None,
+) -> PatrolView:
+    """Coverage, risk and ranked gaps for ``units`` (``grid:micro`` or ``h3:<res>``).
+
+    ``incidents`` should already be those of the period (and the categories chosen): the risk
+    is their density and Gi* bin per unit (``unit_risk``) on the same units. H3 units are the
+    cells of ``area`` (default: the union of the level-1 grids, else of all grids). With
+    ``staff`` (``staff_code, name, role, grid_code``), the micro-grids each member answers for
+    and did not patrol, and ``staff_summary``.
+    """
+    from gis import hotspots as hs
+
+    spec = units.strip().lower()
+    if spec in ("grid:micro", "micro", "grid"):
+        kind, unit_arg = "grid:micro", grids
+        units_frame = hs.grid_units(grids, "micro")
+        all_units = None
+    else:
+        k, res = parse_units(spec)
+        if k != "h3":
+            raise InputError(f"units must be grid:micro or h3:<res>, got {units!r}")
+        kind, unit_arg = f"h3:{res}", f"h3:{res}"
+        if area is None:
+            l1 = grids[grids["level"] == "l1"] if "level" in grids else grids
+            area = shapely.union_all((l1 if len(l1) else grids).geometry.to_numpy())
+        units_frame = hs.h3_units(area, int(res))
+        all_units = units_frame["unit_id"].to_numpy()
+    cov = coverage_table(
+        samples,
+        unit_arg,
+        streets=streets,
+        segs=segs,
+        all_units=all_units,
+        start=start,
+        end=end,
+        shift=shift,
+    )
+    period = cov.attrs["period"]
+    risk = unit_risk(incidents, units_frame)
+    report = coverage_gaps(cov, risk, grids=grids if kind == "grid:micro" else None, period=period)
+    table = None
+    if staff is not None:
+        window = _shift_window(shift)
+        if window is not None:
+            sp = presence(
+                samples,
+                grids,
+                by=("unit", "staff", "shift"),
+                shifts={k: _fmt_window(v) for k, v in window.items()},
+                start=period[0],
+                end=period[1],
+            ).drop(columns="shift")
+        else:
+            sp = presence(samples, grids, by=("unit", "staff"), start=period[0], end=period[1])
+        if kind == "grid:micro":
+            micro_rank = report.ranked
+        else:
+            micro_cov = coverage_table(samples, grids, start=period[0], end=period[1], shift=shift)
+            micro_risk = unit_risk(incidents, hs.grid_units(grids, "micro"))
+            micro_rank = coverage_gaps(micro_cov, micro_risk, period=period).ranked
+        micro_risk_tbl = micro_rank[["unit_id", "risk", "gap_score"]]
+        per_staff = coverage_gaps(
+            sp, micro_risk_tbl.drop(columns="gap_score"), staff=staff, grids=grids, period=period
+        )
+        unpatrolled = per_staff.staff_unpatrolled
+        if len(unpatrolled):  # scores of the unit ranking (all staff together), not per member
+            score = dict(zip(micro_rank["unit_id"], micro_rank["gap_score"], strict=True))
+            unpatrolled = unpatrolled.assign(gap_score=unpatrolled["unit_id"].map(score))
+            unpatrolled = unpatrolled.sort_values(
+                ["staff_code", "gap_score"], ascending=[True, False], na_position="last"
+            ).reset_index(drop=True)
+        report = GapReport(report.ranked, report.unvisited, unpatrolled)
+        table = staff_summary(staff, sp, grids, unpatrolled)
+    return PatrolView(kind, cov, risk, report, table, period)
+
+
+# --------------------------------------------------------------------------------------------
+# Store: importing tracks (the only function here that touches the database)
+# --------------------------------------------------------------------------------------------
+ALREADY_IMPORTED = "already imported (same staff and time in the store)"
+
+
+@dataclass
+class TrackImportResult:
+    """What ``import_tracks`` did: ``total = imported + len(dropped)`` always.
+
+    ``dropped`` holds the dropped fixes (the file's columns, ``row`` -- 1-based position in the
+    file's rows -- ``lon, lat`` and ``reason``); ``summary`` is ``clean_fixes``'s plus
+    ``already_imported``; ``tracks`` the ``patrol_tracks`` rows written.
+    """
+
+    total: int
+    imported: int
+    dropped: pd.DataFrame = field(repr=False)
+    tracks: pd.DataFrame = field(repr=False)
+    summary: dict = field(default_factory=dict)
+    batch_id: int | None = None
+    file_name: str | None = None
+
+    @property
+    def reasons(self) -> pd.Series:
+        """Dropped fixes per reason, largest first."""
+        if not len(self.dropped):
+            return pd.Series(dtype=int)
+        return self.dropped["reason"].value_counts()
+
+    def summary_line(self) -> str:
+        """``N imported + M rejected = T total (reason: n; ...)``."""
+        from gis.io import accounting_line
+
+        return accounting_line(self.imported, self.dropped, self.total)
+
+
+def _track_rows(kept: gpd.GeoDataFrame) -> pd.DataFrame:
+    """One ``patrol_tracks`` row per cleaned track: code ``STAFF/YYYYmmddTHHMMSS`` of its start,
+    the default shift its start falls in (``morning`` 09:00-19:00, ``evening`` otherwise)."""
+    g = kept.groupby("track_id", sort=True)
+    tr = pd.DataFrame(
+        {
+            "staff_code": g["staff_code"].first(),
+            "started_at": g["t"].min(),
+            "ended_at": g["t"].max(),
+        }
+    ).reset_index()
+    tr["track_code"] = [
+        f"{s}/{t:%Y%m%dT%H%M%S}" for s, t in zip(tr["staff_code"], tr["started_at"], strict=True)
+    ]
+    idx, _ = _shift_index(_t_ns(tr["started_at"]), parse_shifts(DEFAULT_SHIFTS))
+    tr["shift"] = np.where(idx == 0, "morning", "evening")
+    return tr
+
+
+def import_tracks(
+    engine,
+    path: str | Path,
+    *,
+    crs: str | int | None = "wgs84",
+    tz: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    staff_code: str | None = None,
+    imported_by: str = "cli",
+    max_speed_mps: float = CYCLE_MAX_SPEED_MPS,
+    split_gap_s: float = 600.0,
+    tolerance_m: float = GPS_ACCURACY_M,
+    dropped_out: str | Path | None = None,
+) -> TrackImportResult:
+    """Import a GPS track file into ``patrol_tracks`` + ``patrol_fixes`` in one transaction.
+
+    The file is read with ``read_tracks`` and cleaned with ``clean_fixes`` (the district is
+    the union of the current level-1 grids in the store, ``tolerance_m`` outside it allowed;
+    no district check when the store has no grids). Kept fixes whose staff member already
+    has a fix at the same time in the store are dropped as ``already imported``, so importing
+    a file twice adds nothing. Each cleaned track becomes a ``patrol_tracks`` row (code
+    ``STAFF/YYYYmmddTHHMMSS`` of its first fix; a numeric suffix if taken). An
+    ``import_batches`` row (kind ``tracks``) records the counts and reasons. Every fix is
+    accounted for: ``imported + dropped = total``.
+
+    Parameters
+    ----------
+    engine
+        The store (``gis.store.open_store``).
+    path, crs, tz, mapping, staff_code
+        See ``read_tracks``.
+    max_speed_mps, split_gap_s
+        See ``clean_fixes`` (7 m/s cycling by default; 2.5 for foot patrols).
+    dropped_out
+        CSV for the dropped fixes with their reasons (UTF-8 with BOM, opens in Excel).
+    """
+    import json
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    from gis.store import read_frame, read_grids, save_frame
+
+    path = Path(path)
+    fixes = read_tracks(path, crs=crs, tz=tz, mapping=mapping, staff_code=staff_code)
+    grids = read_grids(engine)
+    l1 = grids[grids["level"] == "l1"] if len(grids) else grids
+    district = (l1 if len(l1) else grids) if len(grids) else None
+    res = clean_fixes(
+        fixes,
+        max_speed_mps=max_speed_mps,
+        district=district,
+        tolerance_m=tolerance_m,
+        split_gap_s=split_gap_s,
+    )
+    kept = res.fixes
+    # already in the store: same staff member at the same time
+    dup = np.zeros(len(kept), dtype=bool)
+    if len(kept):
+        staff_codes = sorted(set(kept["staff_code"]))
+        names = ", ".join(f":s{i}" for i in range(len(staff_codes)))
+        params = {f"s{i}": c for i, c in enumerate(staff_codes)}
+        params["a"] = kept["t"].min().to_pydatetime()
+        params["b"] = kept["t"].max().to_pydatetime()
+        old = read_frame(
+            engine,
+            "patrol_fixes",
+            columns=["staff_code", "t"],
+            where=f"t >= :a AND t <= :b AND staff_code IN ({names})",
+            params=params,
+        )
+        if len(old):
+            key = pd.MultiIndex.from_arrays(
+                [old["staff_code"].astype(str), pd.to_datetime(old["t"]).astype("datetime64[ns]")]
+            )
+            mine = pd.MultiIndex.from_arrays(
+                [kept["staff_code"].astype(str), kept["t"].astype("datetime64[ns]")]
+            )
+            dup = mine.isin(key)
+    dropped = res.dropped
+    if dup.any():
+        again = pd.DataFrame(kept.loc[dup].drop(columns=kept.geometry.name))
+        g = kept.geometry.to_numpy()[dup]
+        again["lon"], again["lat"] = shapely.get_x(g), shapely.get_y(g)
+        again["reason"] = ALREADY_IMPORTED
+        again = again.drop(columns=["track_id"], errors="ignore")
+        dropped = pd.concat([dropped, again])
+        kept = kept.loc[~dup]
+    dropped = dropped.sort_index()
+    dropped.insert(0, "row", dropped.index.to_numpy() + 1)
+    tracks = _track_rows(kept) if len(kept) else pd.DataFrame(columns=["track_id", "track_code"])
+    total = len(fixes)
+    if len(kept) + len(dropped) != total:  # pragma: no cover - an invariant of clean_fixes
+        raise InputError(f"{path}: {len(kept)} kept + {len(dropped)} dropped != {total} fixes")
+    summary = dict(res.summary)
+    summary["already_imported"] = int(dup.sum())
+    summary["tracks_written"] = len(tracks)
+    result = TrackImportResult(
+        total=total,
+        imported=len(kept),
+        dropped=dropped.reset_index(drop=True),
+        tracks=tracks,
+        summary=summary,
+        file_name=path.name,
+    )
+    details = {
+        "reasons": result.reasons.to_dict(),
+        "tracks": len(tracks),
+        "splits_gap": summary["splits_gap"],
+        "splits_jump": summary["splits_jump"],
+        "crs": str(crs),
+        "max_speed_mps": max_speed_mps,
+        "split_gap_s": split_gap_s,
+    }
+    with engine.begin() as conn:
+        batch = conn.execute(
+            sa.text(
+                "INSERT INTO import_batches (kind, file_name, imported_by, imported_at, total,"
+                " imported, rejected, details) VALUES ('tracks', :f, :by, :at, :t, :i, :r, :d)"
+            ),
+            {
+                "f": path.name,
+                "by": imported_by,
+                "at": datetime.now().replace(microsecond=0),
+                "t": result.total,
+                "i": result.imported,
+                "r": len(result.dropped),
+                "d": json.dumps(details, ensure_ascii=False, default=str),
+            },
+        )
+        result.batch_id = batch.lastrowid if conn.dialect.name != "postgresql" else None
+        if result.batch_id is None:
+            result.batch_id = conn.execute(sa.text("SELECT max(id) FROM import_batches")).scalar()
+        if len(tracks):
+            taken = set(
+                conn.execute(
+                    sa.text("SELECT track_code FROM patrol_tracks WHERE track_code LIKE :p"),
+                    {"p": "%/%"},
+                ).scalars()
+            )
+            codes = []
+            for code in tracks["track_code"]:
+                final, k = code, 1
+                while final in taken:
+                    k += 1
+                    final = f"{code}-{k}"
+                taken.add(final)
+                codes.append(final)
+            tracks["track_code"] = codes
+            save_frame(
+                conn,
+                "patrol_tracks",
+                tracks[["track_code", "staff_code", "shift", "started_at", "ended_at"]],
+            )
+            ids = pd.read_sql(sa.text("SELECT id, track_code FROM patrol_tracks"), conn).set_index(
+                "track_code"
+            )["id"]
+            db_id = tracks.set_index("track_id")["track_code"].map(ids)
+            out = gpd.GeoDataFrame(
+                {
+                    "track_id": kept["track_id"].map(db_id).astype("int64").to_numpy(),
+                    "staff_code": kept["staff_code"].astype(str).to_numpy(),
+                    "t": kept["t"].astype("datetime64[ns]").to_numpy(),
+                },
+                geometry=kept.geometry.to_numpy(),
+                crs=4326,
+            )
+            save_frame(conn, "patrol_fixes", out)
+    if dropped_out is not None and len(result.dropped):
+        Path(dropped_out).parent.mkdir(parents=True, exist_ok=True)
+        result.dropped.to_csv(dropped_out, index=False, encoding="utf-8-sig")
+    return result

@@ -224,6 +224,47 @@ def incident_time_range(engine: Engine | Connection) -> tuple[datetime | None, d
     )
 
 
+def read_fixes(
+    engine: Engine | Connection,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    staff: list[str] | str | None = None,
+) -> gpd.GeoDataFrame:
+    """Patrol GPS fixes with ``start <= t < end``, optionally of some staff members.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id, track_id, track_code, staff_code, t, geometry`` (EPSG:4326), ordered by track and
+        time; ``track_code`` is the code of the fix's ``patrol_tracks`` row.
+    """
+    clauses, params = [], {}
+    if start is not None:
+        clauses.append("t >= :start")
+        params["start"] = pd.Timestamp(start).to_pydatetime()
+    if end is not None:
+        clauses.append("t < :end")
+        params["end"] = pd.Timestamp(end).to_pydatetime()
+    if staff:
+        codes = [staff] if isinstance(staff, str) else list(staff)
+        names = [f":s{i}" for i in range(len(codes))]
+        clauses.append(f"staff_code IN ({', '.join(names)})")
+        params.update({f"s{i}": c for i, c in enumerate(codes)})
+    with _connect(engine) as conn:
+        fixes = read_frame(
+            conn,
+            "patrol_fixes",
+            where=" AND ".join(clauses) or None,
+            params=params,
+            order_by="track_id, t, id",
+        )
+        tracks = read_frame(conn, "patrol_tracks", columns=["id", "track_code"])
+    codes = dict(zip(tracks["id"], tracks["track_code"], strict=True))
+    fixes.insert(2, "track_code", fixes["track_id"].map(codes).astype(object))
+    fixes["t"] = pd.to_datetime(fixes["t"]).astype("datetime64[ns]")
+    return fixes
+
+
 def read_table(engine: Engine | Connection, table: str) -> pd.DataFrame:
     """A whole non-spatial reference table (taxonomy, departments, staff ...)."""
     return read_frame(engine, table)
@@ -262,6 +303,7 @@ __all__ = [
     "load_demo",
     "read_grids",
     "read_incidents",
+    "read_fixes",
     "read_frame",
     "save_frame",
     "count_rows",
