@@ -303,7 +303,7 @@ class _Work:
                 out.append(c)
         if parent is None and not dedicated:
             out = [c for c in out if self.level[c] in REGULAR_LEVELS]
-        return out
+        return sorted(out)  # ties (equal borders) go to the smallest code
 
     def live(self) -> list[str]:
         retired = set(self.retired)
@@ -468,6 +468,9 @@ class _Work:
             self._district = _union_all(list(new.values()))
         for k in kids:
             self.geom[k] = new[k]
+            n_parts = len(_parts(new[k]))
+            if k not in fixed and n_parts > len(_parts(before[k])) and n_parts > 1:
+                self.notes.append(f"{k} is now in {n_parts} separate parts")
         if not recurse:
             return
         for k in kids:
@@ -1556,7 +1559,7 @@ def impact_preview(
         mask = staff["grid_code"].isin(changed | retired)
         staff_out = staff.loc[mask].copy()
         staff_out["change"] = np.where(staff_out["grid_code"].isin(retired), "retired", "changed")
-        staff_out["new_code"] = staff_out["grid_code"].map(result.recoded).fillna("")
+        staff_out["new_code"] = [result.recoded.get(c, "") for c in staff_out["grid_code"]]
         staff_out = staff_out.reset_index(drop=True)
 
     validation = _grids.validate_hierarchy(after, sliver_m2=sliver_m2)
