@@ -849,6 +849,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = users.add_parser("enable", parents=[common, by], help="let a disabled account sign in")
     p.add_argument("name")
     p.set_defaults(func=cmd_users_active, active=True)
+    from gis._planning_cli import add_commands as add_planning_commands
+
+    add_planning_commands(sub, common)
     return parser
 
 

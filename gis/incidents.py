@@ -37,6 +37,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 import sqlalchemy as sa
@@ -575,8 +577,9 @@ def assign_grids_in_force(
     version changes; an incident older than every version gets the first versions (grids are
     usually drawn after the history they are used on). Returns the frame and a note.
     """
-    if versions.empty:
-        return assign_incident_grids(lon, lat, versions), "no grids in the store: none assigned"
+    if versions.empty or len(lon) == 0:
+        note = "no grids in the store: none assigned" if versions.empty else "no rows"
+        return assign_incident_grids(lon, lat, versions.iloc[:0]), note
     starts = pd.to_datetime(versions["valid_from"])
     ends = pd.to_datetime(versions["valid_to"])
     changes = np.unique(np.concatenate([starts.to_numpy(), ends.dropna().to_numpy()]))
@@ -938,17 +941,18 @@ def prepare_incidents(
     else:
         ids = _content_ids(table)
         notes.append("no id column: external ids are hashes of each row's content")
-    frame["external_id"] = ids.astype(str)
+    frame["external_id"] = pd.Series(ids.to_numpy(dtype=object), index=table.index).astype(str)
     open_ = (reason == "").to_numpy()
     dup_file = np.zeros(n, dtype=bool)
     dup_file[open_] = frame["external_id"][open_].duplicated(keep="first").to_numpy()
     reason[dup_file] = "duplicate external_id in the file"
     open_ = (reason == "").to_numpy()
     if len(existing_ids):
-        seen = frame["external_id"].isin(
-            existing_ids if not isinstance(existing_ids, np.ndarray) else pd.Index(existing_ids)
-        )
-        reason[open_ & seen.to_numpy()] = "already imported (external_id exists)"
+        seen = pc.is_in(
+            pa.array(frame["external_id"].to_numpy(dtype=object), type=pa.string()),
+            value_set=pa.array(np.asarray(list(existing_ids), dtype=object), type=pa.string()),
+        ).to_numpy(zero_copy_only=False)
+        reason[open_ & seen] = "already imported (external_id exists)"
 
     for target in ("source", "status", "severity", "department", "address", "description"):
         if target in mapping:

@@ -198,31 +198,46 @@ def _insert_spatialite(conn: Connection, table, frame, columns, gcols, progress=
     # R*Tree triggers cost about half the insert time; when the load is at least as large as
     # what the table holds, rebuilding the index once afterwards is cheaper (same result).
     existing = cur.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+    big = len(records) >= 1000
     bulk = len(records) >= max(existing, 1000)
-    rebuild = [c for c in gcols if c in columns] if bulk else []
+    # re-building a B-tree index is much cheaper per row than random inserts into it
+    reindex = big and 4 * len(records) >= existing
+    gcols_here = [c for c in gcols if c in columns]
+    rebuild = gcols_here if bulk else []
     for col in rebuild:
         cur.execute("SELECT DisableSpatialIndex(?, ?)", (table, col))
-    # Per-row work that a bulk load can do once: SpatiaLite's geometry-constraint and
-    # "last insert" triggers (the constraint is checked above: type by _prepare_geometry, SRID
-    # by GeomFromWKB) and the secondary indexes. Dropped and re-created inside the
-    # transaction, so a failure rolls them back too.
-    saved = []
-    if bulk:
+    # Per-row work a load of 1,000+ rows does once instead: SpatiaLite's geometry-constraint,
+    # "last insert" and R*Tree triggers (the constraint is checked above: type by
+    # _prepare_geometry, SRID by GeomFromWKB; the new rows' boxes go into the R*Tree in one
+    # statement afterwards), and for a bulk load the secondary indexes. Dropped and re-created
+    # inside the transaction, so a failure rolls them back too.
+    saved: list[tuple[str, str, str]] = []
+    if big:
         saved = cur.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL"
             " AND ((type = 'trigger' AND (name LIKE 'ggi^_%' ESCAPE '^' OR name LIKE 'tmi^_%'"
-            " ESCAPE '^')) OR (type = 'index' AND name NOT LIKE 'sqlite^_%' ESCAPE '^'"
-            " AND sql NOT LIKE 'CREATE UNIQUE%'))",
-            (table,),
+            " ESCAPE '^' OR name LIKE 'gii^_%' ESCAPE '^')) OR (? AND type = 'index'"
+            " AND name NOT LIKE 'sqlite^_%' ESCAPE '^' AND sql NOT LIKE 'CREATE UNIQUE%'))",
+            (table, int(reindex)),
         ).fetchall()
         for kind, name, _ in saved:
             cur.execute(f'DROP {kind.upper()} "{name}"')
+    last_rowid = cur.execute(f'SELECT COALESCE(MAX(rowid), 0) FROM "{table}"').fetchone()[0]
     for start in range(0, len(records), _BATCH):
         cur.executemany(sql, records[start : start + _BATCH])
         if progress is not None:
             progress(min(start + _BATCH, len(records)), len(records))
-    for _, _, sql in saved:
-        cur.execute(sql)
+    for kind, name, sql_ in saved:
+        cur.execute(sql_)
+        if kind == "trigger" and name.startswith("gii_"):
+            col = next((c for c in gcols_here if name == f"gii_{table}_{c}"), None)
+            if col is not None:
+                cur.execute(
+                    f'INSERT INTO "idx_{table}_{col}" (pkid, xmin, xmax, ymin, ymax)'
+                    f' SELECT rowid, MbrMinX("{col}"), MbrMaxX("{col}"), MbrMinY("{col}"),'
+                    f' MbrMaxY("{col}") FROM "{table}" WHERE rowid > ? AND "{col}" IS NOT NULL',
+                    (last_rowid,),
+                )
     if saved:
         cur.execute(
             "UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"

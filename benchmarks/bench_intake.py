@@ -1,0 +1,205 @@
+"""Incident intake: a 1,000,000-row Chinese-header CSV into a fresh demo database (SpatiaLite).
+
+The file is generated in the demo district (positions and categories drawn from the demo's own
+incidents, jittered by ~30 m, times over a year) with a few per cent of bad rows: missing or
+non-numeric coordinates, unreadable and future times, unknown categories, points 5 km outside,
+repeated ids. The import (``gis.incidents.import_incidents``: read, detect columns, check every
+row, assign grids, link duplicates and repeat locations, write in one transaction) runs in a
+child process; its wall time and peak RSS (``ru_maxrss`` of the child) are measured. Every row
+must be accounted for.
+
+Peer: reading the same file with pandas' delimiter sniffing (``read_csv(sep=None,
+engine="python")``, what a plain "read any CSV" does), in the same run.
+
+    python benchmarks/bench_intake.py [--rows 1000000] [--encoding utf-8|gbk]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmarks._common import result_line  # noqa: E402
+
+#: Chinese category text per demo code (aliases in data/category_aliases.csv)
+TEXTS = {
+    "05-05": ["违停", "机动车乱停放", "违章停车"],
+    "05-06": ["非机动车乱停放", "共享单车乱停放"],
+    "05-04": ["占道经营", "店外经营"],
+    "05-01": ["流动摊贩", "无照经营游商"],
+    "05-07": ["乱堆物料"],
+    "05-08": ["商业噪音"],
+    "05-10": ["露天烧烤"],
+    "01-01": ["私搭乱建", "违建"],
+    "01-07": ["僵尸车"],
+    "01-18": ["私自饲养家禽家畜"],
+    "03-01": ["施工扰民"],
+    "06-01": ["占用消防通道"],
+    "06-02": ["噪声扰民"],
+    "06-03": ["流浪犬"],
+    "06-04": ["邻里纠纷"],
+}
+
+
+def make_demo_db(path: Path) -> None:
+    from gis import store
+    from gis.demo import generate_district
+
+    engine = store.open_store(str(path))
+    store.init_db(engine)
+    store.load_demo(engine, generate_district(seed=42, track_days=1))
+    engine.dispose()
+
+
+def make_csv(db: Path, out: Path, rows: int, encoding: str, seed: int = 7) -> dict[str, int]:
+    """Write the test file; return the bad rows planted per kind."""
+    from gis import store
+
+    engine = store.open_store(str(db))
+    base = store.read_frame(engine, "incidents", columns=["category_code", "geom"])
+    engine.dispose()
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(base), rows)
+    lon = base.geometry.x.to_numpy()[pick] + rng.normal(0, 0.0003, rows)
+    lat = base.geometry.y.to_numpy()[pick] + rng.normal(0, 0.0003, rows)
+    codes = base["category_code"].to_numpy()[pick]
+    text = np.empty(rows, dtype=object)
+    for code in np.unique(codes):
+        idx = np.flatnonzero(codes == code)
+        text[idx] = rng.choice(TEXTS.get(code, [code]), len(idx))
+    t = pd.Timestamp("2024-11-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, rows), "s")
+    frame = pd.DataFrame(
+        {
+            "事件编号": [f"GL{i:08d}" for i in range(rows)],
+            "事件类型": text,
+            "上报时间": t.strftime("%Y/%m/%d %H:%M:%S"),
+            "经度": np.round(lon, 6).astype(str),
+            "纬度": np.round(lat, 6).astype(str),
+            "地址": "高平市某某路" + pd.Series(rng.integers(1, 300, rows)).astype(str) + "号",
+            "问题描述": "巡查发现" + text,
+            "来源": rng.choice(["网格员巡查", "12345热线", "视频监控"], rows),
+            "状态": rng.choice(["已结案", "处置中"], rows),
+        }
+    )
+    planted = {}
+    bad = rng.permutation(rows)
+    cuts = {
+        "no coordinates": 0.01,
+        "coordinates are not numbers": 0.002,
+        "missing or unreadable occurred_at": 0.005,
+        "occurred_at is in the future": 0.002,
+        "unknown category": 0.005,
+        "outside": 0.005,
+        "duplicate external_id in the file": 0.003,
+    }
+    start = 0
+    for kind, share in cuts.items():
+        idx = bad[start : start + int(rows * share)]
+        start += len(idx)
+        planted[kind] = len(idx)
+        if kind == "no coordinates":
+            frame.loc[idx, ["经度", "纬度"]] = ""
+        elif kind == "coordinates are not numbers":
+            frame.loc[idx, "经度"] = "东经112度"
+        elif kind == "missing or unreadable occurred_at":
+            frame.loc[idx, "上报时间"] = "待补录"
+        elif kind == "occurred_at is in the future":
+            frame.loc[idx, "上报时间"] = "2099/01/01 08:00:00"
+        elif kind == "unknown category":
+            frame.loc[idx, "事件类型"] = "其他问题"
+        elif kind == "outside":
+            frame.loc[idx, "经度"] = (lon[idx] + 0.06).round(6).astype(str)
+        else:
+            frame.loc[idx, "事件编号"] = frame.loc[bad[: len(idx)], "事件编号"].to_numpy()
+    frame.to_csv(out, index=False, encoding=encoding)
+    return planted
+
+
+CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from gis import store
+from gis.incidents import import_incidents
+engine = store.open_store({db!r})
+t0 = time.perf_counter()
+r = import_incidents(engine, {csv!r}, imported_by="bench", progress=lambda f, m: None)
+dt = time.perf_counter() - t0
+n = store.count_rows(engine, "incidents")
+print(json.dumps({{"seconds": dt, "total": r.total, "imported": r.imported,
+                  "rejected": r.rejected_count, "reasons": r.reasons.to_dict(),
+                  "duplicates": r.duplicates, "repeats": r.repeat_locations, "rows_in_db": n}}))
+"""
+
+
+def run_import(db: Path, csv: Path) -> tuple[dict, float]:
+    code = CHILD.format(root=str(ROOT), db=str(db), csv=str(csv))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(1)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out, max(peak_kb, before) / 1024.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--encoding", default="utf-8", choices=["utf-8", "gbk"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        db = tmp / "demo.db"
+        t0 = time.perf_counter()
+        make_demo_db(db)
+        csv = tmp / "incidents.csv"
+        planted = make_csv(db, csv, args.rows, args.encoding)
+        print(f"setup (demo db + {args.rows:,}-row file, {csv.stat().st_size / 1e6:.0f} MB): "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+        out, peak_mb = run_import(db, csv)
+        assert out["imported"] + out["rejected"] == out["total"] == args.rows, out
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+        print(f"planted bad rows: {json.dumps(planted, ensure_ascii=False)}")
+        t1 = time.perf_counter()
+        peer = pd.read_csv(
+            csv,
+            sep=None,
+            engine="python",
+            dtype=str,
+            encoding=args.encoding.replace("gbk", "gb18030"),
+        )
+        peer_s = time.perf_counter() - t1
+        assert len(peer) == args.rows
+    ours = out["seconds"]
+    print(
+        result_line(
+            "intake",
+            ours,
+            "pandas_read_csv_sniff_only",
+            peer_s,
+            rows=args.rows,
+            rows_per_s=int(args.rows / ours),
+            peak_rss_mb=int(peak_mb),
+            imported=out["imported"],
+            rejected=out["rejected"],
+            encoding=args.encoding,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
