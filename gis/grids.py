@@ -1,7 +1,17 @@
-"""The grid hierarchy: reading grid files into versioned grids.
+"""The grid hierarchy: validation, codes, point assignment, and grid files.
 
-Grids are versioned in the store: an import closes the versions it replaces (``valid_to``) and
-adds new ones, so incidents stay attributable to the grid in force when they happened.
+- ``validate_hierarchy`` checks a hierarchy against the standards' rules (tiles with no gap or
+  overlap, every grid under its parent, well-formed unique codes) and returns a
+  ``ValidationReport`` (a GeoDataFrame of problems with areas in m², and readable zh/en text).
+- ``grid_code``, ``parse_code``, ``next_free_codes``, ``number_children``: 15-digit codes
+  (legacy 14-digit accepted), numbered west->east, north->south; overflow is an error.
+- ``assign_points`` / ``GridIndex`` / ``assign_points_at``: each point's micro-grid and
+  ancestors by integer cell keys with exact tests only near boundaries, optionally with the
+  grid version in force at each point's time.
+- ``import_grids`` / ``validate_grid_file`` / ``export_grids``: files in and out. Grids are
+  versioned in the store: an import closes the versions it replaces (``valid_to``) and adds new
+  ones, so incidents stay attributable to the grid in force when they happened; it validates
+  the would-be hierarchy before writing anything.
 """
 
 from __future__ import annotations
