@@ -2047,9 +2047,10 @@ def grid_history(engine: Engine, code: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``version, valid_from, valid_to, current, action, edited_by, edited_at, reason, group,
-        name, parent_code, area_m2``; a version loaded without an edit record (the demo) has
-        action ``loaded`` and ``created_by`` as editor. If the grid was retired, a last row
-        with ``version`` <NA> and action of the retiring edit says by whom and why.
+        name, parent_code, area_m2``, in time order; a version loaded without an edit record
+        (the demo) has action ``loaded`` and ``created_by`` as editor. Each time the grid was
+        retired, a row with ``version`` <NA> and the retiring edit's action says by whom, when
+        and why.
     """
     versions = read_frame(
         engine, "grids", where="code = :c", params={"c": str(code)}, order_by="version"
@@ -2101,8 +2102,7 @@ def grid_history(engine: Engine, code: str) -> pd.DataFrame:
         }
     )
     ended = edits[edits["version_after"].isna()]
-    if len(ended) and versions["valid_to"].notna().iloc[-1]:
-        last = ended.iloc[-1]
+    for _, last in ended.iterrows():  # retirements: one row each, in time order
         out.loc[len(out)] = {
             "version": pd.NA,
             "valid_from": last["edited_at"],
@@ -2117,6 +2117,7 @@ def grid_history(engine: Engine, code: str) -> pd.DataFrame:
             "parent_code": None,
             "area_m2": 0.0,
         }
+    out = out.sort_values("edited_at", kind="stable")
     return out.reset_index(drop=True)
 
 

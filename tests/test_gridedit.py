@@ -593,6 +593,33 @@ def test_split_merge_retire_saved(engine, tiny):
     merged = ge.merge(current, ["140581001001103", "140581001001104"])
     ge.save_edit(engine, merged, user="a", reason="merge back")
     assert validate_hierarchy(store.read_grids(engine)).errors == 0
+    # a dedicated grid: added, then retired; its history says both
+    added = ge.add_dedicated(
+        store.read_grids(engine),
+        name="School",
+        kind="school",
+        geometry=box(0.001, 0.001, 0.002, 0.002),
+        parent_code=C1,
+        reserved=ge.used_codes(engine),
+    )
+    code = added.created[0]
+    ge.save_edit(engine, added, user="a", reason="new school")
+    ge.save_edit(engine, ge.retire(store.read_grids(engine), code), user="b", reason="closed")
+    assert code not in set(store.read_grids(engine)["code"])
+    history = ge.grid_history(engine, code)
+    assert history["action"].tolist() == ["add_dedicated", "retire"]
+    assert history["edited_by"].tolist() == ["a", "b"]
+    # used codes are never issued again
+    assert code in ge.used_codes(engine) and P101 in ge.used_codes(engine)
+    again = ge.add_dedicated(
+        store.read_grids(engine),
+        name="School 2",
+        kind="school",
+        geometry=box(0.001, 0.001, 0.002, 0.002),
+        parent_code=C1,
+        reserved=ge.used_codes(engine),
+    )
+    assert again.created[0] > code
 
 
 def test_conflict_two_admins(engine, tiny):
@@ -672,6 +699,21 @@ def test_restore_version_brings_back_the_edit_group(engine, tiny):
     assert history.iloc[-1]["group"] == group
     log = ge.edit_log(engine)
     assert log.iloc[0]["action"] == "restore" and "140581001002103" in log.iloc[0]["codes"]
+
+
+def test_restore_a_retired_grid(engine, tiny):
+    load(engine, tiny)
+    original = store.read_grids(engine)
+    ge.save_edit(engine, ge.merge(original, [P101, P102]), user="a", reason="merge")
+    ge.restore_version(engine, P102, 1, user="b", reason="unmerge")
+    back = store.read_grids(engine)
+    assert attr(back, P102, "version") == 2 and attr(back, P101, "version") == 3
+    for code in (P101, P102):
+        assert shapely.to_wkb(geom_of(back, code)) == shapely.to_wkb(geom_of(original, code))
+        assert attr(back, code, "households") == 400
+    history = ge.grid_history(engine, P102)
+    assert history["action"].tolist() == ["loaded", "merge", "restore"]
+    assert history["version"].tolist()[::2] == [1, 2] and pd.isna(history["version"].iloc[1])
 
 
 def test_restore_refused_when_the_result_would_be_invalid(engine, tiny, monkeypatch):
