@@ -199,3 +199,205 @@ def choropleth_layer(
         pickable=True,
         auto_highlight=True,
     )
+
+
+# --------------------------------------------------------------------------- hotspot layers
+#: ArcGIS's Hot Spot Analysis colours per Gi* bin (99/95/90 % hot, not significant, cold)
+GI_BIN_COLORS: dict[int, list[int]] = {
+    3: [214, 47, 39],
+    2: [237, 117, 81],
+    1: [250, 185, 132],
+    0: [238, 238, 224],
+    -1: [192, 204, 190],
+    -2: [132, 158, 186],
+    -3: [69, 117, 181],
+}
+#: local Moran clusters (HH, LL) and outliers (HL, LH), GeoDa's colours; "ns" not significant
+LISA_COLORS: dict[str, list[int]] = {
+    "HH": [215, 25, 28],
+    "LL": [44, 123, 182],
+    "HL": [253, 174, 97],
+    "LH": [171, 217, 233],
+    "ns": [238, 238, 238],
+}
+#: emerging hot spot patterns (ArcGIS's names): reds for hot, blues for cold
+PATTERN_COLORS: dict[str, list[int]] = {
+    "New Hot Spot": [128, 0, 38],
+    "Consecutive Hot Spot": [189, 0, 38],
+    "Intensifying Hot Spot": [227, 26, 28],
+    "Persistent Hot Spot": [252, 78, 42],
+    "Diminishing Hot Spot": [253, 141, 60],
+    "Sporadic Hot Spot": [254, 178, 76],
+    "Oscillating Hot Spot": [231, 41, 138],
+    "Historical Hot Spot": [201, 148, 199],
+    "New Cold Spot": [8, 48, 107],
+    "Consecutive Cold Spot": [8, 81, 156],
+    "Intensifying Cold Spot": [33, 113, 181],
+    "Persistent Cold Spot": [66, 146, 198],
+    "Diminishing Cold Spot": [107, 174, 214],
+    "Sporadic Cold Spot": [158, 202, 225],
+    "Oscillating Cold Spot": [65, 182, 196],
+    "Historical Cold Spot": [161, 217, 155],
+    "No Pattern Detected": [238, 238, 238],
+}
+
+
+def class_colors(
+    values, palette: dict, alpha: int = 190, missing: tuple[int, ...] = (200, 200, 200, 80)
+) -> list[list[int]]:
+    """RGBA colour per value from a class -> RGB ``palette`` (``missing`` for other values);
+    classes with a light, 'nothing here' colour are drawn more transparent."""
+    quiet = {0, "ns", "No Pattern Detected"}
+    out = []
+    for v in values:
+        key = v.item() if hasattr(v, "item") else v
+        rgb = palette.get(key)
+        if rgb is None:
+            out.append(list(missing))
+        else:
+            out.append([*rgb, 70 if key in quiet else alpha])
+    return out
+
+
+def _native(value):
+    """A JSON-safe Python value (NaN -> None; numpy scalars -> Python)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def unit_features(
+    units: gpd.GeoDataFrame, fill_colors: list[list[int]], properties: list[str]
+) -> dict:
+    """A GeoJSON FeatureCollection of analysis units (coordinates rounded to 1e-6 degree) with
+    ``fill_color`` and the ``properties`` columns (NaN as null: JSON has no NaN)."""
+    geoms = shapely.set_precision(units.geometry.to_numpy(), 1e-6)
+    texts = shapely.to_geojson(geoms)
+    cols = [units[c].to_numpy() for c in properties]
+    feats = []
+    for i, (gj, color) in enumerate(zip(texts, fill_colors, strict=True)):
+        props = {c: _native(col[i]) for c, col in zip(properties, cols, strict=True)}
+        props["fill_color"] = color
+        feats.append({"type": "Feature", "geometry": _json(gj), "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def units_layer(
+    units: gpd.GeoDataFrame,
+    fill_colors: list[list[int]],
+    properties: list[str],
+    layer_id: str = "units",
+    line_color: tuple[int, ...] = (90, 90, 90, 140),
+) -> pdk.Layer:
+    """A pickable GeoJsonLayer of analysis units (H3 cells, fishnet squares or grids) filled
+    with precomputed RGBA colours; a click selects a feature whose properties hold ``unit_id``."""
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data=unit_features(units, fill_colors, properties),
+        id=layer_id,
+        stroked=True,
+        filled=True,
+        get_fill_color="properties.fill_color",
+        get_line_color=list(line_color),
+        get_line_width=1,
+        line_width_units="'pixels'",
+        pickable=True,
+        auto_highlight=True,
+    )
+
+
+def _ramp(t: np.ndarray) -> np.ndarray:
+    """YlOrRd colours (n, 3) for t in [0, 1], linearly interpolated between the 7 classes."""
+    stops = np.asarray(YL_OR_RD, dtype=float)
+    pos = np.clip(t, 0.0, 1.0) * (len(stops) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(stops) - 2)
+    frac = (pos - lo)[..., None]
+    return stops[lo] * (1 - frac) + stops[lo + 1] * frac
+
+
+def kde_image(kde_result, max_pixels: int = 640, floor: float = 0.02) -> tuple[str, list[float]]:
+    """A KDE raster as a PNG ``data:`` URL on a regular lon/lat grid, and its bounds.
+
+    The raster's cells are squares of a metric CRS, slightly rotated against lon/lat; the
+    image is resampled (nearest cell) on a lon/lat grid over the raster's footprint, so a
+    BitmapLayer places it exactly. Densities under ``floor`` x the maximum are transparent.
+
+    Returns
+    -------
+    (str, list)
+        ``data:image/png;base64,...`` and ``[west, south, east, north]`` (EPSG:4326).
+    """
+    import base64
+    import io
+
+    import pyproj
+    from PIL import Image
+
+    x, y, dens = kde_result.x_m, kde_result.y_m, kde_result.density_km2
+    half = kde_result.cell_m / 2.0
+    to_ll = pyproj.Transformer.from_crs(kde_result.epsg, 4326, always_xy=True)
+    # the footprint: the raster's outline, sampled densely (its edges bend a little in lon/lat)
+    sx = np.linspace(x[0] - half, x[-1] + half, 50)
+    sy = np.linspace(y[0] - half, y[-1] + half, 50)
+    ex = np.concatenate([sx, sx, np.full(50, sx[0]), np.full(50, sx[-1])])
+    ey = np.concatenate([np.full(50, sy[0]), np.full(50, sy[-1]), sy, sy])
+    lon, lat = to_ll.transform(ex, ey)
+    west, east, south, north = (
+        float(np.min(lon)),
+        float(np.max(lon)),
+        float(np.min(lat)),
+        float(np.max(lat)),
+    )
+    ratio = (north - south) / max(east - west, 1e-12) / np.cos(np.radians((north + south) / 2))
+    w = int(min(max_pixels, max(len(x), 2)))
+    h = int(max(2, min(max_pixels, round(w * ratio))))
+    plon = west + (np.arange(w) + 0.5) * (east - west) / w
+    plat = north - (np.arange(h) + 0.5) * (north - south) / h  # row 0 = north
+    glon, glat = np.meshgrid(plon, plat)
+    to_m = pyproj.Transformer.from_crs(4326, kde_result.epsg, always_xy=True)
+    mx, my = to_m.transform(glon, glat)
+    ix = np.floor((np.asarray(mx) - (x[0] - half)) / kde_result.cell_m).astype(np.int64)
+    iy = np.floor((np.asarray(my) - (y[0] - half)) / kde_result.cell_m).astype(np.int64)
+    inside = (ix >= 0) & (ix < len(x)) & (iy >= 0) & (iy < len(y))
+    vals = np.zeros((h, w))
+    vals[inside] = dens[iy[inside], ix[inside]]
+    top = float(dens.max()) if dens.size else 0.0
+    t = vals / top if top > 0 else vals
+    rgba = np.zeros((h, w, 4), dtype=np.uint8)
+    rgba[..., :3] = _ramp(t).round().astype(np.uint8)
+    rgba[..., 3] = np.where(inside & (t >= floor), 90 + 140 * np.sqrt(t), 0).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=False)
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return url, [west, south, east, north]
+
+
+def kde_layer(image: str, bounds: list[float], layer_id: str = "kde") -> pdk.Layer:
+    """The KDE heat map as a BitmapLayer of an in-page PNG (``kde_image``; nothing fetched)."""
+    # quoted: a bare string would be read as a JavaScript expression by pydeck
+    return pdk.Layer("BitmapLayer", data=None, id=layer_id, image=f"'{image}'", bounds=bounds)
+
+
+def legend_html(items: list[tuple[list[int], str]]) -> str:
+    """An inline HTML legend: a colour swatch then its label, for ``st.markdown``."""
+    import html
+
+    return " ".join(
+        "<span style='white-space:nowrap;margin-right:10px'>"
+        f"<span style='background:rgb({c[0]},{c[1]},{c[2]});border:1px solid #999;"
+        f"padding:0 9px;margin-right:4px'></span>{html.escape(label)}</span>"
+        for c, label in items
+    )
+
+
+def ramp_legend_html(low: str, high: str, n: int = 7) -> str:
+    """A colour ramp (YlOrRd) from ``low`` to ``high`` labels, for the KDE heat map."""
+    import html
+
+    cells = "".join(
+        f"<span style='background:rgb({int(r)},{int(g)},{int(b)});padding:0 8px'></span>"
+        for r, g, b in _ramp(np.linspace(0, 1, n))
+    )
+    return f"{html.escape(low)} {cells} {html.escape(high)}"

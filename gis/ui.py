@@ -362,3 +362,155 @@ def sidebar_filters() -> Filters:
 def filters() -> Filters:
     """The filters as last set in the sidebar (``app.py`` renders them before the page runs)."""
     return st.session_state[FILTERS_KEY]
+
+
+def keyed_value(widget, label: str, key: str, default, **kw):
+    """A value widget (checkbox, number input ...) whose label follows the language and whose
+    value survives the switch (as ``keyed_choice``: keyed per language, value in state)."""
+    value = st.session_state.get(key, default)
+    out = widget(label, value=value, key=f"{key}_{lang()}", **kw)
+    st.session_state[key] = out
+    return out
+
+
+# --------------------------------------------------------------------------- hotspots
+# Cached analysis for the Hotspots page, keyed by plain filter values. The point -> unit index
+# is computed once per unit choice; a filter change then only masks and re-counts.
+@st.cache_data(show_spinner=False)
+def hotspot_unit_frame(by: str, within: str | None = None):
+    """The analysis units (``hotspots_view.make_units``) of ``by`` in the district or grid."""
+    from gis import hotspots_view
+
+    return hotspots_view.make_units(by, grids(), within)
+
+
+@st.cache_data(show_spinner=False)
+def hotspot_unit_index(by: str, within: str | None = None):
+    """Row of ``hotspot_unit_frame(by, within)`` of every incident of ``incidents()``."""
+    from gis import hotspots
+
+    inc = incidents()
+    return hotspots.unit_index(inc[["lon", "lat"]].to_numpy(), hotspot_unit_frame(by, within))
+
+
+@st.cache_data(show_spinner=False)
+def incident_mask(start, end, categories: tuple, sources: tuple, grid_code: str | None):
+    """Which rows of ``incidents()`` pass the filters (``dashboard.filter_incidents``)."""
+    import numpy as np
+
+    from gis import dashboard
+
+    inc = incidents()
+    sub = dashboard.filter_incidents(
+        inc,
+        start=start,
+        end=end,
+        categories=categories,
+        sources=sources,
+        grid_code=grid_code,
+        grids=grids(),
+    )
+    mask = np.zeros(len(inc), dtype=bool)
+    mask[inc.index.get_indexer(sub.index)] = True
+    return mask
+
+
+@st.cache_data(show_spinner=False)
+def hotspot_units(
+    by: str,
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+    weights: str = "queen",
+    band_m: float | None = None,
+    value: str = "count",
+    lisa: bool = False,
+    permutations: int | None = 9999,
+    emerging_step: str | None = None,
+):
+    """Counts, Gi* (and local Moran, emerging patterns on demand) per unit for the filters.
+
+    Returns the frame of ``hotspots_view.analyse`` (plus ``pattern`` etc. with
+    ``emerging_step``); ``attrs`` carry the band chosen.
+    """
+    from gis import hotspots_view
+
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    units = hotspot_unit_frame(by, grid_code)
+    counted = hotspots_view.count_from_index(hotspot_unit_index(by, grid_code), units, mask)
+    out = hotspots_view.analyse(
+        counted, weights=weights, band_m=band_m, value=value, lisa=lisa, permutations=permutations
+    )
+    if emerging_step:
+        out = hotspots_view.add_emerging(
+            out,
+            units,
+            incidents()[["lon", "lat", "occurred_at"]][mask],
+            step=emerging_step,
+            start=start,
+            end=end,
+            weights=weights,
+            band_m=out.attrs.get("band_m"),
+        )
+    return out
+
+
+@st.cache_data(show_spinner=False)
+def hotspot_kde(
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+    kernel: str = "gaussian",
+    bandwidth_m: float | None = None,
+) -> dict:
+    """Kernel density of the filtered incidents over the district (or the filter's grid) and
+    its heat-map image: ``{"image", "bounds", "bandwidth_m", "bandwidth_rule", "cell_m",
+    "max_km2", "n"}``."""
+    from gis import hotspots, maps
+
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    pts = incidents()[["lon", "lat"]].to_numpy()[mask]
+    g = grids()
+    area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
+    if len(pts) == 0:
+        return {"n": 0}
+    res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area)
+    image, bounds = maps.kde_image(res)
+    return {
+        "image": image,
+        "bounds": bounds,
+        "bandwidth_m": res.bandwidth_m,
+        "bandwidth_rule": res.bandwidth_rule,
+        "cell_m": res.cell_m,
+        "max_km2": float(res.density_km2.max()),
+        "n": res.n_points,
+    }
+
+
+@st.cache_data(show_spinner=False)
+def hotspot_detail(
+    by: str,
+    unit_id: str,
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+) -> dict:
+    """``hotspots_view.unit_detail`` of one unit's filtered incidents."""
+    import numpy as np
+
+    from gis import hotspots_view
+
+    units = hotspot_unit_frame(by, grid_code)
+    pos = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == str(unit_id))
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    if len(pos):
+        mask = mask & (hotspot_unit_index(by, grid_code) == pos[0])
+    else:
+        mask = np.zeros_like(mask)
+    return hotspots_view.unit_detail(incidents()[mask])

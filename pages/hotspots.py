@@ -1,0 +1,412 @@
+"""Hotspots: incidents per analysis unit (H3 cells, a fishnet or the grids), kernel density, Gi*
+hot and cold spots with FDR-corrected confidence, local Moran clusters and outliers, emerging
+hot spot patterns; a unit's detail and the export of the current view.
+
+Thin: the numbers come from ``gis.hotspots`` through the cached wrappers of ``gis.ui`` (keyed by
+the plain filter values), the layers from ``gis.maps``.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from gis import hotspots_view as hv
+from gis import maps, ui
+from gis.errors import InputError
+
+ui.page("view")
+f = ui.filters()
+grids = ui.grids()
+st.title(ui.t("hotspots.title"))
+if grids.empty:
+    st.info(ui.t("app.no_data"))
+    st.stop()
+st.caption(ui.t("hotspots.caption"))
+
+# ------------------------------------------------------------------ controls
+H3_AREA_KM2 = {8: 0.74, 9: 0.105, 10: 0.015}
+c = st.columns([3, 2, 4])
+kind = ui.keyed_choice(
+    c[0].radio,
+    ui.t("hotspots.units"),
+    ["h3", "fishnet", "grid"],
+    "hs_kind",
+    "h3",
+    horizontal=True,
+    format_func=lambda k: ui.t(f"hotspots.kind.{k}"),
+)
+if kind == "h3":
+    arg = ui.keyed_choice(
+        c[1].radio,
+        ui.t("hotspots.h3_res"),
+        list(hv.H3_RESOLUTIONS),
+        "hs_h3",
+        9,
+        horizontal=True,
+        format_func=lambda r: f"{r} (≈{H3_AREA_KM2[r]} km²)",
+    )
+elif kind == "fishnet":
+    arg = ui.keyed_choice(
+        c[1].radio,
+        ui.t("hotspots.cell_m"),
+        list(hv.FISHNET_SIZES_M),
+        "hs_fishnet",
+        200,
+        horizontal=True,
+        format_func=lambda m: f"{m} m",
+    )
+else:
+    arg = ui.keyed_choice(
+        c[1].radio,
+        ui.t("hotspots.level"),
+        list(hv.GRID_LEVELS),
+        "hs_level",
+        "micro",
+        horizontal=True,
+        format_func=ui.level_name,
+    )
+by = f"{kind}:{arg}"
+layers = ["counts", "kde", "gi", "lisa"] + (["emerging"] if hv.emerging_available() else [])
+layer = ui.keyed_choice(
+    c[2].radio,
+    ui.t("hotspots.layer"),
+    layers,
+    "hs_layer",
+    "gi",
+    horizontal=True,
+    format_func=lambda x: ui.t(f"hotspots.layer.{x}"),
+)
+
+with st.expander(ui.t("hotspots.params"), expanded=False):
+    p = st.columns(4)
+    weights = ui.keyed_choice(
+        p[0].radio,
+        ui.t("hotspots.weights"),
+        ["queen", "band"],
+        "hs_weights",
+        "queen",
+        format_func=lambda w: ui.t(f"hotspots.weights.{w}"),
+    )
+    band_m = None
+    if weights == "band":
+        auto = ui.keyed_value(p[0].checkbox, ui.t("hotspots.band_auto"), "hs_band_auto", True)
+        if not auto:
+            band_m = float(
+                ui.keyed_value(
+                    p[0].number_input,
+                    ui.t("hotspots.band_m"),
+                    "hs_band_m",
+                    500.0,
+                    min_value=50.0,
+                    max_value=5000.0,
+                    step=50.0,
+                )
+            )
+    value = ui.keyed_choice(
+        p[1].radio,
+        ui.t("hotspots.value"),
+        ["count", "density_km2"],
+        "hs_value",
+        "count",
+        format_func=lambda v: ui.t(f"hotspots.value.{v}"),
+    )
+    permutations = ui.keyed_choice(
+        p[1].radio,
+        ui.t("hotspots.permutations"),
+        [999, 9999],
+        "hs_perm",
+        9999,
+        horizontal=True,
+        format_func=lambda n: f"{n:,}",
+    )
+    kernel = ui.keyed_choice(
+        p[2].radio,
+        ui.t("hotspots.kernel"),
+        ["gaussian", "quartic"],
+        "hs_kernel",
+        "gaussian",
+        format_func=lambda k: ui.t(f"hotspots.kernel.{k}"),
+    )
+    bandwidth_m = None
+    if not ui.keyed_value(p[2].checkbox, ui.t("hotspots.bw_auto"), "hs_bw_auto", True):
+        bandwidth_m = float(
+            ui.keyed_value(
+                p[2].number_input,
+                ui.t("hotspots.bw_m"),
+                "hs_bw_m",
+                150.0,
+                min_value=10.0,
+                max_value=3000.0,
+                step=10.0,
+            )
+        )
+    step = ui.keyed_choice(
+        p[3].radio,
+        ui.t("hotspots.step"),
+        ["day", "week", "month"],
+        "hs_step",
+        "week",
+        format_func=lambda s: ui.t(f"hotspots.step.{s}"),
+    )
+
+flt = dict(
+    start=f.start, end=f.end, categories=f.categories, sources=f.sources, grid_code=f.grid_code
+)
+try:
+    with st.spinner(ui.t("hotspots.computing")):
+        frame = ui.hotspot_units(
+            by,
+            weights=weights,
+            band_m=band_m,
+            value=value,
+            lisa=layer == "lisa",
+            permutations=permutations,
+            emerging_step=step if layer == "emerging" else None,
+            **flt,
+        )
+        kde = (
+            ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
+        )
+except InputError as exc:
+    st.warning(ui.t("hotspots.error", msg=str(exc)))
+    st.stop()
+summary = hv.summary(frame)
+
+# ------------------------------------------------------------------ metrics
+m = st.columns(7)
+m[0].metric(ui.t("hotspots.m_units"), ui.fmt_int(summary["units"]))
+m[1].metric(ui.t("hotspots.m_incidents"), ui.fmt_int(summary["incidents"]))
+for i, pct in enumerate((99, 95, 90)):
+    m[2 + i].metric(ui.t("hotspots.m_hot", pct=pct), ui.fmt_int(summary["hot"][pct]))
+m[5].metric(
+    ui.t("hotspots.m_cold"),
+    ui.fmt_int(summary["cold_total"]),
+    help=" · ".join(
+        f"{ui.t(f'hotspots.bin.{-b}')}: {summary['cold'][pct]}"
+        for b, pct in ((3, 99), (2, 95), (1, 90))
+    ),
+)
+band = summary["band_m"]
+m[6].metric(
+    ui.t("hotspots.m_band"),
+    ui.t("hotspots.contiguity") if band is None else f"{band:,.0f} m",
+    help=ui.t(f"hotspots.rule.{summary['band_rule']}") if summary["band_rule"] else None,
+)
+if layer == "lisa" and "lisa" in summary:
+    cols = st.columns(5)
+    for col, cls in zip(cols, hv.LISA_CLASSES, strict=True):
+        col.metric(ui.t(f"hotspots.lisa.{cls}"), ui.fmt_int(summary["lisa"][cls]))
+if layer == "kde" and kde.get("n"):
+    cols = st.columns(3)
+    cols[0].metric(ui.t("hotspots.m_bandwidth"), f"{kde['bandwidth_m']:,.0f} m")
+    cols[1].metric(ui.t("hotspots.m_cell"), f"{kde['cell_m']:,.1f} m")
+    cols[2].metric(ui.t("hotspots.m_peak"), f"{kde['max_km2']:,.0f}")
+
+# ------------------------------------------------------------------ map
+count_word = ui.t("hotspots.tip_count")
+frame = frame.assign(
+    tip=frame["unit_id"].astype(str)
+    + ("" if "name" not in frame.columns else " " + frame["name"].fillna("").astype(str))
+    + "\n"
+    + count_word
+    + ": "
+    + frame["count"].astype(str)
+    + " · "
+    + frame["density_km2"].round(0).astype(str)
+    + "/km²"
+)
+props = ["unit_id", "count", "tip"]
+if layer == "counts":
+    measure = value
+    edges = maps.class_breaks(frame[measure].to_numpy())
+    colors = maps.choropleth_colors(frame[measure].to_numpy(), edges)
+    colors = [c if n > 0 else [0, 0, 0, 0] for c, n in zip(colors, frame["count"], strict=True)]
+    mids = (edges[:-1] + edges[1:]) / 2
+    legend = [
+        (col, f"{lo:,.0f}–{hi:,.0f}")
+        for col, lo, hi in zip(
+            maps.choropleth_colors(mids, edges), edges[:-1], edges[1:], strict=True
+        )
+    ]
+    legend_title = f"{ui.t('hotspots.legend_counts')} ({ui.t(f'hotspots.value.{measure}')})"
+elif layer == "kde":
+    colors = [[0, 0, 0, 0]] * len(frame)
+    legend, legend_title = None, ui.t("hotspots.legend_kde")
+elif layer == "gi":
+    labels = {b: ui.t(f"hotspots.bin.{b}") for b in hv.GI_BINS}
+    frame["tip"] = (
+        frame["tip"]
+        + "\n"
+        + frame["gi_bin"].map(labels)
+        + (" · z = " + frame["gi_z"].round(2).astype(str))
+    )
+    colors = maps.class_colors(frame["gi_bin"].to_numpy(), maps.GI_BIN_COLORS)
+    legend = [(maps.GI_BIN_COLORS[b], labels[b]) for b in hv.GI_BINS]
+    legend_title = ui.t("hotspots.legend_gi")
+elif layer == "lisa":
+    labels = {c: ui.t(f"hotspots.lisa.{c}") for c in hv.LISA_CLASSES}
+    frame["tip"] = frame["tip"] + "\n" + frame["lisa_cluster"].map(labels)
+    colors = maps.class_colors(frame["lisa_cluster"].to_numpy(), maps.LISA_COLORS)
+    legend = [(maps.LISA_COLORS[c], labels[c]) for c in hv.LISA_CLASSES]
+    legend_title = ui.t("hotspots.legend_lisa")
+else:  # emerging
+    pattern_label = {k: ui.t(f"hotspots.pattern.{k}") for k in maps.PATTERN_COLORS}
+    frame["tip"] = frame["tip"] + "\n" + frame["pattern"].map(pattern_label).fillna("")
+    colors = maps.class_colors(frame["pattern"].to_numpy(), maps.PATTERN_COLORS)
+    present = set(frame["pattern"].dropna())
+    legend = [(c, pattern_label[k]) for k, c in maps.PATTERN_COLORS.items() if k in present]
+    legend_title = ui.t("hotspots.legend_emerging")
+
+deck_layers = [maps.street_layer(ui.streets())]
+if layer == "kde" and kde.get("n"):
+    deck_layers.append(maps.kde_layer(kde["image"], kde["bounds"]))
+deck_layers.append(maps.units_layer(frame, colors, props))
+deck = maps.deck(deck_layers, maps.view_for(frame.geometry), tooltip={"text": "{tip}"})
+event = st.pydeck_chart(
+    deck, height=600, on_select="rerun", selection_mode="single-object", key="hs_map"
+)
+if layer == "kde":
+    if kde.get("n"):
+        st.markdown(
+            f"{legend_title}: " + maps.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"),
+            unsafe_allow_html=True,
+        )
+    else:
+        st.info(ui.t("hotspots.no_incidents"))
+else:
+    st.markdown(f"{legend_title}: {maps.legend_html(legend)}", unsafe_allow_html=True)
+if layer in ("gi", "emerging"):
+    st.caption(ui.t("hotspots.fdr_caption"))
+if layer == "emerging":
+    st.caption(
+        ui.t(
+            "hotspots.emerging_caption",
+            n=frame.attrs.get("emerging_steps", 0),
+            step=ui.t(f"hotspots.step.{step}"),
+        )
+    )
+st.caption(ui.t("caption.offline"))
+
+# ------------------------------------------------------------------ unit detail
+st.subheader(ui.t("hotspots.detail"))
+picked = (event or {}).get("selection", {}).get("objects", {}).get("units", [])
+pick_key = f"hs_pick_{by}_{f.grid_code}_{ui.lang()}"
+if picked:
+    uid = str(picked[0].get("properties", picked[0]).get("unit_id"))
+    # a new click on the map wins over the chooser; an old selection does not
+    if uid != st.session_state.get("hs_last_pick"):
+        st.session_state["hs_last_pick"] = uid
+        st.session_state["hs_unit"] = uid
+        st.session_state[pick_key] = uid
+options = [""] + hv.unit_ranking(frame)
+counts = dict(zip(frame["unit_id"].astype(str), frame["count"], strict=True))
+names = (
+    dict(zip(frame["unit_id"].astype(str), frame["name"], strict=True))
+    if "name" in frame.columns
+    else {}
+)
+chosen = st.session_state.get("hs_unit", "")
+if st.session_state.get(pick_key, chosen) not in options:
+    st.session_state[pick_key] = ""
+elif pick_key not in st.session_state:
+    st.session_state[pick_key] = chosen if chosen in options else ""
+unit = st.selectbox(
+    ui.t("hotspots.pick"),
+    options,
+    format_func=lambda u: (
+        ui.t("hotspots.none")
+        if not u
+        else " · ".join(x for x in (u, names.get(u, ""), f"{counts[u]:,}") if x)
+    ),
+    key=pick_key,
+)
+st.session_state["hs_unit"] = unit
+if unit:
+    row = frame[frame["unit_id"].astype(str) == unit].iloc[0]
+    detail = ui.hotspot_detail(by, unit, **flt)
+    d = st.columns(4)
+    d[0].metric(ui.t("hotspots.d_incidents"), ui.fmt_int(detail["n"]))
+    d[1].metric(ui.t("hotspots.d_density"), f"{row['density_km2']:,.0f}")
+    d[2].metric(ui.t("hotspots.d_bin"), ui.t(f"hotspots.bin.{int(row['gi_bin'])}"))
+    d[3].metric(ui.t("hotspots.d_z"), f"{row['gi_z']:.2f}")
+    if "lisa_cluster" in row.index:
+        st.caption(f"{ui.t('hotspots.layer.lisa')}: {ui.t(f'hotspots.lisa.{row.lisa_cluster}')}")
+    if "pattern" in row.index and isinstance(row["pattern"], str):
+        st.caption(f"{ui.t('hotspots.layer.emerging')}: {ui.t(f'hotspots.pattern.{row.pattern}')}")
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{ui.t('hotspots.by_category')}**")
+        cats = detail["by_category"]
+        if len(cats):
+            cat_col, n_col = ui.t("table.category"), ui.t("table.count")
+            st.bar_chart(
+                pd.DataFrame(
+                    {cat_col: [ui.category_name(x) for x in cats.index], n_col: cats.to_numpy()}
+                ),
+                x=cat_col,
+                y=n_col,
+                horizontal=True,
+                sort=f"-{n_col}",
+                height=260,
+            )
+        st.markdown(f"**{ui.t('hotspots.top_addresses')}**")
+        top = detail["top_addresses"].rename(
+            columns={"address": ui.t("hotspots.address"), "count": ui.t("table.count")}
+        )
+        st.dataframe(top, hide_index=True, width="stretch", height=260)
+    with right:
+        st.markdown(f"**{ui.t('hotspots.hour_weekday')}**")
+        days = ui.t("hotspots.weekdays").split(",")
+        hw = detail["hour_weekday"]
+        long = pd.DataFrame(
+            {
+                "weekday": np.repeat([days[i] for i in hw.index], hw.shape[1]),
+                "hour": np.tile(np.asarray(hw.columns, dtype=int), hw.shape[0]),
+                "n": hw.to_numpy().ravel(),
+            }
+        )
+        chart = (
+            alt.Chart(long)
+            .mark_rect()
+            .encode(
+                x=alt.X("hour:O", title=ui.t("hotspots.hour")),
+                y=alt.Y("weekday:N", sort=days, title=ui.t("hotspots.weekday")),
+                color=alt.Color(
+                    "n:Q", title=ui.t("table.count"), scale=alt.Scale(scheme="orangered")
+                ),
+                tooltip=["weekday", "hour", "n"],
+            )
+            .properties(height=230)
+        )
+        st.altair_chart(chart, width="stretch")
+        st.markdown(f"**{ui.t('hotspots.weekly')}**")
+        weekly = detail["weekly"].rename(ui.t("table.count"))
+        st.line_chart(weekly, height=220)
+
+# ------------------------------------------------------------------ export
+st.subheader(ui.t("hotspots.export"))
+stem = f"hotspots_{by.replace(':', '_')}_{layer}_{f.start:%Y%m%d}_{(f.end - pd.Timedelta(days=1)):%Y%m%d}"
+e = st.columns(2)
+e[0].download_button(
+    ui.t("hotspots.export_csv"),
+    data=hv.export_bytes(frame, "csv"),
+    file_name=f"{stem}.csv",
+    mime="text/csv",
+    key="hs_export_csv",
+)
+e[1].download_button(
+    ui.t("hotspots.export_geojson"),
+    data=hv.export_bytes(frame, "geojson"),
+    file_name=f"{stem}.geojson",
+    mime="application/geo+json",
+    key="hs_export_geojson",
+)
+with st.expander(ui.t("hotspots.table")):
+    st.dataframe(
+        pd.DataFrame(hv.export_frame(frame).drop(columns="geometry")),
+        hide_index=True,
+        width="stretch",
+    )
