@@ -401,3 +401,132 @@ def ramp_legend_html(low: str, high: str, n: int = 7) -> str:
         for r, g, b in _ramp(np.linspace(0, 1, n))
     )
     return f"{html.escape(low)} {cells} {html.escape(high)}"
+
+
+#: Gi* confidence bins: 3/2/1 hot (99/95/90 %), 0 not significant, -1..-3 cold (RGBA)
+GI_BIN_COLORS: dict[int, list[int]] = {
+    3: [177, 0, 38, 200],
+    2: [227, 26, 28, 180],
+    1: [252, 146, 114, 160],
+    0: [220, 220, 220, 40],
+    -1: [171, 217, 233, 150],
+    -2: [116, 169, 207, 170],
+    -3: [49, 54, 149, 190],
+}
+
+
+def gi_bin_colors(bins: np.ndarray) -> list[list[int]]:
+    """RGBA colour per Gi* bin (-3..3), as ArcGIS's hot spot map (red hot, blue cold)."""
+    return [GI_BIN_COLORS.get(int(b), GI_BIN_COLORS[0]) for b in np.asarray(bins)]
+
+
+def polygon_layer(
+    geoms: gpd.GeoSeries | np.ndarray,
+    properties: list[dict],
+    *,
+    layer_id: str,
+    fill: list[list[int]] | None = None,
+    line: list[int] | None = None,
+    line_width: float = 1.0,
+    pickable: bool = True,
+) -> pdk.Layer:
+    """A GeoJsonLayer of polygons (EPSG:4326) with a precomputed fill colour per feature (None:
+    outlines only) and the given properties for the tooltip."""
+    geo = shapely.to_geojson(np.asarray(geoms, dtype=object))
+    feats = []
+    for k, (gj, props) in enumerate(zip(geo, properties, strict=True)):
+        p = dict(props)
+        p["fill_color"] = fill[k] if fill is not None else [0, 0, 0, 0]
+        p["line_color"] = line or [90, 90, 90, 200]
+        feats.append({"type": "Feature", "geometry": _json(gj), "properties": p})
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data={"type": "FeatureCollection", "features": feats},
+        id=layer_id,
+        stroked=True,
+        filled=fill is not None,
+        get_fill_color="properties.fill_color",
+        get_line_color="properties.line_color",
+        get_line_width=line_width,
+        line_width_units="'pixels'",
+        pickable=pickable,
+        auto_highlight=pickable,
+    )
+
+
+def h3_layer(
+    records: list[dict],
+    *,
+    layer_id: str,
+    filled: bool = True,
+    line: list[int] | None = None,
+    line_width: float = 1.0,
+) -> pdk.Layer:
+    """An H3HexagonLayer of records with ``hex`` (cell id) and ``color`` (RGBA) keys: cells are
+    drawn by deck.gl from their ids, so only the ids travel to the browser."""
+    return pdk.Layer(
+        "H3HexagonLayer",
+        data=records,
+        id=layer_id,
+        get_hexagon="hex",
+        get_fill_color="color",
+        get_line_color=line or [60, 60, 60, 120],
+        filled=filled,
+        stroked=True,
+        extruded=False,
+        get_line_width=line_width,
+        line_width_units="'pixels'",
+        pickable=True,
+        auto_highlight=True,
+    )
+
+
+def route_layers(line: shapely.LineString | None, stops) -> list[pdk.Layer]:
+    """A suggested route: its path, the stops as dots and their order numbers.
+
+    ``stops`` has ``order, lon, lat`` (``gis.patrol.Route.stops``).
+    """
+    layers = []
+    if line is not None:
+        path = np.asarray(line.coords)[:, :2].round(6).tolist()
+        layers.append(
+            pdk.Layer(
+                "PathLayer",
+                data=[{"path": path}],
+                id="route-line",
+                get_path="path",
+                get_color=[0, 90, 200, 230],
+                get_width=5,
+                width_units="'pixels'",
+            )
+        )
+    data = [
+        {"lon": float(r.lon), "lat": float(r.lat), "label": str(int(r.order))}
+        for r in stops.itertuples(index=False)
+    ]
+    layers.append(
+        pdk.Layer(
+            "ScatterplotLayer",
+            data=data,
+            id="route-stops",
+            get_position=["lon", "lat"],
+            get_fill_color=[255, 255, 255, 255],
+            get_line_color=[0, 90, 200, 255],
+            stroked=True,
+            get_radius=9,
+            radius_units="'pixels'",
+            line_width_min_pixels=3,
+        )
+    )
+    layers.append(
+        pdk.Layer(
+            "TextLayer",
+            data=data,
+            id="route-order",
+            get_position=["lon", "lat"],
+            get_text="label",
+            get_size=13,
+            get_color=[0, 60, 150, 255],
+        )
+    )
+    return layers
