@@ -16,6 +16,7 @@ st.set_page_config(page_title="GridLens", page_icon="🗺️", layout="wide")
 #: page file, catalogue key of its title, icon, action it needs
 PAGES = [
     ("pages/home.py", "nav.home", ":material/dashboard:", "view"),
+    ("pages/patrol.py", "nav.patrol", ":material/directions_walk:", "view"),
     ("pages/hotspots.py", "nav.hotspots", ":material/local_fire_department:", "view"),
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
