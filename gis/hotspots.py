@@ -1449,3 +1449,727 @@ def hotspots(
             ],
         )
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Space-time cube and emerging hot spots
+
+#: ArcGIS's Emerging Hot Spot Analysis pattern names, in the order of its documentation.
+PATTERNS = (
+    "New Hot Spot",
+    "Consecutive Hot Spot",
+    "Intensifying Hot Spot",
+    "Persistent Hot Spot",
+    "Diminishing Hot Spot",
+    "Sporadic Hot Spot",
+    "Oscillating Hot Spot",
+    "Historical Hot Spot",
+    "New Cold Spot",
+    "Consecutive Cold Spot",
+    "Intensifying Cold Spot",
+    "Persistent Cold Spot",
+    "Diminishing Cold Spot",
+    "Sporadic Cold Spot",
+    "Oscillating Cold Spot",
+    "Historical Cold Spot",
+    "No Pattern Detected",
+)
+NO_PATTERN = "No Pattern Detected"
+#: Share of the time steps that makes a location a persistent / intensifying / diminishing /
+#: historical hot (cold) spot ("at least 90 percent of the time-step intervals").
+EMERGING_SHARE = 0.9
+STEPS = ("day", "week", "month")
+
+
+@dataclass(frozen=True)
+class SpaceTimeCube:
+    """Incident counts per analysis unit and time step (ArcGIS's space-time cube).
+
+    Attributes
+    ----------
+    counts
+        (n_units, n_steps) int64 counts; row i is ``unit_ids[i]``, column t the step
+        ``[edges[t], edges[t + 1])``.
+    edges
+        n_steps + 1 step boundaries (``pandas.DatetimeIndex``, the incidents' wall-clock time).
+    unit_ids
+        (n_units,) unit ids, in the order of the units frame.
+    step
+        ``"day"``, ``"week"`` or ``"month"``.
+    units
+        The units frame the cube was built on (geometry, areas), or None.
+    n_points, n_outside, n_out_of_period
+        Points given, points in no unit, points with a unit but outside ``[edges[0],
+        edges[-1])`` (or without a time).
+    """
+
+    counts: np.ndarray
+    edges: pd.DatetimeIndex
+    unit_ids: np.ndarray
+    step: str
+    units: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    n_points: int = 0
+    n_outside: int = 0
+    n_out_of_period: int = 0
+
+    @property
+    def n_units(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.counts.shape[1])
+
+    @property
+    def step_starts(self) -> pd.DatetimeIndex:
+        return self.edges[:-1]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one row per bin, ``unit_id, step_start, step_end, count``."""
+        nu, nt = self.counts.shape
+        return pd.DataFrame(
+            {
+                "unit_id": np.repeat(self.unit_ids, nt),
+                "step_start": np.tile(self.edges[:-1].to_numpy(), nu),
+                "step_end": np.tile(self.edges[1:].to_numpy(), nu),
+                "count": self.counts.ravel(),
+            }
+        )
+
+
+def _as_naive_times(times) -> pd.DatetimeIndex:
+    t = pd.DatetimeIndex(
+        pd.to_datetime(
+            np.asarray(times) if not isinstance(times, pd.Series) else times, errors="coerce"
+        )
+    )
+    if t.tz is not None:
+        t = t.tz_localize(None)
+    return t
+
+
+def step_edges(start, end, step: str) -> pd.DatetimeIndex:
+    """Boundaries of whole time steps covering ``[start, end)``, aligned on ``end``.
+
+    ``month``: calendar months from the month of ``start`` to the month that holds the
+    instant before ``end`` (``end`` is rounded up to a month start). ``day`` and ``week``:
+    steps of 1 or 7 days counted back from ``end`` (ArcGIS's default time-step alignment, so
+    the final step -- the one the patterns hinge on -- is complete); a partial first step
+    (when ``end - start`` is not a whole number of steps) is left out.
+    """
+    if step not in STEPS:
+        raise InputError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if not end > start:
+        raise InputError(f"the period is empty: start {start} is not before end {end}")
+    if step == "month":
+        first = start.to_period("M").to_timestamp()
+        last = (end - pd.Timedelta(1, "ns")).to_period("M").to_timestamp()
+        return pd.date_range(first, last + pd.offsets.MonthBegin(1), freq="MS")
+    delta = pd.Timedelta(days=1 if step == "day" else 7)
+    k = int((end - start) // delta)
+    if k < 1:
+        raise InputError(f"the period {start} .. {end} is shorter than one {step}")
+    return pd.DatetimeIndex([end - delta * i for i in range(k, -1, -1)])
+
+
+def space_time_cube(
+    points,
+    times,
+    units: gpd.GeoDataFrame,
+    *,
+    step: Literal["day", "week", "month"] = "week",
+    start=None,
+    end=None,
+) -> SpaceTimeCube:
+    """Count incidents per unit and time step, zero bins included (a space-time cube).
+
+    Parameters
+    ----------
+    points
+        Incident points (GeoSeries/GeoDataFrame in EPSG:4326, or an (n, 2) lon/lat array).
+    times
+        One time per point (wall-clock, as stored; tz-aware times are taken at their wall-clock
+        value), e.g. ``incidents["occurred_at"]``.
+    units
+        From ``h3_units``, ``fishnet_units`` or ``grid_units``; points go to units as in
+        ``count_by_unit`` (``unit_index``).
+    step
+        ``"day"``, ``"week"`` (7 days counted back from ``end``) or ``"month"`` (calendar).
+    start, end
+        The period ``[start, end)``; default from the first incident's day to the day after
+        the last incident. See ``step_edges`` for the alignment of the steps.
+
+    Returns
+    -------
+    SpaceTimeCube
+    """
+    t = _as_naive_times(times)
+    idx = unit_index(points, units)
+    if len(t) != len(idx):
+        raise InputError(f"{len(idx)} points but {len(t)} times")
+    ok_t = ~t.isna()
+    if start is None or end is None:
+        if not ok_t.any():
+            raise InputError("no incident times")
+        tmin, tmax = t[ok_t].min(), t[ok_t].max()
+        start = tmin.floor("D") if start is None else start
+        end = tmax.floor("D") + pd.Timedelta(days=1) if end is None else end
+    edges = step_edges(start, end, step)
+    tv = t.to_numpy(dtype="datetime64[ns]")
+    step_i = np.searchsorted(edges.to_numpy(), tv, side="right") - 1
+    in_period = ok_t & (step_i >= 0) & (step_i < len(edges) - 1)
+    keep = in_period & (idx >= 0)
+    n_steps = len(edges) - 1
+    flat = np.bincount(idx[keep] * n_steps + step_i[keep], minlength=len(units) * n_steps)
+    return SpaceTimeCube(
+        counts=flat.reshape(len(units), n_steps).astype(np.int64),
+        edges=edges,
+        unit_ids=units["unit_id"].to_numpy(),
+        step=step,
+        units=units,
+        n_points=int(len(idx)),
+        n_outside=int((idx < 0).sum()),
+        n_out_of_period=int(((idx >= 0) & ~in_period).sum()),
+    )
+
+
+def space_time_weights(W, n_steps: int, time_lag: int = 1) -> sp.csr_matrix:
+    """Space-time neighbours of ArcGIS's Emerging Hot Spot Analysis, as one sparse matrix.
+
+    Bin (unit i, step t) -- row ``t * n_units + i`` (time-major) -- has as neighbours the
+    bins of i's spatial neighbours at step t, and of i and its spatial neighbours at the
+    ``time_lag`` previous steps: ``kron(L, W + I) - I`` with L the (n_steps, n_steps)
+    lower band ``L[t, t'] = 1 for t - time_lag <= t' <= t``. Not symmetric (the
+    neighbourhood looks back in time only).
+
+    Parameters
+    ----------
+    W
+        (n_units, n_units) binary spatial weights (diagonal ignored).
+    n_steps
+        Number of time steps.
+    time_lag
+        Previous steps in the neighbourhood (ArcGIS's "Neighborhood Time Step"; 0 = none).
+    """
+    if time_lag < 0:
+        raise InputError(f"time_lag must be >= 0, got {time_lag}")
+    S = _drop_diagonal(W)
+    S1 = (S + sp.identity(S.shape[0], format="csr")).tocsr()
+    L = sp.diags(
+        [np.ones(n_steps - k) for k in range(min(time_lag, n_steps - 1) + 1)],
+        [-k for k in range(min(time_lag, n_steps - 1) + 1)],
+        shape=(n_steps, n_steps),
+        format="csr",
+    )
+    return _drop_diagonal(sp.kron(L, S1, format="csr"))
+
+
+@dataclass(frozen=True)
+class SpaceTimeGi:
+    """Gi* of every bin of a cube: (n_units, n_steps) ``z``, ``p``, ``bins``, ``n_neighbors``."""
+
+    z: np.ndarray
+    p: np.ndarray
+    bins: np.ndarray
+    n_neighbors: np.ndarray
+    time_lag: int
+    fdr: bool
+
+
+def space_time_gi_star(
+    cube: SpaceTimeCube,
+    W,
+    *,
+    time_lag: int = 1,
+    fdr: bool = True,
+    global_window: Literal["cube", "neighborhood"] = "cube",
+) -> SpaceTimeGi:
+    """Getis-Ord Gi* per bin with space-time neighbours (``space_time_weights``).
+
+    Parameters
+    ----------
+    cube, W, time_lag
+        The cube, the units' spatial weights and the previous steps in the neighbourhood.
+    fdr
+        False Discovery Rate correction of the bins, over all bins of the cube.
+    global_window
+        What each bin is compared with (ArcGIS's "Define Global Window"): ``"cube"`` (default:
+        the mean and standard deviation of all bins -- ``gi_star`` on the space-time weights)
+        or ``"neighborhood"`` (those of the bins of all units in the steps ``t - time_lag ..
+        t``, n = n_units x the steps in that window), which compares each step with its own
+        time and so takes out district-wide seasonality.
+    """
+    Wst = space_time_weights(W, cube.n_steps, time_lag)
+    y = cube.counts.T.ravel().astype(float)  # time-major, as the weights
+    shape = (cube.n_steps, cube.n_units)
+    if global_window == "cube":
+        res = gi_star(y, Wst, fdr=fdr)
+        z, p, bins, n_nb = res.z, res.p, res.bins, res.n_neighbors
+    elif global_window == "neighborhood":
+        nu, nt = cube.n_units, cube.n_steps
+        slice_sum = cube.counts.sum(axis=0).astype(float)
+        slice_sq = (cube.counts.astype(float) ** 2).sum(axis=0)
+        c1 = np.concatenate([[0.0], np.cumsum(slice_sum)])
+        c2 = np.concatenate([[0.0], np.cumsum(slice_sq)])
+        t = np.arange(nt)
+        lo = np.maximum(0, t - time_lag)
+        n_win = (t - lo + 1) * nu
+        mean = (c1[t + 1] - c1[lo]) / n_win
+        sd = np.sqrt(np.maximum((c2[t + 1] - c2[lo]) / n_win - mean * mean, 0.0))
+        Wd = _drop_diagonal(Wst)
+        n_nb = np.diff(Wd.indptr).astype(np.int64)
+        wi = Wd @ np.ones(len(y)) + 1.0  # binary: S1_i = W_i
+        mean_b, sd_b, n_b = (np.repeat(a, nu) for a in (mean, sd, n_win))
+        num = Wd @ y + y - mean_b * wi
+        den = sd_b * np.sqrt(np.maximum(n_b * wi - wi * wi, 0.0) / np.maximum(n_b - 1, 1))
+        z = np.divide(num, den, out=np.zeros(len(y)), where=den > 0)
+        p = 2.0 * special.ndtr(-np.abs(z))
+        bins = confidence_bins(z, p, fdr=fdr)
+    else:
+        raise InputError(f"global_window must be 'cube' or 'neighborhood', got {global_window!r}")
+    return SpaceTimeGi(
+        z.reshape(shape).T.copy(),
+        p.reshape(shape).T.copy(),
+        bins.reshape(shape).T.copy(),
+        n_nb.reshape(shape).T.copy(),
+        int(time_lag),
+        fdr,
+    )
+
+
+@dataclass(frozen=True)
+class MannKendallResult:
+    """Mann-Kendall trend test per series: ``s``, ``var_s``, ``z``, two-sided ``p``, ``tau``."""
+
+    s: np.ndarray
+    var_s: np.ndarray
+    z: np.ndarray
+    p: np.ndarray
+    tau: np.ndarray
+
+
+def mann_kendall(x: np.ndarray, *, continuity: bool = True) -> MannKendallResult:
+    """Mann-Kendall trend test of each row of ``x`` against time, with the ties correction.
+
+    ``S = sum_{i<j} sign(x_j - x_i)``; ``Var S = (n(n-1)(2n+5) - sum_g t_g(t_g-1)(2t_g+5))
+    / 18`` over the groups g of tied values (sizes t_g); ``z = (S - sign S) / sqrt(Var S)``
+    (continuity correction; ``continuity=False`` gives ``S / sqrt(Var S)``, the asymptotic
+    z of ``scipy.stats.kendalltau(range(n), x)``); p two-sided normal; ``tau = S / (n(n-1)/2)``
+    (Kendall's tau-a). Vectorised over rows (a loop over the n - 1 lags).
+
+    Parameters
+    ----------
+    x
+        (m, n) series, one per row (or one series of length n).
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    m, n = x.shape
+    s = np.zeros(m)
+    for k in range(1, n):
+        s += np.sign(x[:, k:] - x[:, :-k]).sum(axis=1)
+    # ties: runs of equal values in each sorted row
+    xs = np.sort(x, axis=1)
+    start = np.ones((m, n), dtype=bool)
+    start[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    gid = np.cumsum(start.ravel()) - 1
+    sizes = np.bincount(gid).astype(float)
+    g_row = np.flatnonzero(start.ravel()) // n
+    ties = np.bincount(g_row, weights=sizes * (sizes - 1) * (2 * sizes + 5), minlength=m)
+    var_s = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
+    num = s - np.sign(s) if continuity else s
+    z = np.divide(num, np.sqrt(var_s), out=np.zeros(m), where=var_s > 0)
+    p = 2.0 * special.ndtr(-np.abs(z))
+    tau = s / (n * (n - 1) / 2.0) if n > 1 else np.zeros(m)
+    return MannKendallResult(s, var_s, z, p, tau)
+
+
+def _trailing_run(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True at the end of each row."""
+    return np.cumprod(flags[:, ::-1], axis=1).sum(axis=1)
+
+
+def classify_emerging(
+    bins: np.ndarray,
+    trend_z: np.ndarray,
+    trend_p: np.ndarray,
+    *,
+    min_bin: int = 1,
+    trend_alpha: float = 0.05,
+) -> np.ndarray:
+    """ArcGIS's 17 emerging hot spot patterns from per-bin Gi* bins and the z-score trend.
+
+    Per location (row), with n steps, a bin "hot" when ``bins >= min_bin`` and "cold" when
+    ``bins <= -min_bin``, H the number of hot steps, R the length of the final run of hot
+    steps, and a trend significant when ``trend_p < trend_alpha``. The final step decides the
+    side first; hot side (cold mirrored with hot <-> cold, up <-> down):
+
+    - final step hot and ``H >= 90 %`` of the steps: **Intensifying Hot Spot** (significant
+      upward trend), **Diminishing Hot Spot** (significant downward), else **Persistent Hot
+      Spot**;
+    - final step hot and ``H < 90 %``: **Oscillating Hot Spot** if it was ever a cold spot;
+      otherwise **New Hot Spot** if it was never hot before (H = 1), **Consecutive Hot Spot**
+      if the only hot steps are the final run of at least two (H = R >= 2), else **Sporadic
+      Hot Spot** (on and off, hot before the final run, never cold);
+    - final step neither hot nor cold: **Historical Hot Spot** if ``H >= 90 %`` (Historical
+      Cold Spot likewise), else **No Pattern Detected**.
+
+    The ArcGIS definitions leave one overlap open: a location cold in the past and hot only in
+    the final step(s) matches both "New/Consecutive" and "Oscillating"; it is Oscillating here
+    (the flip from cold to hot is what the analyst needs to see).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pattern names (object), one per row.
+    """
+    bins = np.asarray(bins)
+    m, n = bins.shape
+    out = np.full(m, NO_PATTERN, dtype=object)
+    sig = np.asarray(trend_p) < trend_alpha
+    up, down = sig & (np.asarray(trend_z) > 0), sig & (np.asarray(trend_z) < 0)
+    for side, flags, other, rising, falling in (
+        ("Hot", bins >= min_bin, bins <= -min_bin, up, down),
+        ("Cold", bins <= -min_bin, bins >= min_bin, down, up),
+    ):
+        count = flags.sum(axis=1)
+        run = _trailing_run(flags)
+        most = count * 10 >= 9 * n  # at least 90 % of the steps, exact in integers
+        last = flags[:, -1]
+        ever_other = other.any(axis=1)
+        rules = [
+            (last & most & rising, "Intensifying"),
+            (last & most & falling, "Diminishing"),
+            (last & most & ~rising & ~falling, "Persistent"),
+            (last & ~most & ever_other, "Oscillating"),
+            (last & ~most & ~ever_other & (count == 1), "New"),
+            (last & ~most & ~ever_other & (count == run) & (run >= 2), "Consecutive"),
+            (last & ~most & ~ever_other & (count > run), "Sporadic"),
+        ]
+        for mask, name in rules:
+            out[mask] = f"{name} {side} Spot"
+    neither = ~(bins[:, -1] >= min_bin) & ~(bins[:, -1] <= -min_bin)
+    hot_n, cold_n = (bins >= min_bin).sum(axis=1), (bins <= -min_bin).sum(axis=1)
+    out[neither & (hot_n * 10 >= 9 * n)] = "Historical Hot Spot"
+    out[neither & (cold_n * 10 >= 9 * n)] = "Historical Cold Spot"
+    return out
+
+
+def emerging_hotspots(
+    cube: SpaceTimeCube,
+    W,
+    *,
+    time_lag: int = 1,
+    fdr: bool = True,
+    confidence: float = 0.90,
+    trend_alpha: float = 0.05,
+    global_window: Literal["cube", "neighborhood"] = "cube",
+    skip_edge: bool = True,
+) -> pd.DataFrame:
+    """Emerging hot spots (ArcGIS's Emerging Hot Spot Analysis) of a space-time cube.
+
+    1. Gi* of every bin with space-time neighbours: the unit's spatial neighbours at the same
+       step, and the unit and its neighbours at the ``time_lag`` previous steps
+       (``space_time_weights``), against the mean and spread of the whole cube, bins with the
+       FDR correction over all bins (``space_time_gi_star``).
+    2. Mann-Kendall trend (ties corrected) of each unit's series of Gi* z-scores -- the
+       "intensity of clustering" ArcGIS tests -- and, for information, of its counts.
+    3. The 17 patterns (``classify_emerging``), a bin significant at ``confidence``.
+
+    Parameters
+    ----------
+    cube
+        From ``space_time_cube``.
+    W
+        (n_units, n_units) binary spatial weights of the cube's units (``unit_weights``:
+        queen contiguity, H3 ring, distance band).
+    time_lag
+        Previous time steps in the neighbourhood (ArcGIS's "Neighborhood Time Step", default 1).
+    fdr
+        False Discovery Rate correction of the bins (default, as ArcGIS).
+    confidence
+        0.90, 0.95 or 0.99: a bin is a significant hot (cold) spot at this confidence.
+    trend_alpha
+        Significance level of the Mann-Kendall trend that makes a location intensifying or
+        diminishing.
+    global_window
+        ``"cube"`` (default, as ArcGIS) or ``"neighborhood"``; see ``space_time_gi_star``.
+    skip_edge
+        Leave the first ``time_lag`` steps out of the trend and the pattern (default). Their
+        neighbourhoods are cut off by the start of the cube (no earlier steps), so the same
+        local intensity gives them a smaller z: kept, they bias every hot spot's trend
+        upwards (and every cold spot's downwards). They still serve as the time neighbours
+        of the next steps. ``False`` classifies all steps, as ArcGIS does.
+
+    Returns
+    -------
+    pandas.DataFrame (a GeoDataFrame with the units' geometry when the cube holds units)
+        One row per unit: ``unit_id, pattern, trend_z, trend_p`` (Mann-Kendall of the Gi*
+        z-scores: what the pattern uses), ``count_trend_z, count_trend_p`` (Mann-Kendall of
+        the counts), ``n_hot_steps, n_cold_steps`` (significant at ``confidence``),
+        ``last_bin`` and ``last_z`` (Gi* bin and z of the final step), ``total`` (incidents).
+        ``attrs``: ``step``, ``n_steps``, ``time_lag``, ``fdr``, ``confidence``,
+        ``trend_alpha``, ``start``, ``end`` (ISO strings).
+    """
+    levels = {0.90: 1, 0.95: 2, 0.99: 3}
+    if round(confidence, 2) not in levels:
+        raise InputError(f"confidence must be 0.90, 0.95 or 0.99, got {confidence}")
+    min_bin = levels[round(confidence, 2)]
+    if cube.n_steps < 2:
+        raise InputError("emerging hot spots need at least two time steps")
+    first = int(time_lag) if skip_edge else 0
+    if cube.n_steps - first < 2:
+        raise InputError(
+            f"{cube.n_steps} steps leave fewer than two to classify after the first "
+            f"{first} (time_lag); use more steps or skip_edge=False"
+        )
+    gi = space_time_gi_star(cube, W, time_lag=time_lag, fdr=fdr, global_window=global_window)
+    bins, zs = gi.bins[:, first:], gi.z[:, first:]
+    trend = mann_kendall(zs)
+    count_trend = mann_kendall(cube.counts[:, first:])
+    pattern = classify_emerging(bins, trend.z, trend.p, min_bin=min_bin, trend_alpha=trend_alpha)
+    out = pd.DataFrame(
+        {
+            "unit_id": cube.unit_ids,
+            "pattern": pattern,
+            "trend_z": trend.z,
+            "trend_p": trend.p,
+            "count_trend_z": count_trend.z,
+            "count_trend_p": count_trend.p,
+            "n_hot_steps": (bins >= min_bin).sum(axis=1),
+            "n_cold_steps": (bins <= -min_bin).sum(axis=1),
+            "last_bin": gi.bins[:, -1],
+            "last_z": gi.z[:, -1],
+            "total": cube.counts.sum(axis=1),
+        }
+    )
+    if cube.units is not None and "geometry" in cube.units.columns:
+        out = gpd.GeoDataFrame(out, geometry=cube.units.geometry.to_numpy(), crs=cube.units.crs)
+    out.attrs.update(
+        step=cube.step,
+        n_steps=cube.n_steps,
+        n_steps_classified=cube.n_steps - first,
+        time_lag=int(time_lag),
+        fdr=bool(fdr),
+        global_window=global_window,
+        confidence=float(confidence),
+        trend_alpha=float(trend_alpha),
+        start=cube.edges[0].isoformat(),
+        end=cube.edges[-1].isoformat(),
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# When: hour x weekday profiles and period comparisons
+
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _select(incidents: pd.DataFrame, category=None, area=None) -> pd.DataFrame:
+    """Incidents of some categories (codes, or major-class prefixes like ``"05"``) in an area."""
+    sel = incidents
+    if category is not None:
+        cats = [category] if isinstance(category, str) else list(category)
+        codes = sel["category_code"].astype(str)
+        keep = np.zeros(len(sel), dtype=bool)
+        for c in cats:
+            keep |= (codes == c).to_numpy() if "-" in c else codes.str.startswith(c).to_numpy()
+        sel = sel[keep]
+    if area is not None:
+        if isinstance(area, str) or (
+            isinstance(area, list | tuple) and area and isinstance(area[0], str)
+        ):
+            if "grid_code" not in sel.columns:
+                raise InputError("selecting by grid code needs a grid_code column")
+            grids = [area] if isinstance(area, str) else list(area)
+            sel = sel[sel["grid_code"].isin(grids).to_numpy()]
+        else:
+            geom = _area_geometry(area)
+            shapely.prepare(geom)
+            lon, lat = _lonlat(sel)
+            ok = np.isfinite(lon) & np.isfinite(lat)
+            inside = np.zeros(len(sel), dtype=bool)
+            inside[ok] = shapely.contains_xy(geom, lon[ok], lat[ok])
+            sel = sel[inside]
+    return sel
+
+
+def hour_weekday(
+    incidents: pd.DataFrame,
+    *,
+    category: str | list[str] | None = None,
+    area=None,
+    time_column: str = "occurred_at",
+) -> pd.DataFrame:
+    """Incident counts by hour of day x day of week (the "when" heat table).
+
+    Parameters
+    ----------
+    incidents
+        Incidents with ``occurred_at`` (wall-clock local time, as stored), ``category_code``
+        and, for an area, a point geometry (EPSG:4326) or a ``grid_code`` column.
+    category
+        A minor-class code (``"05-05"``), a major-class prefix (``"05"``) or a list of them.
+    area
+        A polygon (shapely geometry, GeoSeries or GeoDataFrame in EPSG:4326: points inside
+        it), or grid code(s) matched against ``grid_code``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        24 x 7 int64 counts: index ``hour`` 0..23, columns ``weekday`` 0..6 (Monday = 0;
+        ``WEEKDAYS_EN`` has short names), zeros included. ``attrs["n"]``: incidents counted.
+    """
+    sel = _select(incidents, category, area)
+    t = _as_naive_times(sel[time_column])
+    ok = ~t.isna()
+    cell = np.asarray(t.hour[ok]) * 7 + np.asarray(t.dayofweek[ok])
+    counts = np.bincount(cell, minlength=24 * 7).reshape(24, 7).astype(np.int64)
+    out = pd.DataFrame(
+        counts, index=pd.RangeIndex(24, name="hour"), columns=pd.RangeIndex(7, name="weekday")
+    )
+    out.attrs["n"] = int(ok.sum())
+    return out
+
+
+def poisson_rate_test(count_a, count_b, length_a=1.0, length_b=1.0) -> np.ndarray:
+    """Two-sided p-value that two Poisson counts come from the same rate per unit length.
+
+    The conditional (exact) test: given the total ``a + b``, a is binomial with
+    ``p = length_a / (length_a + length_b)`` under equal rates (p = 0.5 for equal periods);
+    the p-value is ``scipy.stats.binomtest(a, a + b, p).pvalue``. 1.0 when both are zero.
+    Vectorised over arrays of counts (lengths may be scalars or arrays).
+    """
+    from scipy.stats import binomtest
+
+    a = np.atleast_1d(np.asarray(count_a, dtype=np.int64))
+    b = np.atleast_1d(np.asarray(count_b, dtype=np.int64))
+    la = np.broadcast_to(np.asarray(length_a, dtype=float), a.shape)
+    lb = np.broadcast_to(np.asarray(length_b, dtype=float), a.shape)
+    out = np.ones(a.shape)
+    for k in np.flatnonzero(a + b > 0):  # one exact test per key (a few dozen categories)
+        out[k] = binomtest(int(a[k]), int(a[k] + b[k]), la[k] / (la[k] + lb[k])).pvalue
+    return out
+
+
+def period_comparison(
+    incidents: pd.DataFrame,
+    start,
+    end,
+    *,
+    by: str | None = "category",
+    alpha: float = 0.05,
+    fdr: bool = False,
+    coverage: tuple | None = None,
+    time_column: str = "occurred_at",
+) -> pd.DataFrame:
+    """This period against the previous period (环比) and the same period last year (同比).
+
+    Periods are half-open: this ``[start, end)``; previous ``[start - (end - start), start)``;
+    last year ``[start - 1 year, end - 1 year)`` (calendar years, so its length differs by a
+    day across 29 February). Each comparison is the conditional binomial test of two Poisson
+    counts (``poisson_rate_test``), with the periods' lengths in days -- an exact test that
+    is ``binomtest(this, this + other, 0.5)`` for equal lengths.
+
+    Parameters
+    ----------
+    incidents
+        Incidents with ``occurred_at`` and the grouping column.
+    start, end
+        This period (dates or timestamps, wall-clock time as stored).
+    by
+        ``"category"`` (``category_code``), any other column (``source``, ``grid_code`` ...),
+        or None for one total row (key ``"all"``).
+    alpha
+        Significance level for ``significant_prev`` / ``significant_ly``.
+    fdr
+        Benjamini-Hochberg over the keys of each comparison instead of plain ``p < alpha``.
+    coverage
+        (first, last) instants the incident data cover; a comparison period that starts
+        before ``first`` has no data, and its counts, changes and p-values are NaN. Default:
+        the first and last time in ``incidents``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``key, this, previous, last_year`` (counts), ``change_prev, change_ly`` (relative
+        change of the daily rate: ``(this / days) / (other / other_days) - 1``, NaN when the
+        other count is 0), ``p_prev, p_ly`` (two-sided), ``significant_prev, significant_ly``
+        (bool); sorted by ``this`` descending. ``attrs``: the three periods (ISO strings) and
+        their lengths in days.
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if not end > start:
+        raise InputError(f"the period is empty: start {start} is not before end {end}")
+    length = end - start
+    periods = {
+        "this": (start, end),
+        "previous": (start - length, start),
+        "last_year": (start - pd.DateOffset(years=1), end - pd.DateOffset(years=1)),
+    }
+    days = {k: (b - a) / pd.Timedelta(days=1) for k, (a, b) in periods.items()}
+    t = _as_naive_times(incidents[time_column])
+    if coverage is None:
+        valid = t[~t.isna()]
+        coverage = (valid.min(), valid.max()) if len(valid) else (start, start)
+    first = pd.Timestamp(coverage[0])
+    col = {"category": "category_code"}.get(by, by) if by is not None else None
+    if col is not None and col not in incidents.columns:
+        raise InputError(f"no column {col!r} to group by")
+    keys_all = (
+        incidents[col].astype(object).fillna("(none)").to_numpy()
+        if col
+        else np.full(len(incidents), "all", dtype=object)
+    )
+    tv = t.to_numpy(dtype="datetime64[ns]")
+    counts = {}
+    for name, (a, b) in periods.items():
+        m = (tv >= a.to_datetime64()) & (tv < b.to_datetime64())
+        counts[name] = pd.Series(keys_all[m]).value_counts()
+    keys = sorted(set().union(*(c.index for c in counts.values())), key=str)
+    if not keys:
+        keys = ["all"] if col is None else []
+    frame = pd.DataFrame({"key": pd.Series(keys, dtype=object)})
+    for name in periods:
+        frame[name] = counts[name].reindex(keys).fillna(0).astype(np.int64).to_numpy()
+    for name, tag in (("previous", "prev"), ("last_year", "ly")):
+        covered = periods[name][0] >= first.floor("D")
+        other = frame[name].to_numpy()
+        if not covered:
+            frame[name] = np.nan
+            frame[f"change_{tag}"] = np.nan
+            frame[f"p_{tag}"] = np.nan
+            frame[f"significant_{tag}"] = False
+            continue
+        rate_this = frame["this"].to_numpy() / days["this"]
+        rate_other = other / days[name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame[f"change_{tag}"] = np.where(other > 0, rate_this / rate_other - 1.0, np.nan)
+        p = poisson_rate_test(frame["this"].to_numpy(), other, days["this"], days[name])
+        frame[f"p_{tag}"] = p
+        sig = fdr_mask(p, alpha) if fdr else p < alpha
+        frame[f"significant_{tag}"] = sig & ((frame["this"].to_numpy() + other) > 0)
+    frame = frame[
+        [
+            "key",
+            "this",
+            "previous",
+            "last_year",
+            "change_prev",
+            "change_ly",
+            "p_prev",
+            "p_ly",
+            "significant_prev",
+            "significant_ly",
+        ]
+    ]
+    frame = frame.sort_values(["this", "key"], ascending=[False, True], kind="stable")
+    frame = frame.reset_index(drop=True)
+    frame.attrs.update(
+        {name: [a.isoformat(), b.isoformat()] for name, (a, b) in periods.items()},
+        days=days,
+        alpha=alpha,
+        fdr=fdr,
+    )
+    return frame
