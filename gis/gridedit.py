@@ -24,12 +24,14 @@ Tiling
     affected parent is *re-tiled*: its other children lose what the edited grids now cover,
     and any area left uncovered (area a grid gave up, or a tiny piece cut off) goes, one
     connected piece at a time, to the child sharing the **longest border** with that piece
-    (the edited grid itself does not take back what it gave up). A piece that borders no
-    child that may take it is a gap: the edit is refused. A grid whose geometry changed has
-    its own children re-tiled the same way, down to the micro-grids, so children are clipped
-    to a parent that shrank and the child with the longest border takes the area a parent
-    gained. Dedicated grids overlay the regular ones: they are clipped to their parent when it
-    shrinks (said in ``notes``) and never take part in tiling.
+    (the edited grid itself does not take back what it gave up; ties go to the smallest
+    code). A piece that borders no child that may take it is a gap: the edit is refused. A
+    grid whose geometry changed has its own children re-tiled down to the micro-grids:
+    children are clipped to a parent that shrank, and area the parent gained is shared among
+    the children bordering it, each taking the part nearest to it (a Voronoi split in metres
+    seeded along their borders, so their common borders run on into the new area: the
+    children are "extended likewise"). Dedicated grids overlay the regular ones: they are
+    clipped to their parent when it shrinks (said in ``notes``) and never take part in tiling.
 Precision
     Geometry stays in EPSG:4326 so that untouched vertices keep their exact stored values
     (a projection round trip would move them by float noise and open hairline gaps against
@@ -443,9 +445,20 @@ class _Work:
                 if best < 0 or borders[best] <= 0.0:
                     rest.append(piece)
                     continue
-                k = receivers[best]
-                new[k] = self.clean(_union(new[k], piece))
                 progress = True
+                touching = [k for k, b in zip(receivers, borders, strict=True) if b > 0.0]
+                if fixed or len(touching) == 1:  # the edited level: longest border takes all
+                    k = receivers[best]
+                    new[k] = self.clean(_union(new[k], piece))
+                    continue
+                # children of a changed grid: each takes the part of the piece nearest to it
+                shares = self.nearest_split(piece, {k: new[k] for k in touching})
+                for k, part in shares.items():
+                    for q in _parts(part):
+                        if self.shared_border_m(q, new[k]) > 0.0:
+                            new[k] = self.clean(_union(new[k], q))
+                        else:  # a stray bit (Voronoi cell beyond a neighbour): next round
+                            rest.append(q)
             if not progress:
                 break
             pieces = rest
@@ -481,6 +494,59 @@ class _Work:
                 continue
             self.fit_dedicated(k)
             self.retile(k)
+
+    def nearest_split(self, piece, owners: Mapping[str, Any]) -> dict[str, Any]:
+        """Cut ``piece`` among ``owners`` so that each point goes to the nearest owner (m).
+
+        Points along each owner's border with the piece are the sites of a Voronoi diagram
+        (built in metres: x scaled by the metres per degree of longitude); points on the
+        borders of two owners (their common corner) are left out, so the dividing line
+        continues the owners' common border into the piece.
+        """
+        eps = self.scale.deg(0.01)
+        near = shapely.buffer(piece, eps)
+        step = self.scale.deg(max(1.0, self.scale.length_m(shapely.boundary(piece)) / 2000))
+        sites, owner = [], []
+        for i, g in enumerate(owners.values()):
+            line = shapely.intersection(shapely.boundary(g), near)
+            xy = shapely.get_coordinates(shapely.segmentize(line, step))
+            sites.append(xy)
+            owner.append(np.full(len(xy), i))
+        xy, own = np.concatenate(sites), np.concatenate(owner)
+        keys = np.round(xy / (eps / 10)).astype(np.int64)
+        _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        owners_per_key = pd.Series(own).groupby(inverse).nunique().to_numpy()
+        first = np.unique(inverse, return_index=True)[1]
+        keep = first[owners_per_key == 1]
+        xy, own = xy[keep], own[keep]
+        codes = list(owners)
+        if len(np.unique(own)) < 2:
+            k = codes[int(own[0])] if len(own) else codes[0]
+            return {k: piece}
+        scale = np.array([self.scale.mx, self.scale.my])
+        minx, miny, maxx, maxy = shapely.bounds(near)
+        frame = shapely.box(minx * scale[0], miny * scale[1], maxx * scale[0], maxy * scale[1])
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(
+                shapely.multipoints(xy * scale), extend_to=frame.buffer(10.0), ordered=True
+            )
+        )
+        cells = shapely.transform(cells, lambda c: c / scale)
+        out = {}
+        for i, k in enumerate(codes):
+            mine = cells[own == i]
+            if len(mine):
+                part = self.clean(_inter(_union_all(mine), piece))
+                if not shapely.is_empty(part):
+                    out[k] = part
+        # what the cells miss (float edges) goes to the owner sharing the longest border
+        rest = self.clean(_diff(piece, _union_all(list(out.values()))))
+        for q in _parts(rest):
+            borders = {k: self.shared_border_m(q, g) for k, g in out.items()}
+            k = max(borders, key=borders.get)
+            out[k] = self.clean(_union(out[k], q))
+        return out
 
     def fit_dedicated(self, parent: str) -> None:
         """Clip the dedicated grids of ``parent`` to it (they overlay, never tile)."""

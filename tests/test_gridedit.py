@@ -205,17 +205,24 @@ def test_reshape_update_parent_grows_parent_and_keeps_tiling(tiny):
 
 
 def test_reshape_of_level2_clips_and_extends_its_children(tiny):
-    # P100 grows north by 0.001°: the strip is one piece; it goes whole to the child with the
-    # longest border (a tie between P101 and P102: the first by code); P200's children lose it
+    # P100 grows north by 0.001°: its children share the strip, each the part nearest to it
+    # (their common border runs on north); P200's children lose it
     result = ge.reshape(tiny, P100, box(0, 0, 0.01, 0.006))
     out = result.grids
-    assert {P100, P200, P101, "140581001001201", "140581001001202"} == set(result.changed)
-    assert same(geom_of(out, P101), box(0, 0, 0.005, 0.006).union(box(0.005, 0.005, 0.01, 0.006)))
+    assert {P100, P200, P101, P102, "140581001001201", "140581001001202"} == set(result.changed)
+    assert same(geom_of(out, P101), box(0, 0, 0.005, 0.006))
+    assert same(geom_of(out, P102), box(0.005, 0, 0.01, 0.006))
     assert same(geom_of(out, "140581001001201"), box(0, 0.006, 0.005, 0.01))
     assert attr(out, P100, "households") == attr(out, P101, "households") + attr(
         out, P102, "households"
     )
+    assert attr(out, P101, "households") == 400 + 400 // 5  # 1/5 of 201 (400) moves south
     assert_valid(result, tiny)
+    # shrinking it back south: the children are clipped, P200's children extended likewise
+    back = ge.reshape(out, P100, box(0, 0, 0.01, 0.005))
+    for code in (P101, P102, "140581001001201", "140581001001202"):
+        assert same(geom_of(back.grids, code), geom_of(tiny, code))
+    assert_valid(back, tiny)
 
 
 def test_reshape_refuses_swallowing_a_sibling_and_punching_a_hole(tiny):
