@@ -122,7 +122,7 @@ def make_csv(db: Path, out: Path, rows: int, encoding: str, seed: int = 7) -> di
         elif kind == "outside":
             frame.loc[idx, "经度"] = (lon[idx] + 0.06).round(6).astype(str)
         else:
-            frame.loc[idx, "事件编号"] = frame.loc[bad[: len(idx)], "事件编号"].to_numpy()
+            frame.loc[idx, "事件编号"] = frame.loc[bad[-len(idx) :], "事件编号"].to_numpy()
     frame.to_csv(out, index=False, encoding=encoding)
     return planted
 
