@@ -1565,12 +1565,12 @@ def step_edges(start, end, step: str) -> pd.DatetimeIndex:
     if step == "month":
         first = start.to_period("M").to_timestamp()
         last = (end - pd.Timedelta(1, "ns")).to_period("M").to_timestamp()
-        return pd.date_range(first, last + pd.offsets.MonthBegin(1), freq="MS")
+        return pd.date_range(first, last + pd.offsets.MonthBegin(1), freq="MS").as_unit("ns")
     delta = pd.Timedelta(days=1 if step == "day" else 7)
     k = int((end - start) // delta)
     if k < 1:
         raise InputError(f"the period {start} .. {end} is shorter than one {step}")
-    return pd.DatetimeIndex([end - delta * i for i in range(k, -1, -1)])
+    return pd.DatetimeIndex([end - delta * i for i in range(k, -1, -1)]).as_unit("ns")
 
 
 def space_time_cube(
@@ -2024,7 +2024,7 @@ def hour_weekday(
     sel = _select(incidents, category, area)
     t = _as_naive_times(sel[time_column])
     ok = ~t.isna()
-    cell = np.asarray(t.hour[ok]) * 7 + np.asarray(t.dayofweek[ok])
+    cell = np.asarray(t.hour[ok]) * 7 + np.asarray(t.day_of_week[ok])
     counts = np.bincount(cell, minlength=24 * 7).reshape(24, 7).astype(np.int64)
     out = pd.DataFrame(
         counts, index=pd.RangeIndex(24, name="hour"), columns=pd.RangeIndex(7, name="weekday")
