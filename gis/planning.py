@@ -1188,12 +1188,12 @@ def briefing(
     )
 
     # when
-    hw = pd.crosstab(times.dt.hour, times.dt.dayofweek) if n else pd.DataFrame()
+    hw = pd.crosstab(times.dt.hour, times.dt.day_of_week) if n else pd.DataFrame()
     hw = hw.reindex(index=range(24), columns=range(7), fill_value=0).astype(np.int64)
     hw.index.name, hw.columns.name = "hour", "weekday"
-    week0 = (start - pd.Timedelta(days=start.dayofweek)).normalize()
+    week0 = (start - pd.Timedelta(days=start.day_of_week)).normalize()
     weeks = pd.date_range(week0, end, freq="7D", inclusive="left")
-    wk = (times.dt.normalize() - pd.to_timedelta(times.dt.dayofweek, unit="D")).value_counts()
+    wk = (times.dt.normalize() - pd.to_timedelta(times.dt.day_of_week, unit="D")).value_counts()
     weekly = pd.DataFrame(
         {"week_start": weeks, "incidents": wk.reindex(weeks, fill_value=0).to_numpy()}
     )

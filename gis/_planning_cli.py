@@ -1,0 +1,284 @@
+"""``gridlens zones | brief | evaluate``: the joint rectification commands (``gis.planning``).
+
+Registered by ``gis.cli.build_parser`` through ``add_commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from gis.errors import InputError
+
+#: Default briefing period: this many days up to the latest incident.
+BRIEF_DAYS = 90
+
+
+def _engine(args):
+    from gis import store
+
+    return store.open_store(args.db)
+
+
+def _ts(value: str | None):
+    if not value:
+        return None
+    try:
+        return pd.Timestamp(value).to_pydatetime()
+    except ValueError as exc:
+        raise InputError(f"not a date/time: {value!r}") from exc
+
+
+def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The database's own taxonomy and departments (None where empty: the CSV defaults)."""
+    from gis import store
+
+    tax = store.read_table(engine, "taxonomy")
+    deps = store.read_table(engine, "departments")
+    if tax.empty or deps.empty:
+        return None, None
+    return tax, deps
+
+
+def _units(spec: str, grids, incidents):
+    from gis import hotspots as hs
+
+    kind, _, arg = spec.partition(":")
+    area = hs.study_area(grids) if len(grids) else hs.study_area(points=incidents)
+    try:
+        if kind == "h3":
+            return hs.h3_units(area, int(arg or 10))
+        if kind == "fishnet":
+            return hs.fishnet_units(area, float(arg or 200))
+        if kind == "grid":
+            if not len(grids):
+                raise InputError("--by grid needs grids in the database")
+            return hs.grid_units(grids, arg or "micro")
+    except ValueError as exc:
+        raise InputError(f"--by {spec!r}: {exc}") from exc
+    raise InputError(f"--by must be h3:RES, fishnet:METRES or grid:LEVEL, got {spec!r}")
+
+
+def cmd_zones(args) -> int:
+    from gis import hotspots as hs
+    from gis import planning, store
+    from gis.io import write_geo_file
+
+    engine = _engine(args)
+    incidents = store.read_incidents(
+        engine, _ts(args.start), _ts(args.end), list(args.category or []) or None
+    )
+    if incidents.empty:
+        raise InputError("no incidents in the database for that period and categories")
+    grids = store.read_grids(engine)
+    units = hs.hotspots(hs.count_by_unit(incidents, _units(args.by, grids, incidents)))
+    tax, deps = _store_taxonomy(engine)
+    period = (args.start, args.end) if args.start and args.end else None
+    zones = planning.propose_zones(
+        units,
+        incidents,
+        min_bin=args.min_bin,
+        min_incidents=args.min_incidents,
+        min_area_m2=args.min_area_m2,
+        tighten=args.tighten,
+        taxonomy=tax,
+        departments=deps,
+        period=period,
+        top=args.top,
+    )
+    path = write_geo_file(zones, args.out)
+    reason = "reason_zh" if args.lang == "zh" else "reason_en"
+    print(
+        f"{len(zones)} proposed zone(s) from {zones.attrs.get('hot_units', 0)} hot "
+        f"{args.by} units and {len(incidents):,} incidents -> {path}"
+    )
+    for text in zones[reason]:
+        print(f"  {text}")
+    return 0
+
+
+def _area_from_file(path: str):
+    from gis.io import read_geo_file
+    from gis.planning import area_geometry
+
+    frame, _ = read_geo_file(path)
+    return area_geometry(frame)
+
+
+def cmd_brief(args) -> int:
+    from gis import planning, store
+
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".htm", ".xlsx"):
+        raise InputError(f"{out}: the briefing is written as .html or .xlsx")
+    engine = _engine(args)
+    grids = store.read_grids(engine)
+    title = None
+    if args.area:
+        area = _area_from_file(args.area)
+    elif args.plan is not None:
+        plan = planning.get_plan(engine, args.plan)
+        area, title = plan["geometry"], str(plan["name"])
+    else:
+        area = [c for c in args.grids.replace("，", ",").split(",") if c.strip()]
+    end = _ts(args.end)
+    if end is None:
+        last = store.incident_time_range(engine)[1]
+        if last is None:
+            raise InputError("no incidents in the database")
+        end = (pd.Timestamp(last) + pd.Timedelta(seconds=1)).to_pydatetime()
+    start = _ts(args.start) or (pd.Timestamp(end) - pd.Timedelta(days=BRIEF_DAYS)).to_pydatetime()
+    incidents = store.read_incidents(engine, start, end, list(args.category or []) or None)
+    tax, deps = _store_taxonomy(engine)
+    brief = planning.briefing(
+        area,
+        incidents,
+        grids=grids,
+        staff=store.read_table(engine, "staff"),
+        taxonomy=tax,
+        departments=deps,
+        period=(start, end),
+        title=title,
+    )
+    if suffix == ".xlsx":
+        brief.to_excel(out, lang=args.lang)
+    else:
+        brief.to_html(args.lang, path=out)
+    for line in brief.summary(args.lang):
+        print(line)
+    print(f"briefing: {out}")
+    return 0
+
+
+def _read_incident_file(path: str):
+    from gis.io import read_geo_file
+
+    frame, reason = read_geo_file(path)
+    frame = frame[(reason == "").to_numpy()]
+    if "occurred_at" not in frame.columns:
+        raise InputError(f"{path}: needs an occurred_at column")
+    frame = frame.copy()
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], errors="coerce")
+    if frame["occurred_at"].dt.tz is not None:
+        frame["occurred_at"] = frame["occurred_at"].dt.tz_localize(None)
+    return frame[frame["occurred_at"].notna()]
+
+
+def cmd_evaluate(args) -> int:
+    from gis import planning, store
+
+    categories = list(args.category or []) or None
+    incidents = _read_incident_file(args.incidents) if args.incidents else None
+    if args.plan is not None:
+        engine = _engine(args)
+        plan = planning.get_plan(engine, args.plan)
+        area, label = plan["geometry"], str(plan["name"])
+        before, after = planning.plan_periods(plan)
+        if args.before or args.after:
+            before = args.before or before
+            after = args.after or after
+        elif pd.Timestamp(after[1]) > pd.Timestamp.now():
+            raise InputError(
+                f"plan {args.plan} runs until {pd.Timestamp(after[1]):%Y-%m-%d}; "
+                "evaluate it after its period (or give --before/--after)"
+            )
+    else:
+        if not (args.before and args.after):
+            raise InputError("--area needs --before START:END and --after START:END")
+        area, label = _area_from_file(args.area), Path(args.area).stem
+        before, after = args.before, args.after
+        engine = _engine(args) if (incidents is None or args.db) else None
+    before, after = planning._window(before), planning._window(after)
+    district = None
+    if engine is not None:
+        l1 = store.read_grids(engine, level="l1")
+        district = planning.area_geometry(l1) if len(l1) else None
+        if incidents is None:
+            incidents = store.read_incidents(
+                engine,
+                min(before[0], after[0]).to_pydatetime(),
+                max(before[1], after[1]).to_pydatetime(),
+                categories,
+            )
+    ev = planning.evaluate(
+        area,
+        incidents,
+        before=before,
+        after=after,
+        buffer_m=args.buffer_m,
+        district=district,
+        categories=categories,
+        label=label,
+    )
+    if args.json:
+        print(json.dumps(ev.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    rows = [
+        ("area", ev.area_before, ev.area_after),
+        (f"buffer {ev.buffer_m:.0f} m", ev.buffer_before, ev.buffer_after),
+        ("control", ev.control_before, ev.control_after),
+    ]
+    print(f"{'':16s} {'before':>9s} {'after':>9s}")
+    for name, b, a in rows:
+        print(f"{name:16s} {b:9,d} {a:9,d}")
+    print(ev.explanation(args.lang))
+    return 0
+
+
+def add_commands(sub, common: argparse.ArgumentParser) -> None:
+    """Add ``zones``, ``brief`` and ``evaluate`` to the ``gridlens`` subparsers."""
+    lang = argparse.ArgumentParser(add_help=False)
+    lang.add_argument("--lang", choices=["zh", "en"], default="zh", help="language (default zh)")
+    cats = argparse.ArgumentParser(add_help=False)
+    cats.add_argument(
+        "--category", action="append", help="minor-class code, e.g. 05-04 (repeatable)"
+    )
+
+    p = sub.add_parser(
+        "zones",
+        parents=[common, lang, cats],
+        help="propose joint rectification zones from Gi* hot spots, ranked with reasons",
+    )
+    p.add_argument("--top", type=int, help="keep the best N zones")
+    p.add_argument(
+        "--by", default="h3:10", help="analysis units: h3:RES, fishnet:METRES or grid:LEVEL"
+    )
+    p.add_argument("--start", help="incidents on or after (YYYY-MM-DD)")
+    p.add_argument("--end", help="incidents before (YYYY-MM-DD)")
+    p.add_argument("--min-bin", type=int, default=2, help="Gi* bin that makes a unit hot (2=95 %%)")
+    p.add_argument("--min-incidents", type=int, default=20)
+    p.add_argument("--min-area-m2", type=float, default=10_000.0)
+    p.add_argument("--tighten", action="store_true", help="cut zones to their incidents' hull")
+    p.add_argument("--out", required=True, help=".geojson .gpkg .csv (WKT) .parquet")
+    p.set_defaults(func=cmd_zones)
+
+    p = sub.add_parser(
+        "brief", parents=[common, lang, cats], help="briefing for an area (HTML or Excel)"
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--area", help="polygon file (GeoJSON, GeoPackage, Shapefile, CSV WKT)")
+    where.add_argument("--plan", type=int, help="a saved plan's id")
+    where.add_argument("--grids", help="grid codes, comma-separated")
+    p.add_argument("--start", help=f"incidents on or after (default: {BRIEF_DAYS} days back)")
+    p.add_argument("--end", help="incidents before (default: after the latest incident)")
+    p.add_argument("--out", required=True, help="FILE.html (self-contained) or FILE.xlsx")
+    p.set_defaults(func=cmd_brief)
+
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common, lang, cats],
+        help="judge an operation: rate test against control, WDQ displacement in a buffer",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--area", help="polygon file of the operation's area")
+    where.add_argument("--plan", type=int, help="a saved plan (periods from the plan)")
+    p.add_argument("--buffer-m", type=float, default=300.0, help="buffer width, metres")
+    p.add_argument("--before", help="START:END (or START/END when times hold colons)")
+    p.add_argument("--after", help="START:END, the operation's period")
+    p.add_argument("--incidents", help="incident file instead of the database (occurred_at)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_evaluate)
