@@ -2823,3 +2823,15 @@ def import_tracks(
         Path(dropped_out).parent.mkdir(parents=True, exist_ok=True)
         result.dropped.to_csv(dropped_out, index=False, encoding="utf-8-sig")
     return result
+
+
+def h3_cells_within(cells: Iterable[str], area: shapely.Geometry) -> np.ndarray:
+    """Whether the centre of each H3 cell lies in ``area`` (EPSG:4326): a grid's cells."""
+    import h3
+
+    cells = list(cells)
+    if not cells:
+        return np.zeros(0, dtype=bool)
+    latlng = np.array([h3.cell_to_latlng(c) for c in cells], dtype=float)
+    shapely.prepare(area)
+    return shapely.contains_xy(area, latlng[:, 1], latlng[:, 0])

@@ -514,3 +514,73 @@ def hotspot_detail(
     else:
         mask = np.zeros_like(mask)
     return hotspots_view.unit_detail(incidents()[mask])
+
+
+# --------------------------------------------------------------------------- patrol
+@st.cache_resource(show_spinner=False)
+def patrol_tracks():
+    """All patrol fixes in the store, cleaned (district: the level-1 grids), interpolated every
+    15 s and as segments (``patrol.TrackData``); None without fixes. Shared read-only."""
+    from gis import patrol
+
+    fixes = store.read_fixes(engine())
+    if fixes.empty:
+        return None
+    g = grids()
+    l1 = g[g["level"] == "l1"]
+    return patrol.track_data(fixes, district=l1 if len(l1) else g)
+
+
+@st.cache_data(show_spinner=False)
+def patrol_view(
+    units: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    shift: str | None,
+    categories: tuple[str, ...],
+    sources: tuple[str, ...],
+    with_staff: bool,
+):
+    """``patrol.patrol_view`` for the filters (incidents of the period, categories and sources
+    as risk; the staff who have tracks when ``with_staff``)."""
+    from gis import dashboard, patrol
+
+    data = patrol_tracks()
+    inc = dashboard.filter_incidents(
+        incidents(), start=start, end=end, categories=categories, sources=sources
+    )
+    people = None
+    if with_staff:
+        s = staff()
+        people = s[s["staff_code"].isin(set(data.clean.fixes["staff_code"]))]
+    return patrol.patrol_view(
+        data.samples,
+        grids(),
+        inc,
+        units=units,
+        streets=streets(),
+        segs=data.segs,
+        staff=people,
+        start=start,
+        end=end,
+        shift=shift,
+    )
+
+
+@st.cache_data(show_spinner=False)
+def patrol_route(
+    staff_code: str,
+    budget_min: int,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    shift: str | None,
+    categories: tuple[str, ...],
+    sources: tuple[str, ...],
+):
+    """``patrol.route_for_staff`` on the micro-grid gaps of the filters, along the streets."""
+    from gis import patrol
+
+    view = patrol_view("grid:micro", start, end, shift, categories, sources, True)
+    return patrol.route_for_staff(
+        view.gaps.ranked, staff_code, staff(), grids(), budget_s=budget_min * 60, streets=streets()
+    )
