@@ -852,6 +852,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gis._planning_cli import add_commands as add_planning_commands
 
     add_planning_commands(sub, common)
+    from gis._hotspots_cli import add_commands as add_hotspot_commands
+
+    add_hotspot_commands(sub, common)
     return parser
 
 
