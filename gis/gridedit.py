@@ -24,8 +24,9 @@ Tiling
     affected parent is *re-tiled*: its other children lose what the edited grids now cover,
     and any area left uncovered (area a grid gave up, or a tiny piece cut off) goes, one
     connected piece at a time, to the child sharing the **longest border** with that piece
-    (the edited grid itself does not take back what it gave up; ties go to the smallest
-    code). A piece that borders no child that may take it is a gap: the edit is refused. A
+    (the edited grid itself does not take back what it gave up, except a sliver below
+    ``sliver_m2`` that borders no other grid; ties go to the smallest code). A piece that
+    borders no child that may take it is a gap: the edit is refused. A
     grid whose geometry changed has its own children re-tiled down to the micro-grids:
     children are clipped to a parent that shrank, and area the parent gained is shared among
     the children bordering it, each taking the part nearest to it (a Voronoi split in metres
@@ -321,7 +322,14 @@ class _Work:
         return self._district
 
     def parent_geom(self, parent: str | None):
-        return self.district() if parent is None else self.geom[parent]
+        if parent is None:
+            return self.district()
+        if parent not in self.geom:
+            raise InputError(
+                f"parent grid {parent} is not among the grids given: pass the whole current "
+                "hierarchy (all levels) to an edit"
+            )
+        return self.geom[parent]
 
     def label(self, code: str | None) -> str:
         return "the district" if code is None else code
@@ -468,11 +476,17 @@ class _Work:
             a = self.area_m2(piece)
             if a < NOISE_M2:
                 continue
+            if a < self.sliver_m2:  # a sliver left beside the edited grid: it keeps it
+                borders = {k: self.shared_border_m(piece, new[k]) for k in kids}
+                k = max(borders, key=borders.get)
+                if borders[k] > 0.0:
+                    new[k] = self.clean(_union(new[k], piece))
+                    continue
             if parent is None and self.allow_district_change:
                 dropped_m2 += a
                 continue
             raise InputError(
-                f"the edit would leave a gap of {a:,.0f} m² in {self.label(parent)} that "
+                f"the edit would leave a gap of {_m2_text(a)} m² in {self.label(parent)} that "
                 f"borders no grid able to take it (near {_where(piece)}); keep that area in "
                 "the grid or draw it into a neighbour"
             )
@@ -790,6 +804,10 @@ def _largest_remainder(values: np.ndarray) -> np.ndarray:
 
 def _as_multi(geom) -> shapely.Geometry:
     return _polygonal(geom)
+
+
+def _m2_text(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _where(geom) -> str:

@@ -235,6 +235,10 @@ def test_reshape_refuses_swallowing_a_sibling_and_punching_a_hole(tiny):
         ge.reshape(tiny, "999", holed)
     with pytest.raises(InputError, match="polygon"):
         ge.reshape(tiny, P101, shapely.LineString([(0, 0), (1, 1)]))
+    with pytest.raises(InputError, match="whole current hierarchy"):
+        ge.reshape(tiny[tiny["level"] == "micro"], P101, box(0, 0, 0.007, 0.005))
+    with pytest.raises(InputError, match="EPSG:4326"):
+        ge.reshape(tiny.to_crs(3857), P101, box(0, 0, 0.007, 0.005))
 
 
 def test_reshape_snaps_leaflet_rounded_drawing(demo):
@@ -782,15 +786,16 @@ def parent_areas(frame: gpd.GeoDataFrame, codes) -> np.ndarray:
 
 @PROPS
 @given(
-    pick=st.integers(0, 446),
+    pick=st.integers(0, 446 + 46),
     vertex=st.integers(0, 1000),
     dx=st.floats(-2e-4, 2e-4),
     dy=st.floats(-2e-4, 2e-4),
 )
 def test_property_random_vertex_move_keeps_hierarchy_valid(demo, pick, vertex, dx, dy):
+    """A vertex of a micro-grid (or of a level-2 grid, whose children follow) moves ~20 m."""
     grids, _, _ = demo
-    micro = grids[grids["level"] == "micro"]
-    code = micro["code"].iloc[pick]
+    editable = grids[grids["level"].isin(["micro", "l2"])].sort_values("level")
+    code = editable["code"].iloc[pick]
     ring = shapely.get_coordinates(geom_of(grids, code).geoms[0].exterior).copy()
     i = vertex % (len(ring) - 1)
     ring[i] += [dx, dy]
@@ -807,11 +812,12 @@ def test_property_random_vertex_move_keeps_hierarchy_valid(demo, pick, vertex, d
     event("reshaped")
     parent = attr(grids, code, "parent_code")
     ancestors = [parent, attr(grids, parent, "parent_code")]
+    ancestors = [a for a in ancestors if a is not None and not pd.isna(a)]
     assert parent_areas(result.grids, ancestors) == pytest.approx(
         parent_areas(grids, ancestors), abs=0.5
     )
     assert validate_hierarchy(result.grids).errors == 0
-    assert_tiled(result.grids, ancestors)
+    assert_tiled(result.grids, [*ancestors, *result.changed])
 
 
 @PROPS
