@@ -349,7 +349,7 @@ class _Work:
         """Snap a drawn shape to the vertices of ``codes`` (within ``snap_m``)."""
         if self.snap_m <= 0:
             return geom
-        refs = [self.parent_geom(c) if c is None else self.geom[c] for c in codes]
+        refs = [self.parent_geom(c) for c in codes]
         refs = [r for r in refs if r is not None and not shapely.is_empty(r)]
         if not refs:
             return geom
