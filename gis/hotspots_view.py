@@ -232,7 +232,7 @@ def summary(frame: pd.DataFrame) -> dict:
 def hour_weekday(times: pd.Series) -> pd.DataFrame:
     """Incidents per weekday (rows 0 = Monday .. 6) and hour of day (columns 0..23)."""
     t = pd.to_datetime(pd.Series(times)).dropna()
-    key = t.dt.weekday.to_numpy() * HOURS + t.dt.hour.to_numpy()
+    key = t.dt.day_of_week.to_numpy() * HOURS + t.dt.hour.to_numpy()
     grid = np.bincount(key, minlength=WEEKDAYS * HOURS).reshape(WEEKDAYS, HOURS)
     return pd.DataFrame(grid, index=range(WEEKDAYS), columns=range(HOURS))
 
@@ -258,7 +258,7 @@ def unit_detail(incidents: pd.DataFrame, *, top: int = 10) -> dict:
     t = pd.to_datetime(incidents["occurred_at"])
     by_cat = incidents["category_code"].value_counts()
     if len(t):
-        week = (t - pd.to_timedelta(t.dt.weekday, unit="D")).dt.normalize()
+        week = (t - pd.to_timedelta(t.dt.day_of_week, unit="D")).dt.normalize()
         weekly = week.value_counts().sort_index()
         full = pd.date_range(weekly.index.min(), weekly.index.max(), freq="7D")
         weekly = weekly.reindex(full, fill_value=0)
