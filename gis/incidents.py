@@ -120,6 +120,19 @@ _CJK_DATE = [
 ]
 
 
+_COMMON_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%d.%m.%Y %H:%M:%S",
+)
+
+
 def _parse_group(text: pd.Series, utc: bool) -> pd.Series:
     """Parse with the format guessed from the first value, then the rest one by one."""
     from pandas.tseries.api import guess_datetime_format
@@ -128,6 +141,13 @@ def _parse_group(text: pd.Series, utc: bool) -> pd.Series:
     if text.empty:
         return out
     fmt = guess_datetime_format(str(text.iloc[0]))
+    head = text.iloc[:200]
+    best = pd.to_datetime(head, format=fmt, errors="coerce", utc=utc).notna().mean() if fmt else 0
+    if best < 0.9:  # the guess failed: try the usual export formats on the first rows
+        for cand in _COMMON_FORMATS:
+            share = pd.to_datetime(head, format=cand, errors="coerce", utc=utc).notna().mean()
+            if share > best:
+                fmt, best = cand, share
     if fmt is not None:
         try:
             parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=utc)
@@ -426,7 +446,6 @@ class District:
     metric_crs: pyproj.CRS
     outline_m: shapely.Geometry
     to_metric: pyproj.Transformer = field(repr=False)
-    _regions: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_grids(cls, grids: gpd.GeoDataFrame) -> District | None:
@@ -440,6 +459,7 @@ class District:
                 break
         metric = local_metric_crs(part.geometry)
         outline = shapely.union_all(part.to_crs(metric).geometry.to_numpy())
+        shapely.prepare(outline)
         return cls(metric, outline, pyproj.Transformer.from_crs(4326, metric, always_xy=True))
 
     def metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -447,17 +467,18 @@ class District:
 
     def within(self, lon: np.ndarray, lat: np.ndarray, tolerance_m: float) -> np.ndarray:
         """True where a WGS-84 point is inside the outline or within ``tolerance_m`` of it."""
-        region = self._regions.get(tolerance_m)
-        if region is None:
-            region = self.outline_m.buffer(tolerance_m) if tolerance_m > 0 else self.outline_m
-            shapely.prepare(region)
-            self._regions[tolerance_m] = region
         x, y = self.metric(lon, lat)
         ok = np.isfinite(x) & np.isfinite(y)
         out = np.zeros(len(x), dtype=bool)
-        out[ok] = shapely.contains_xy(region, x[ok], y[ok]) | shapely.intersects_xy(
-            region, x[ok], y[ok]
+        out[ok] = shapely.contains_xy(self.outline_m, x[ok], y[ok]) | shapely.intersects_xy(
+            self.outline_m, x[ok], y[ok]
         )
+        rest = ok & ~out
+        if tolerance_m > 0 and rest.any():
+            # dwithin on the prepared outline: no buffer of a long coastline needed
+            out[rest] = shapely.dwithin(
+                self.outline_m, shapely.points(x[rest], y[rest]), tolerance_m
+            )
         return out
 
 

@@ -547,6 +547,7 @@ def _expected_boston(raw: pd.DataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
     return reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("file", "code"),
     [
@@ -619,6 +620,7 @@ NYC_ALIASED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unknown", ["reject", "unclassified"])
 def test_nyc_311_mixed_categories(real_data, tmp_path, unknown):
     nyc = real_data / "nyc"
