@@ -242,6 +242,7 @@ def cmd_kde(args) -> int:
         print(f"wrote {len(frame):,} cell centres to {written}")
         if args.contours:
             bands = res.contours(args.contours)
+            bands["level_upper"] = bands["level_upper"].replace(np.inf, np.nan)  # JSON
             suffix = path.suffix if path.suffix.lower() in {".gpkg", ".geojson"} else ".geojson"
             cpath = path.with_name(path.stem + "_contours" + suffix)
             print(f"wrote {len(bands)} contour bands to {_write(bands, str(cpath))}")
