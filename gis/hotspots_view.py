@@ -42,8 +42,6 @@ EXPORT_COLUMNS = (
     "lisa_cluster",
     "pattern",
 )
-WEEKDAYS = 7
-HOURS = 24
 
 
 def parse_by(by: str) -> tuple[str, int | float | str]:
@@ -229,31 +227,37 @@ def summary(frame: pd.DataFrame) -> dict:
     return out
 
 
-def hour_weekday(times: pd.Series) -> pd.DataFrame:
-    """Incidents per weekday (rows 0 = Monday .. 6) and hour of day (columns 0..23)."""
-    t = pd.to_datetime(pd.Series(times)).dropna()
-    key = t.dt.day_of_week.to_numpy() * HOURS + t.dt.hour.to_numpy()
-    grid = np.bincount(key, minlength=WEEKDAYS * HOURS).reshape(WEEKDAYS, HOURS)
-    return pd.DataFrame(grid, index=range(WEEKDAYS), columns=range(HOURS))
-
-
-def unit_detail(incidents: pd.DataFrame, *, top: int = 10) -> dict:
-    """What happened in one unit: by category, hour x weekday, weekly trend, top addresses.
+def unit_detail(
+    incidents: pd.DataFrame,
+    *,
+    top: int = 10,
+    history: pd.DataFrame | None = None,
+    start=None,
+    end=None,
+    coverage: tuple | None = None,
+) -> dict:
+    """What happened in one unit: by category, hour x weekday, weekly trend, top addresses,
+    and this period against the previous one and the same period last year.
 
     Parameters
     ----------
     incidents
-        The unit's incidents (after the filters): ``category_code, occurred_at`` and
-        optionally ``address``.
+        The unit's incidents in the filters: ``category_code, occurred_at`` and optionally
+        ``address``.
     top
         Number of addresses listed.
+    history, start, end, coverage
+        The unit's incidents in the other filters but any period, the period ``[start,
+        end)`` and the (first, last) instants the data cover: with them, ``comparison`` is
+        ``gis.hotspots.period_comparison`` (total row first, then by category).
 
     Returns
     -------
     dict
-        ``n``; ``by_category`` (Series, largest first); ``hour_weekday`` (7 x 24 frame,
-        Monday first); ``weekly`` (Series of counts per week starting Monday, empty weeks as
-        0); ``top_addresses`` (frame ``address, count``).
+        ``n``; ``by_category`` (Series, largest first); ``hour_weekday`` (24 x 7 frame of
+        ``gis.hotspots.hour_weekday``: hours down, Monday first across); ``weekly`` (counts
+        per week starting Monday, empty weeks as 0); ``top_addresses`` (frame ``address,
+        count``); ``comparison`` (frame, or None).
     """
     t = pd.to_datetime(incidents["occurred_at"])
     by_cat = incidents["category_code"].value_counts()
@@ -271,12 +275,18 @@ def unit_detail(incidents: pd.DataFrame, *, top: int = 10) -> dict:
         top_addr = pd.DataFrame({"address": addr.index, "count": addr.to_numpy()})
     else:
         top_addr = pd.DataFrame({"address": [], "count": []})
+    comparison = None
+    if history is not None and start is not None and end is not None:
+        total = hs.period_comparison(history, start, end, by=None, coverage=coverage)
+        cats = hs.period_comparison(history, start, end, by="category", coverage=coverage)
+        comparison = pd.concat([total, cats[cats["this"] > 0]], ignore_index=True)
     return {
         "n": int(len(incidents)),
         "by_category": by_cat,
-        "hour_weekday": hour_weekday(t),
+        "hour_weekday": hs.hour_weekday(incidents),
         "weekly": weekly.astype(np.int64),
         "top_addresses": top_addr,
+        "comparison": comparison,
     }
 
 
@@ -338,11 +348,11 @@ def add_emerging(
     pts = incidents[["lon", "lat"]].to_numpy(dtype=float)
     cube = hs.space_time_cube(pts, incidents["occurred_at"], units, step=step, start=start, end=end)
     W, _ = hs.unit_weights(units, "band" if weights == "band" else "queen", band_m=band_m)
-    em = hs.emerging_hotspots(cube, W).set_index("unit_id")
+    em = pd.DataFrame(hs.emerging_hotspots(cube, W)).set_index("unit_id")
     out = frame.copy()
     ids = out["unit_id"].to_numpy()
     geom = out.pop("geometry")
-    for col in em.columns:
+    for col in [c for c in em.columns if c != "geometry"]:
         out[col] = em[col].reindex(ids).to_numpy()
     out["geometry"] = geom
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs)

@@ -508,12 +508,14 @@ def hotspot_detail(
 
     units = hotspot_unit_frame(by, grid_code)
     pos = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == str(unit_id))
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    if len(pos):
-        mask = mask & (hotspot_unit_index(by, grid_code) == pos[0])
-    else:
-        mask = np.zeros_like(mask)
-    return hotspots_view.unit_detail(incidents()[mask])
+    in_unit = hotspot_unit_index(by, grid_code) == (pos[0] if len(pos) else -2)
+    mask = incident_mask(start, end, categories, sources, grid_code) & in_unit
+    any_time = incident_mask(None, None, categories, sources, grid_code) & in_unit
+    inc = incidents()
+    coverage = (inc["occurred_at"].min(), inc["occurred_at"].max())
+    return hotspots_view.unit_detail(
+        inc[mask], history=inc[any_time], start=start, end=end, coverage=coverage
+    )
 
 
 # --------------------------------------------------------------------------- patrol

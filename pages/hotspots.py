@@ -360,11 +360,11 @@ if unit:
     with right:
         st.markdown(f"**{ui.t('hotspots.hour_weekday')}**")
         days = ui.t("hotspots.weekdays").split(",")
-        hw = detail["hour_weekday"]
+        hw = detail["hour_weekday"]  # hours down, weekdays (Monday first) across
         long = pd.DataFrame(
             {
-                "weekday": np.repeat([days[i] for i in hw.index], hw.shape[1]),
-                "hour": np.tile(np.asarray(hw.columns, dtype=int), hw.shape[0]),
+                "hour": np.repeat(np.asarray(hw.index, dtype=int), hw.shape[1]),
+                "weekday": np.tile([days[i] for i in hw.columns], hw.shape[0]),
                 "n": hw.to_numpy().ravel(),
             }
         )
@@ -385,6 +385,37 @@ if unit:
         st.markdown(f"**{ui.t('hotspots.weekly')}**")
         weekly = detail["weekly"].rename(ui.t("table.count"))
         st.line_chart(weekly, height=220)
+
+    comp = detail["comparison"]
+    if comp is not None and len(comp):
+        st.markdown(f"**{ui.t('hotspots.comparison')}**")
+
+        def change(rel, sig) -> str:
+            if not np.isfinite(rel):
+                return "—"
+            return f"{rel:+.0%}" + (" *" if sig else "")
+
+        table = pd.DataFrame(
+            {
+                ui.t("table.category"): [
+                    ui.t("hotspots.c_all") if k == "all" else ui.category_name(k)
+                    for k in comp["key"]
+                ],
+                ui.t("hotspots.c_this"): comp["this"].to_numpy(),
+                ui.t("hotspots.c_prev"): comp["previous"].to_numpy(),
+                ui.t("hotspots.c_change_prev"): [
+                    change(r, s)
+                    for r, s in zip(comp["change_prev"], comp["significant_prev"], strict=True)
+                ],
+                ui.t("hotspots.c_ly"): comp["last_year"].to_numpy(),
+                ui.t("hotspots.c_change_ly"): [
+                    change(r, s)
+                    for r, s in zip(comp["change_ly"], comp["significant_ly"], strict=True)
+                ],
+            }
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(ui.t("hotspots.c_note"))
 
 # ------------------------------------------------------------------ export
 st.subheader(ui.t("hotspots.export"))

@@ -164,6 +164,28 @@ def test_layers_and_distance_band(page, data):
     for cls, label in (("HH", "高-高聚类"), ("LL", "低-低聚类"), ("HL", "高-低异常值")):
         assert got[label] == f"{int((ref['lisa_cluster'] == cls).sum()):,}"
     assert "高-高聚类" in legend(at)
+    # emerging hot spots: the patterns on the legend are those of the library's own run
+    at.radio(key="hs_layer_zh").set_value("emerging")
+    run(at)
+    _, sel, units = reference(data, "h3:9")
+    start, end = default_period(inc)
+    cube = hs.space_time_cube(
+        sel.geometry, sel["occurred_at"], units, step="week", start=start, end=end
+    )
+    em = hs.emerging_hotspots(cube, hs.unit_weights(units, "queen")[0])
+    zh = {
+        "Persistent Hot Spot": "持续热点",
+        "Intensifying Hot Spot": "加强热点",
+        "Diminishing Hot Spot": "减弱热点",
+        "New Hot Spot": "新增热点",
+        "Sporadic Hot Spot": "零星热点",
+        "No Pattern Detected": "无明显模式",
+    }
+    found = set(em["pattern"])
+    assert {"Persistent Hot Spot", "Diminishing Hot Spot"} <= found  # planted in the demo
+    for name, label in zh.items():
+        assert (label in legend(at)) == (name in found), name
+    assert any(f"{cube.counts.shape[1]} 个时间步" in c.value for c in at.caption)
     # an automatic distance band: the band Optimized Hot Spot Analysis would choose
     at.radio(key="hs_layer_zh").set_value("gi")
     at.radio(key="hs_weights_zh").set_value("band")
@@ -213,6 +235,18 @@ def test_unit_detail_by_the_chooser(page, data):
     addresses = [d for d in page.dataframe if "地址" in d.value.columns][0].value
     expected = mine["address"].value_counts()
     assert list(addresses["数量"]) == list(expected.head(len(addresses)).to_numpy())
+    # this period against the previous one (the same filters, any period)
+    comp = [d for d in page.dataframe if "环比" in d.value.columns][0].value
+    assert comp.iloc[0]["类别"] == "合计" and comp.iloc[0]["本期"] == top["count"]
+    _, inc = data
+    start, end = default_period(inc)
+    span = end - start
+    prev = inc[(inc["occurred_at"] >= start - span) & (inc["occurred_at"] < start)]
+    prev_idx = hs.unit_index(prev.geometry, units)
+    assert (
+        comp.iloc[0]["上期"]
+        == (prev_idx == np.flatnonzero(units["unit_id"] == top["unit_id"])[0]).sum()
+    )
     charts = [json.loads(c.proto.spec) for c in page.get("vega_lite_chart")]
     assert len(charts) == 3  # by category, hour x weekday, weekly trend
     assert any(c.get("mark", {}).get("type") == "rect" for c in charts)  # the heat map
@@ -257,10 +291,10 @@ def test_unit_detail_and_export(data):
     _, inc = data
     sub = inc.iloc[:500]
     d = hv.unit_detail(sub)
-    assert d["n"] == 500 and d["hour_weekday"].shape == (7, 24)
+    assert d["n"] == 500 and d["hour_weekday"].shape == (24, 7)
     assert d["hour_weekday"].to_numpy().sum() == 500
     t = sub["occurred_at"].iloc[0]
-    assert d["hour_weekday"].loc[t.weekday(), t.hour] >= 1
+    assert d["hour_weekday"].loc[t.hour, t.weekday()] >= 1
     assert d["weekly"].sum() == 500 and d["by_category"].sum() == 500
     assert (pd.Series(d["weekly"].index).diff().dropna() == pd.Timedelta(days=7)).all()
     assert list(d["top_addresses"]["count"]) == list(sub["address"].value_counts().head(10))
