@@ -31,7 +31,9 @@ Tiling
     children are clipped to a parent that shrank, and area the parent gained is shared among
     the children bordering it, each taking the part nearest to it (a Voronoi split in metres
     seeded along their borders, so their common borders run on into the new area: the
-    children are "extended likewise"). Dedicated grids overlay the regular ones: they are
+    children are "extended likewise"). A grandchild left with less than half its area in
+    its parent moves (re-coded) under the grid now holding most of it, but every grid keeps
+    at least one child. Dedicated grids overlay the regular ones: they are
     clipped to their parent when it shrinks (said in ``notes``) and never take part in tiling.
 Precision
     Geometry stays in EPSG:4326 so that untouched vertices keep their exact stored values
@@ -500,14 +502,51 @@ class _Work:
                 self.notes.append(f"{k} is now in {n_parts} separate parts")
         if not recurse:
             return
+        changed = []
         for k in kids:
             if before[k] is new[k]:
                 continue
             if self.area_m2(shapely.symmetric_difference(before[k], new[k])) <= NOISE_M2:
                 self.geom[k] = before[k]
                 continue
-            self.fit_dedicated(k)
-            self.retile(k)
+            changed.append(k)
+        gained = self.follow_majority(kids, changed)
+        for k in kids:
+            if k in changed or k in gained:
+                self.fit_dedicated(k)
+                self.retile(k)
+
+    def follow_majority(self, kids: list[str], changed: list[str]) -> set[str]:
+        """Move a grandchild that now lies mostly in another of ``kids`` under that one.
+
+        Children go with the grid that holds most of their area (re-coded under it), rather
+        than being clipped to a sliver of their old parent. Returns the kids that gained
+        children.
+        """
+        if not changed:
+            return set()
+        gained: set[str] = set()
+        geoms = np.array([self.geom[k] for k in kids], dtype=object)
+        for k in changed:
+            moves = []
+            grandkids = self.children(k)
+            for g in grandkids:
+                own = self.geom[g]
+                overlap = shapely.area(shapely.intersection(geoms, own))
+                best = int(np.argmax(overlap))
+                here = overlap[kids.index(k)]
+                if kids[best] != k and here < 0.5 * shapely.area(own) and overlap[best] > here:
+                    moves.append((here / max(shapely.area(own), 1e-300), g, kids[best]))
+            # a grid keeps at least one child: the one with the most of its area in it stays
+            moves.sort()
+            if len(moves) == len(grandkids):
+                moves = moves[:-1]
+            for _, g, target in moves:
+                best = kids.index(target)
+                new_code = self.recode(g, kids[best])
+                self.notes.append(f"{g} now lies mostly in {target}: moved there as {new_code}")
+                gained.add(target)
+        return gained
 
     def nearest_split(self, piece, owners: Mapping[str, Any]) -> dict[str, Any]:
         """Cut ``piece`` among ``owners`` so that each point goes to the nearest owner (m).
@@ -587,9 +626,18 @@ class _Work:
     def taken_codes(self) -> set[str]:
         return set(self.geom) | self.reserved
 
-    def new_codes(self, parent: str | None, n: int) -> list[str]:
-        """``n`` unused codes for regular children of ``parent`` (after the highest in use)."""
+    def new_codes(self, parent: str | None, n: int, *, like: str | None = None) -> list[str]:
+        """``n`` unused codes for regular children of ``parent`` (after the highest in use).
+
+        Level-1 grids (no parent) are numbered under the street of ``like`` (its first 9
+        digits, a GB code).
+        """
         if parent is None:
+            if like is not None and like.isdigit() and len(like) in (14, 15):
+                digits = len(like)
+                return list(
+                    _grids.next_free_codes(sorted(self.taken_codes()), like[:9], n, digits=digits)
+                )
             raise InputError("new level-1 grids cannot be numbered automatically (no parent)")
         return _child_codes(self.taken_codes(), parent, n, dedicated=False)
 
@@ -1017,7 +1065,7 @@ def split(
     reps = shapely.point_on_surface(np.array(pieces, dtype=object))
     order = _west_east_north_south(reps, pieces, work.scale)
     pieces = [pieces[i] for i in order]
-    codes = work.new_codes(parent, len(pieces))
+    codes = work.new_codes(parent, len(pieces), like=code)
     name = work.before_attr(code, "name")
     kids = work.children(code)
     dkids = work.children(code, dedicated=True)

@@ -225,6 +225,20 @@ def test_reshape_of_level2_clips_and_extends_its_children(tiny):
     assert_valid(back, tiny)
 
 
+def test_reshape_moves_children_that_end_up_mostly_in_a_neighbour(tiny):
+    # P100 grows north to 0.009°: P200 keeps a 0.001° strip; of its two micro-grids, both
+    # now mostly in P100, the one with less of itself left (equal: the first) moves under
+    # P100 with a new code, the other stays so that P200 keeps a child, clipped to the strip
+    result = ge.reshape(tiny, P100, box(0, 0, 0.01, 0.009))
+    assert result.retired == ["140581001001201"] and result.created == ["140581001001103"]
+    out = result.grids
+    assert attr(out, "140581001001103", "parent_code") == P100
+    assert same(geom_of(out, "140581001001202"), box(0, 0.009, 0.01, 0.01))
+    assert attr(out, P200, "households") == attr(out, "140581001001202", "households")
+    assert any("moved there" in n for n in result.notes)
+    assert_valid(result, tiny)
+
+
 def test_reshape_refuses_swallowing_a_sibling_and_punching_a_hole(tiny):
     with pytest.raises(InputError, match="merge"):
         ge.reshape(tiny, P101, box(0, 0, 0.01, 0.005))
