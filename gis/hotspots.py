@@ -18,6 +18,12 @@ Pieces, meant to be reused by the space-time (emerging hot spot) analysis, the C
   ``local_moran(y, W)`` (conditional-permutation pseudo p-values), both functions of a value
   vector and a sparse matrix only, so a space-time neighbourhood matrix works unchanged.
 - ``hotspots(units_frame, ...)`` ties them together for a counted units frame.
+- **Emerging hot spots** -- ``space_time_cube`` (day/week/month counts per unit),
+  ``space_time_weights`` / ``space_time_gi_star`` (Gi* per bin with time-lagged neighbours),
+  ``mann_kendall`` (vectorised, ties corrected), ``classify_emerging`` (ArcGIS's 17 patterns)
+  and ``emerging_hotspots`` tying them together.
+- **When** -- ``hour_weekday`` (24 x 7 counts) and ``period_comparison`` (this period vs the
+  previous one and the same period last year, exact conditional Poisson test).
 """
 
 from __future__ import annotations
