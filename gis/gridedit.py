@@ -62,6 +62,7 @@ Attributes
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import uuid
@@ -123,8 +124,8 @@ class EditResult:
     retired
         Codes that stop being in force (merged away, split, re-coded, retired).
     action
-        ``reshape``, ``split``, ``merge``, ``move``, ``add_dedicated``, ``retire`` or
-        ``restore``.
+        ``reshape``, ``split``, ``merge``, ``move``, ``add_dedicated`` or ``retire`` (a
+        :func:`restore_version` is logged as ``restore``).
     notes
         Human-readable remarks (English): what was clipped, snapped, re-coded, estimated.
     targets
@@ -236,8 +237,20 @@ def _parts(geom) -> list[shapely.Polygon]:
     return list(shapely.get_parts(_polygonal(geom)))
 
 
-def _bool(flag) -> bool:
-    return bool(flag) if flag is not None and not pd.isna(flag) else False
+def _geometry_errors(func):
+    """Report a GEOS failure (an invalid stored shape, usually) as an InputError."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except shapely.errors.GEOSException as exc:
+            raise InputError(
+                f"{func.__name__}: a geometry operation failed ({exc}); repair the grids first "
+                "(gis.grids.validate_hierarchy offers repaired shapes)"
+            ) from exc
+
+    return wrapper
 
 
 def _missing(value) -> bool:
@@ -687,12 +700,6 @@ class _Work:
             self.recode(k, new)
         return new
 
-    def set_parent(self, code: str, new_parent: str) -> str:
-        """Re-parent ``code``: keeps the code when its prefix allows, else re-codes it."""
-        if self.parent[code] == new_parent:
-            return code
-        return self.recode(code, new_parent)
-
     # ---- result -----------------------------------------------------------------------------
     def finish(self, action: str) -> EditResult:
         retired = [c for c in self.retired if c in self.orig_geom]
@@ -918,6 +925,7 @@ def _as_polygon_input(geometry, what: str = "new shape") -> shapely.Geometry:
 # --------------------------------------------------------------------------------------------
 # operations
 # --------------------------------------------------------------------------------------------
+@_geometry_errors
 def reshape(
     grids: gpd.GeoDataFrame,
     code: str,
@@ -1013,6 +1021,7 @@ def _reshape(work: _Work, code: str, geom, *, update_parent: bool) -> None:
         work.notes.append(f"{code} is now in {len(_parts(work.geom[code]))} separate parts")
 
 
+@_geometry_errors
 def split(
     grids: gpd.GeoDataFrame,
     code: str,
@@ -1153,6 +1162,7 @@ def _west_east_north_south(reps: np.ndarray, pieces: list, scale: _Scale) -> lis
     return [int(i) for i in np.argsort(seq)]
 
 
+@_geometry_errors
 def merge(grids: gpd.GeoDataFrame, codes: Sequence[str]) -> EditResult:
     """Merge adjacent grids of the same parent and level into one.
 
@@ -1227,6 +1237,7 @@ def _require_connected(work: _Work, codes: list[str]) -> None:
         )
 
 
+@_geometry_errors
 def move(
     grids: gpd.GeoDataFrame,
     code: str,
@@ -1287,6 +1298,7 @@ def move(
     return work.finish("move")
 
 
+@_geometry_errors
 def add_dedicated(
     grids: gpd.GeoDataFrame,
     *,
@@ -1346,6 +1358,7 @@ def add_dedicated(
     return work.finish("add_dedicated")
 
 
+@_geometry_errors
 def retire(grids: gpd.GeoDataFrame, code: str) -> EditResult:
     """Retire a dedicated grid (its history is kept in the store).
 
