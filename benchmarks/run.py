@@ -23,6 +23,7 @@ BENCHMARKS = [
     ("patrol", "bench_patrol.py", ["--fixes", "200000", "--repeat", "1"]),
     ("kde", "bench_kde.py", ["--points", "20000", "--grid", "200", "--peer-cells", "500"]),
     ("gistar", "bench_gistar.py", ["--cols", "200", "--rows", "100"]),
+    ("hotspots_page", "bench_hotspots_page.py", ["--incidents", "200000", "--repeat", "1"]),
     ("intake", "bench_intake.py", ["--rows", "100000"]),
 ]
 

@@ -202,8 +202,9 @@ def choropleth_layer(
 
 
 # --------------------------------------------------------------------------- hotspot layers
-#: ArcGIS's Hot Spot Analysis colours per Gi* bin (99/95/90 % hot, not significant, cold)
-GI_BIN_COLORS: dict[int, list[int]] = {
+#: ArcGIS's Hot Spot Analysis colours (RGB) per Gi* bin (99/95/90 % hot, not significant,
+#: cold), for the Hotspots page; ``GI_BIN_COLORS`` below is the patrol page's RGBA palette
+GI_BIN_RGB: dict[int, list[int]] = {
     3: [214, 47, 39],
     2: [237, 117, 81],
     1: [250, 185, 132],
@@ -255,7 +256,7 @@ def class_colors(
         if rgb is None:
             out.append(list(missing))
         else:
-            out.append([*rgb, 70 if key in quiet else alpha])
+            out.append([*rgb[:3], 110 if key in quiet else alpha])
     return out
 
 

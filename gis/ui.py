@@ -128,8 +128,19 @@ def grid_report(sliver_m2: float = 50.0):
 
 def refresh_grids() -> None:
     """Forget everything cached that depends on the grids (after a save, restore or import)."""
-    for loader in (grids, incidents, grid_report, staff):
+    for loader in (grids, incidents, grid_report, staff, incidents_shared):
         loader.clear()
+    for loader in (hotspot_unit_frame, hotspot_unit_index, incident_mask):
+        loader.clear()
+    for loader in (hotspot_units, hotspot_kde, hotspot_detail):
+        loader.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def incidents_shared() -> pd.DataFrame:
+    """``incidents()`` as one shared frame (no copy per call: 1M rows cost ~1 s to copy).
+    Read-only by contract; for the cached analyses below, which select from it."""
+    return incidents()
 
 
 def incident_points():
@@ -389,7 +400,7 @@ def hotspot_unit_index(by: str, within: str | None = None):
     """Row of ``hotspot_unit_frame(by, within)`` of every incident of ``incidents()``."""
     from gis import hotspots
 
-    inc = incidents()
+    inc = incidents_shared()
     return hotspots.unit_index(inc[["lon", "lat"]].to_numpy(), hotspot_unit_frame(by, within))
 
 
@@ -400,7 +411,7 @@ def incident_mask(start, end, categories: tuple, sources: tuple, grid_code: str 
 
     from gis import dashboard
 
-    inc = incidents()
+    inc = incidents_shared()
     sub = dashboard.filter_incidents(
         inc,
         start=start,
@@ -447,7 +458,7 @@ def hotspot_units(
         out = hotspots_view.add_emerging(
             out,
             units,
-            incidents()[["lon", "lat", "occurred_at"]][mask],
+            incidents_shared()[["lon", "lat", "occurred_at"]][mask],
             step=emerging_step,
             start=start,
             end=end,
@@ -473,7 +484,7 @@ def hotspot_kde(
     from gis import hotspots, maps
 
     mask = incident_mask(start, end, categories, sources, grid_code)
-    pts = incidents()[["lon", "lat"]].to_numpy()[mask]
+    pts = incidents_shared()[["lon", "lat"]].to_numpy()[mask]
     g = grids()
     area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
     if len(pts) == 0:
@@ -511,7 +522,7 @@ def hotspot_detail(
     in_unit = hotspot_unit_index(by, grid_code) == (pos[0] if len(pos) else -2)
     mask = incident_mask(start, end, categories, sources, grid_code) & in_unit
     any_time = incident_mask(None, None, categories, sources, grid_code) & in_unit
-    inc = incidents()
+    inc = incidents_shared()
     coverage = (inc["occurred_at"].min(), inc["occurred_at"].max())
     return hotspots_view.unit_detail(
         inc[mask], history=inc[any_time], start=start, end=end, coverage=coverage

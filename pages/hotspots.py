@@ -243,8 +243,8 @@ elif layer == "gi":
         + frame["gi_bin"].map(labels)
         + (" · z = " + frame["gi_z"].round(2).astype(str))
     )
-    colors = maps.class_colors(frame["gi_bin"].to_numpy(), maps.GI_BIN_COLORS)
-    legend = [(maps.GI_BIN_COLORS[b], labels[b]) for b in hv.GI_BINS]
+    colors = maps.class_colors(frame["gi_bin"].to_numpy(), maps.GI_BIN_RGB)
+    legend = [(maps.GI_BIN_RGB[b], labels[b]) for b in hv.GI_BINS]
     legend_title = ui.t("hotspots.legend_gi")
 elif layer == "lisa":
     labels = {c: ui.t(f"hotspots.lisa.{c}") for c in hv.LISA_CLASSES}

@@ -104,7 +104,14 @@ def test_page_in_chinese_then_english_metrics_equal_gi_star(page, data):
         assert got[label] == value, label
     assert got["邻域距离带"] == "邻接"
     assert int(got["热点 99%"]) > 0  # the demo's planted hotspots
-    assert len(page.get("deck_gl_json_chart")) == 1
+    # the map: every unit filled with ArcGIS's colour of its Gi* bin
+    spec = json.loads(page.get("deck_gl_json_chart")[0].proto.json)
+    units = [layer for layer in spec["layers"] if layer["id"] == "units"][0]["data"]["features"]
+    fill = {f["properties"]["unit_id"]: f["properties"]["fill_color"] for f in units}
+    arcgis = {3: [214, 47, 39], 2: [237, 117, 81], 1: [250, 185, 132], 0: [238, 238, 224]}
+    arcgis |= {-1: [192, 204, 190], -2: [132, 158, 186], -3: [69, 117, 181]}
+    for uid, b in zip(ref["unit_id"], ref["gi_bin"], strict=True):
+        assert fill[uid][:3] == arcgis[b] and len(fill[uid]) == 4, uid
     text = legend(page)
     for label in ("热点（99% 置信度）", "不显著", "冷点（90% 置信度）", "冷点（99% 置信度）"):
         assert label in text
@@ -314,3 +321,39 @@ def test_unit_detail_and_export(data):
     gj = json.loads(hv.export_bytes(frame, "geojson"))
     assert len(gj["features"]) == len(frame)
     assert set(gj["features"][0]["properties"]) == set(table.columns)
+
+
+# --------------------------------------------------------------------------------------------
+# In a real browser
+
+
+@pytest.mark.browser
+def test_browser_gi_bins_legend_and_map_offline(demo_db, data):
+    from tests.browser import chromium_page, require_browser, streamlit_server
+
+    require_browser()
+    ref, _, _ = reference(data, "h3:9")
+    with streamlit_server(demo_db) as url, chromium_page(url) as (page, guard):
+        page.get_by_label("用户名").fill("analyst")
+        page.get_by_label("密码").fill("analyst-demo")
+        page.get_by_role("button", name="登录").click()
+        guard.settle()
+        page.locator("[data-testid='stSidebarNav']").get_by_text("热点分析").click()
+        guard.settle()
+        assert page.get_by_role("heading", name="热点分析").count() >= 1
+        # counts first, then switch to the Gi* bins
+        page.get_by_text("单元事件数", exact=True).click()
+        guard.settle()
+        assert page.get_by_text("图例（分位数分级）", exact=False).count() >= 1
+        page.get_by_text("冷热点（Gi*）", exact=True).click()
+        guard.settle(extra_ms=2500)
+        for label in ("热点（99% 置信度）", "不显著", "冷点（99% 置信度）"):
+            assert page.get_by_text(label, exact=True).count() >= 1, label
+        canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
+        canvas.wait_for(timeout=30_000)
+        assert canvas.bounding_box()["height"] > 300
+        box = page.locator("[data-testid='stMetric']").filter(has_text="热点 99%").first
+        value = box.locator("[data-testid='stMetricValue']").inner_text().strip()
+        assert value == f"{int((ref['gi_bin'] == 3).sum()):,}"
+        guard.check()
+        guard.screenshot("hotspots_gi_zh")
