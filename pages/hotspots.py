@@ -264,7 +264,9 @@ deck_layers = [maps.street_layer(ui.streets())]
 if layer == "kde" and kde.get("n"):
     deck_layers.append(maps.kde_layer(kde["image"], kde["bounds"]))
 deck_layers.append(maps.units_layer(frame, colors, props))
-deck = maps.deck(deck_layers, maps.view_for(frame.geometry), tooltip={"text": "{tip}"})
+view = maps.view_for(frame.geometry)
+view.zoom = min(18.0, view.zoom + 1.0)  # view_for fits 256 px; the map is ~900 px wide
+deck = maps.deck(deck_layers, view, tooltip={"text": "{tip}"})
 event = st.pydeck_chart(
     deck, height=600, on_select="rerun", selection_mode="single-object", key="hs_map"
 )
