@@ -57,6 +57,215 @@ tab_edit, tab_check, tab_history, tab_io = st.tabs(
     ]
 )
 
+
+def edit_panel(code: str) -> None:
+    """The selected grid: its card, the editing map, the impact preview and the save form."""
+    row = grids[grids["code"] == code].iloc[0]
+    level = row["level"]
+    may_edit = auth.can(user, "edit_grids") and auth.can_edit_grid(user, code, parents)
+    cols = st.columns(4)
+    cols[0].metric(ui.t("card.code"), code)
+    cols[1].metric(ui.t("card.level"), ui.level_name(level))
+    parent = row["parent_code"]
+    cols[2].metric(ui.t("card.parent"), names.get(parent, parent) if parent else "—")
+    cols[3].metric(ui.t("grids.version"), int(row["version"]))
+    if not may_edit:
+        st.info(ui.t("grids.read_only"))
+
+    ops = grids_lib.operations_for(grids, code)
+    op = ui.keyed_choice(
+        st.radio,
+        ui.t("grids.operation"),
+        ops,
+        "grids_op",
+        ops[0],
+        horizontal=True,
+        format_func=lambda o: ui.t(f"grids.op.{o}"),
+        disabled=not may_edit,
+    )
+    st.caption(ui.t(f"grids.help.{op}"))
+    # what the user starts from: the versions in force when they opened this grid
+    base_key = f"grids_base_{code}"
+    if base_key not in st.session_state:
+        st.session_state[base_key] = dict(
+            zip(grids["code"], grids["version"].astype(int), strict=True)
+        )
+
+    view = grids_lib.neighbourhood(grids, code)
+    m = webmap.offline_map(view.total_bounds, height=520)
+    webmap.add_vector_basemap(m, ui.streets(), view)
+    draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
+    if op != "add_dedicated":
+        draw_options["rectangle"] = False
+    if op not in ("split", "add_dedicated"):
+        draw_options["polygon"] = False
+    draw_group = folium.FeatureGroup(name="edit", control=False)
+    webmap.add_draw(m, draw_group, draw_options=draw_options)
+    if op == "reshape" and may_edit:
+        webmap.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
+    folium.GeoJson(
+        grids_lib.neighbour_frame(view, code).to_json(drop_id=True, default=str),
+        name="grids",
+        style_function=lambda f: webmap.neighbour_style(f["properties"]["role"]),
+        tooltip=folium.GeoJsonTooltip(fields=["name", "code"], labels=False),
+    ).add_to(m)
+    out = st_folium(
+        m,
+        key=f"grids_map_{code}_{op}",
+        height=520,
+        use_container_width=True,
+        returned_objects=["all_drawings"],
+    )
+    edited, drawn = webmap.read_drawings((out or {}).get("all_drawings"), "code")
+    st.caption(ui.t("caption.offline"))
+
+    result = None
+    try:
+        if op == "reshape":
+            original = dict(zip(grids["code"], grids.geometry, strict=True))
+            moved = webmap.changed_geometries(edited, original)
+            grow = st.checkbox(ui.t("grids.update_parent"), key="grids_grow")
+            if code in moved:
+                result = gridedit.reshape(grids, code, moved[code], update_parent=grow)
+            elif edited:
+                st.caption(ui.t("grids.no_change"))
+        elif op == "split":
+            lines = [g for g in drawn if g.geom_type == "LineString"]
+            if lines:
+                result = gridedit.split(grids, code, lines[-1])
+        elif op == "merge":
+            others = grids_lib.adjacent_siblings(grids, code)
+            chosen = st.multiselect(
+                ui.t("grids.merge_with"), others, format_func=label, key=f"grids_merge_{code}"
+            )
+            if chosen:
+                result = gridedit.merge(grids, [code, *chosen])
+        elif op == "move":
+            targets = grids_lib.adjacent_parents(grids, code)
+            target = st.selectbox(
+                ui.t("grids.new_parent"),
+                [""] + targets,
+                format_func=label,
+                key=f"grids_move_{code}",
+            )
+            if target:
+                result = gridedit.move(grids, code, target)
+        elif op == "add_dedicated":
+            c = st.columns(2)
+            ded_name = c[0].text_input(ui.t("grids.ded_name"), key="grids_ded_name")
+            ded_kind = c[1].selectbox(
+                ui.t("grids.ded_kind"),
+                list(grids_lib.DEDICATED_KINDS),
+                format_func=lambda k: ui.t(f"kind.{k}"),
+                key=f"grids_ded_kind_{ui.lang()}",
+            )
+            polys = [g for g in drawn if g.geom_type in ("Polygon", "MultiPolygon")]
+            if polys and ded_name.strip():
+                within = code if level == "l1" else grids_lib.community_of(grids, code)
+                result = gridedit.add_dedicated(
+                    grids,
+                    name=ded_name.strip(),
+                    kind=ded_kind,
+                    geometry=polys[-1],
+                    parent_code=within,
+                )
+        elif op == "retire":
+            if st.checkbox(ui.t("grids.retire_confirm"), key=f"grids_retire_{code}"):
+                result = gridedit.retire(grids, code)
+    except GridLensError as exc:
+        st.error(str(exc))
+        result = None
+
+    if result is None:
+        st.info(ui.t("grids.draw_first"))
+    else:
+        st.subheader(ui.t("grids.impact"))
+        preview = gridedit.impact_preview(
+            grids, result, incidents=ui.incident_points(), staff=ui.staff()
+        )
+        for note in result.notes:
+            st.caption(note)
+        areas = preview.areas.assign(
+            status=preview.areas["status"].map(lambda v: ui.t(f"edit.{v}"))
+        )
+        st.dataframe(
+            areas.drop(columns=["level"]).rename(
+                columns={
+                    "code": ui.t("col.code"),
+                    "name": ui.t("col.name"),
+                    "status": ui.t("col.status"),
+                    "area_before_m2": ui.t("col.before_m2"),
+                    "area_after_m2": ui.t("col.after_m2"),
+                    "change_m2": ui.t("col.change_m2"),
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        c = st.columns(4)
+        c[0].metric(ui.t("grids.impact_incidents"), ui.fmt_int(preview.incidents_moved or 0))
+        c[1].metric(ui.t("grids.impact_households"), ui.fmt_int(preview.households_moved))
+        c[2].metric(
+            ui.t("grids.impact_staff"),
+            ui.fmt_int(0 if preview.staff is None else len(preview.staff)),
+        )
+        c[3].metric(ui.t("grids.impact_codes"), ui.fmt_int(len(preview.new_codes)))
+        if preview.new_codes:
+            st.caption(f"{ui.t('grids.impact_codes')}: {', '.join(preview.new_codes)}")
+        if len(preview.incident_moves):
+            st.dataframe(
+                preview.incident_moves.assign(level=lambda d: d["level"].map(ui.level_name)).rename(
+                    columns={
+                        "level": ui.t("col.level"),
+                        "from_code": ui.t("col.from"),
+                        "to_code": ui.t("col.to"),
+                        "incidents": ui.t("col.count"),
+                    }
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+        if preview.staff is not None and len(preview.staff):
+            st.dataframe(preview.staff, hide_index=True, width="stretch")
+        if not preview.ok:
+            st.error(ui.t("grids.result_invalid"))
+            st.code(preview.validation.text(ui.lang(), limit=20))
+        with st.form(f"grids_save_{code}_{op}"):
+            reason = st.text_input(ui.t("grids.reason"), key="grids_reason")
+            save = st.form_submit_button(
+                ui.t("grids.save"), type="primary", disabled=not (may_edit and preview.ok)
+            )
+        if save:
+            if not reason.strip():
+                st.error(ui.t("grids.need_reason"))
+            else:
+                try:
+                    gridedit.save_edit(
+                        eng,
+                        result,
+                        user=user,
+                        reason=reason.strip(),
+                        expected_versions=st.session_state[base_key],
+                    )
+                except EditConflict as exc:
+                    st.error(ui.t("grids.conflict", msg=str(exc)))
+                    st.button(ui.t("grids.reload"), key="grids_reload", on_click=reload_grid)
+                except GridLensError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state.pop(base_key, None)
+                    st.session_state["grids_saved"] = ", ".join(
+                        sorted({*result.changed, *result.created})
+                    )
+                    if code in result.retired:
+                        survivors = [c for c in result.created if c in set(result.grids["code"])]
+                        st.session_state["grids_code"] = survivors[0] if survivors else ""
+                    ui.refresh_grids()
+                    st.rerun()
+    if st.session_state.get("grids_saved"):
+        st.success(ui.t("grids.saved", codes=st.session_state.pop("grids_saved")))
+
+
 # ----------------------------------------------------------------------------- hierarchy + edit
 with tab_edit:
     left, right = st.columns([2, 3])
@@ -106,215 +315,8 @@ with tab_edit:
     with right:
         if not code or code not in levels:
             st.info(ui.t("grids.draw_first"))
-            st.stop()
-        row = grids[grids["code"] == code].iloc[0]
-        level = row["level"]
-        may_edit = auth.can(user, "edit_grids") and auth.can_edit_grid(user, code, parents)
-        cols = st.columns(4)
-        cols[0].metric(ui.t("card.code"), code)
-        cols[1].metric(ui.t("card.level"), ui.level_name(level))
-        parent = row["parent_code"]
-        cols[2].metric(ui.t("card.parent"), names.get(parent, parent) if parent else "—")
-        cols[3].metric(ui.t("grids.version"), int(row["version"]))
-        if not may_edit:
-            st.info(ui.t("grids.read_only"))
-
-        ops = grids_lib.operations_for(grids, code)
-        op = ui.keyed_choice(
-            st.radio,
-            ui.t("grids.operation"),
-            ops,
-            "grids_op",
-            ops[0],
-            horizontal=True,
-            format_func=lambda o: ui.t(f"grids.op.{o}"),
-            disabled=not may_edit,
-        )
-        st.caption(ui.t(f"grids.help.{op}"))
-        # what the user starts from: the versions in force when they opened this grid
-        base_key = f"grids_base_{code}"
-        if base_key not in st.session_state:
-            st.session_state[base_key] = dict(
-                zip(grids["code"], grids["version"].astype(int), strict=True)
-            )
-
-        view = grids_lib.neighbourhood(grids, code)
-        m = webmap.offline_map(view.total_bounds, height=520)
-        webmap.add_vector_basemap(m, ui.streets(), view)
-        draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
-        if op != "add_dedicated":
-            draw_options["rectangle"] = False
-        if op not in ("split", "add_dedicated"):
-            draw_options["polygon"] = False
-        draw_group = folium.FeatureGroup(name="edit", control=False)
-        webmap.add_draw(m, draw_group, draw_options=draw_options)
-        if op == "reshape" and may_edit:
-            webmap.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
-        folium.GeoJson(
-            grids_lib.neighbour_frame(view, code).to_json(drop_id=True, default=str),
-            name="grids",
-            style_function=lambda f: webmap.neighbour_style(f["properties"]["role"]),
-            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], labels=False),
-        ).add_to(m)
-        out = st_folium(
-            m,
-            key=f"grids_map_{code}_{op}",
-            height=520,
-            use_container_width=True,
-            returned_objects=["all_drawings"],
-        )
-        edited, drawn = webmap.read_drawings((out or {}).get("all_drawings"), "code")
-        st.caption(ui.t("caption.offline"))
-
-        result = None
-        try:
-            if op == "reshape":
-                original = dict(zip(grids["code"], grids.geometry, strict=True))
-                moved = webmap.changed_geometries(edited, original)
-                grow = st.checkbox(ui.t("grids.update_parent"), key="grids_grow")
-                if code in moved:
-                    result = gridedit.reshape(grids, code, moved[code], update_parent=grow)
-                elif edited:
-                    st.caption(ui.t("grids.no_change"))
-            elif op == "split":
-                lines = [g for g in drawn if g.geom_type == "LineString"]
-                if lines:
-                    result = gridedit.split(grids, code, lines[-1])
-            elif op == "merge":
-                others = grids_lib.adjacent_siblings(grids, code)
-                chosen = st.multiselect(
-                    ui.t("grids.merge_with"), others, format_func=label, key=f"grids_merge_{code}"
-                )
-                if chosen:
-                    result = gridedit.merge(grids, [code, *chosen])
-            elif op == "move":
-                targets = grids_lib.adjacent_parents(grids, code)
-                target = st.selectbox(
-                    ui.t("grids.new_parent"),
-                    [""] + targets,
-                    format_func=label,
-                    key=f"grids_move_{code}",
-                )
-                if target:
-                    result = gridedit.move(grids, code, target)
-            elif op == "add_dedicated":
-                c = st.columns(2)
-                ded_name = c[0].text_input(ui.t("grids.ded_name"), key="grids_ded_name")
-                ded_kind = c[1].selectbox(
-                    ui.t("grids.ded_kind"),
-                    list(grids_lib.DEDICATED_KINDS),
-                    format_func=lambda k: ui.t(f"kind.{k}"),
-                    key=f"grids_ded_kind_{ui.lang()}",
-                )
-                polys = [g for g in drawn if g.geom_type in ("Polygon", "MultiPolygon")]
-                if polys and ded_name.strip():
-                    within = code if level == "l1" else grids_lib.community_of(grids, code)
-                    result = gridedit.add_dedicated(
-                        grids,
-                        name=ded_name.strip(),
-                        kind=ded_kind,
-                        geometry=polys[-1],
-                        parent_code=within,
-                    )
-            elif op == "retire":
-                if st.checkbox(ui.t("grids.retire_confirm"), key=f"grids_retire_{code}"):
-                    result = gridedit.retire(grids, code)
-        except GridLensError as exc:
-            st.error(str(exc))
-            result = None
-
-        if result is None:
-            st.info(ui.t("grids.draw_first"))
         else:
-            st.subheader(ui.t("grids.impact"))
-            preview = gridedit.impact_preview(
-                grids, result, incidents=ui.incident_points(), staff=ui.staff()
-            )
-            for note in result.notes:
-                st.caption(note)
-            areas = preview.areas.assign(
-                status=preview.areas["status"].map(lambda v: ui.t(f"edit.{v}"))
-            )
-            st.dataframe(
-                areas.drop(columns=["level"]).rename(
-                    columns={
-                        "code": ui.t("col.code"),
-                        "name": ui.t("col.name"),
-                        "status": ui.t("col.status"),
-                        "area_before_m2": ui.t("col.before_m2"),
-                        "area_after_m2": ui.t("col.after_m2"),
-                        "change_m2": ui.t("col.change_m2"),
-                    }
-                ),
-                hide_index=True,
-                width="stretch",
-            )
-            c = st.columns(4)
-            c[0].metric(ui.t("grids.impact_incidents"), ui.fmt_int(preview.incidents_moved or 0))
-            c[1].metric(ui.t("grids.impact_households"), ui.fmt_int(preview.households_moved))
-            c[2].metric(
-                ui.t("grids.impact_staff"),
-                ui.fmt_int(0 if preview.staff is None else len(preview.staff)),
-            )
-            c[3].metric(ui.t("grids.impact_codes"), ui.fmt_int(len(preview.new_codes)))
-            if preview.new_codes:
-                st.caption(f"{ui.t('grids.impact_codes')}: {', '.join(preview.new_codes)}")
-            if len(preview.incident_moves):
-                st.dataframe(
-                    preview.incident_moves.assign(
-                        level=lambda d: d["level"].map(ui.level_name)
-                    ).rename(
-                        columns={
-                            "level": ui.t("col.level"),
-                            "from_code": ui.t("col.from"),
-                            "to_code": ui.t("col.to"),
-                            "incidents": ui.t("col.count"),
-                        }
-                    ),
-                    hide_index=True,
-                    width="stretch",
-                )
-            if preview.staff is not None and len(preview.staff):
-                st.dataframe(preview.staff, hide_index=True, width="stretch")
-            if not preview.ok:
-                st.error(ui.t("grids.result_invalid"))
-                st.code(preview.validation.text(ui.lang(), limit=20))
-            with st.form(f"grids_save_{code}_{op}"):
-                reason = st.text_input(ui.t("grids.reason"), key="grids_reason")
-                save = st.form_submit_button(
-                    ui.t("grids.save"), type="primary", disabled=not (may_edit and preview.ok)
-                )
-            if save:
-                if not reason.strip():
-                    st.error(ui.t("grids.need_reason"))
-                else:
-                    try:
-                        gridedit.save_edit(
-                            eng,
-                            result,
-                            user=user,
-                            reason=reason.strip(),
-                            expected_versions=st.session_state[base_key],
-                        )
-                    except EditConflict as exc:
-                        st.error(ui.t("grids.conflict", msg=str(exc)))
-                        st.button(ui.t("grids.reload"), key="grids_reload", on_click=reload_grid)
-                    except GridLensError as exc:
-                        st.error(str(exc))
-                    else:
-                        st.session_state.pop(base_key, None)
-                        st.session_state["grids_saved"] = ", ".join(
-                            sorted({*result.changed, *result.created})
-                        )
-                        if code in result.retired:
-                            survivors = [
-                                c for c in result.created if c in set(result.grids["code"])
-                            ]
-                            st.session_state["grids_code"] = survivors[0] if survivors else ""
-                        ui.refresh_grids()
-                        st.rerun()
-        if st.session_state.get("grids_saved"):
-            st.success(ui.t("grids.saved", codes=st.session_state.pop("grids_saved")))
+            edit_panel(code)
 
 # ----------------------------------------------------------------------------- validation
 with tab_check:
@@ -357,7 +359,8 @@ with tab_history:
             current_version = (
                 int(grids.loc[grids["code"] == code, "version"].iloc[0]) if code in levels else None
             )
-            older = [int(v) for v in history["version"] if int(v) != current_version]
+            versions = history["version"].dropna().astype(int)
+            older = [int(v) for v in versions if int(v) != current_version]
             if older:
                 with st.form(f"grids_restore_{code}"):
                     version = st.selectbox(ui.t("grids.restore_pick"), older, key="grids_restore_v")
