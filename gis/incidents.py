@@ -1214,6 +1214,7 @@ def import_incidents(
     repeat_radius_m: float = 50.0,
     repeat_window: pd.Timedelta = REPEAT_WINDOW,
     repeat_min_reports: int = 3,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Import an incident file in one transaction, every row accounted for.
 
@@ -1242,6 +1243,9 @@ def import_incidents(
         exception it raises aborts the import and leaves the database as it was.
     duplicate_radius_m, duplicate_window, repeat_radius_m, repeat_window, repeat_min_reports
         See ``link_duplicates`` and ``flag_repeat_locations``.
+    dry_run
+        Check every row and return the result (counts, reasons, CRS hint, links) without
+        writing anything: no batch, no incidents, no rejected file (``batch_id`` stays None).
     """
     report = _progress(progress)
     report(0.0, "reading the file")
@@ -1352,6 +1356,9 @@ def import_incidents(
         delimiter=info.delimiter,
         file_name=info.name,
     )
+    if dry_run:
+        report(1.0, "checked; nothing written")
+        return result
     report(0.7, "writing")
     details = {
         "reasons": result.reasons.to_dict(),
