@@ -126,6 +126,16 @@ def grid_report(sliver_m2: float = 50.0):
     return validate_hierarchy(grids(), sliver_m2=sliver_m2)
 
 
+def refresh_incidents() -> None:
+    """Forget everything cached that depends on the incidents (after an import)."""
+    for loader in (incidents, incidents_shared, incident_mask, import_history, intake_check):
+        loader.clear()
+    for loader in (hotspot_unit_index, hotspot_units, hotspot_kde, hotspot_detail):
+        loader.clear()
+    for loader in (patrol_view, patrol_route):
+        loader.clear()
+
+
 def refresh_grids() -> None:
     """Forget everything cached that depends on the grids (after a save, restore or import)."""
     for loader in (grids, incidents, grid_report, staff, incidents_shared):
@@ -204,7 +214,37 @@ def uploaded_file(upload) -> Path:
     path = folder / Path(upload.name).name
     if not path.exists():
         path.write_bytes(data)
+    if path.suffix.lower() == ".zip":  # a zipped Shapefile (or one GeoPackage/GeoJSON/CSV)
+        return _unzipped(path)
     return path
+
+
+#: what a zip upload may hold, in order of preference
+_ZIP_MEMBERS = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx")
+
+
+def _unzipped(path: Path) -> Path:
+    """Extract ``path`` beside itself; the Shapefile (else other data file) inside it."""
+    import zipfile
+
+    from gis.errors import InputError
+
+    out = path.parent / "unzipped"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+            if not out.exists():
+                for n in names:  # flat: a member's folders are dropped (no path escapes)
+                    target = out / Path(n).name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(zf.read(n))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path.name}: not a readable zip file") from exc
+    for suffix in _ZIP_MEMBERS:
+        found = sorted(p for p in out.iterdir() if p.suffix.lower() == suffix)
+        if found:
+            return found[0]
+    raise InputError(f"{path.name}: no .shp, .gpkg, .geojson, .csv or .xlsx inside")
 
 
 @st.cache_data(show_spinner=False)
@@ -597,3 +637,89 @@ def patrol_route(
     return patrol.route_for_staff(
         view.gaps.ranked, staff_code, staff(), grids(), budget_s=budget_min * 60, streets=streets()
     )
+
+
+# --------------------------------------------------------------------------- data (intake)
+@st.cache_data(show_spinner=False, max_entries=8)
+def intake_preview(path: str, overrides: tuple[tuple[str, str | None], ...] = ()):
+    """``incidents.detect`` of an uploaded file with the store's grids and aliases."""
+    from gis.incidents import detect
+
+    return detect(path, mapping=dict(overrides), engine=engine())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def intake_check(
+    path: str,
+    overrides: tuple[tuple[str, str | None], ...],
+    crs: str | None,
+    tz: str,
+    unknown: str,
+    tolerance_m: float,
+):
+    """The dry run of an import (``import_incidents(..., dry_run=True)``): nothing written."""
+    from gis.incidents import import_incidents
+
+    return import_incidents(
+        engine(),
+        path,
+        mapping=dict(overrides),
+        crs=crs,
+        tz=tz,
+        unknown=unknown,
+        tolerance_m=tolerance_m,
+        dry_run=True,
+    )
+
+
+@st.cache_data(show_spinner=False)
+def import_history(limit: int = 200) -> pd.DataFrame:
+    """The last imports (``import_batches``), newest first: ``id, kind, file_name,
+    imported_by, imported_at, total, imported, rejected``."""
+    import sqlalchemy as sa
+
+    with engine().connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, kind, file_name, imported_by, imported_at, total, imported, rejected"
+                " FROM import_batches ORDER BY imported_at DESC, id DESC LIMIT :n"
+            ),
+            {"n": int(limit)},
+        ).fetchall()
+    cols = ["id", "kind", "file_name", "imported_by", "imported_at", "total", "imported"]
+    frame = pd.DataFrame.from_records(rows, columns=[*cols, "rejected"])
+    frame["imported_at"] = pd.to_datetime(frame["imported_at"])
+    return frame
+
+
+#: incident export formats: label -> (file suffix, MIME type)
+INCIDENT_EXPORT_FORMATS = {
+    "CSV": (".csv", "text/csv"),
+    "Excel": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "GeoJSON": (".geojson", "application/geo+json"),
+    "GeoPackage": (".gpkg", "application/geopackage+sqlite3"),
+}
+
+
+def incidents_file(
+    frame: pd.DataFrame, fmt: str, crs: str, language: str, taxonomy: pd.DataFrame
+) -> bytes:
+    """Incidents of ``ui.incidents()`` (``lon``/``lat`` columns, WGS-84) as an export file
+    (``incidents.export_incidents``): coordinates in ``crs`` (``wgs84``/``gcj02``), category
+    names in ``language``. No Streamlit call: usable as a deferred download."""
+    import tempfile
+
+    import geopandas as gpd
+
+    from gis.incidents import export_incidents
+
+    suffix, _ = INCIDENT_EXPORT_FORMATS[fmt]
+    geo = gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+        crs=4326,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"incidents{suffix}"
+        export_incidents(geo, path, crs=crs, lang=language, taxonomy=taxonomy)
+        return path.read_bytes()
