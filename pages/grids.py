@@ -44,6 +44,14 @@ def reload_grid() -> None:
     ui.refresh_grids()
 
 
+def choose(code: str) -> None:
+    """Make ``code`` the chosen grid (a table click, or the grid a save left behind); the
+    chooser widgets take it up on their next run."""
+    st.session_state["grids_code"] = code
+    for lang in ("zh", "en"):
+        st.session_state.pop(f"grids_pick_{lang}", None)
+
+
 def label(code: str) -> str:
     return f"{names[code]} · {ui.level_name(levels[code])} · {code}" if code else ui.t("grids.none")
 
@@ -259,7 +267,7 @@ def edit_panel(code: str) -> None:
                     )
                     if code in result.retired:
                         survivors = [c for c in result.created if c in set(result.grids["code"])]
-                        st.session_state["grids_code"] = survivors[0] if survivors else ""
+                        choose(survivors[0] if survivors else "")
                     ui.refresh_grids()
                     st.rerun()
     if st.session_state.get("grids_saved"):
@@ -301,13 +309,13 @@ with tab_edit:
             clicked = table["code"].iloc[rows[0]]
             if clicked != st.session_state.get("grids_last_click"):
                 st.session_state["grids_last_click"] = clicked
-                st.session_state["grids_code"] = clicked
+                choose(clicked)
         options = [""] + list(table["code"])
         current = st.session_state.get("grids_code", "")
         if current and current not in options:
             options.append(current)
         pick_key = f"grids_pick_{ui.lang()}"
-        if st.session_state.get(pick_key) != current:
+        if pick_key not in st.session_state:  # first time, or the other language's chooser
             st.session_state[pick_key] = current
         code = st.selectbox(ui.t("grids.pick"), options, format_func=label, key=pick_key)
         st.session_state["grids_code"] = code

@@ -70,12 +70,8 @@ def open_page(username: str, password: str) -> AppTest:
     return at
 
 
-def pick(at: AppTest, code: str) -> AppTest:
-    at.selectbox(
-        key=f"grids_pick_{at.session_state['lang'] if 'lang' in at.session_state else 'zh'}"
-    )
-    at.session_state["grids_code"] = code
-    at.run()
+def pick(at: AppTest, code: str, lang: str = "zh") -> AppTest:
+    at.selectbox(key=f"grids_pick_{lang}").set_value(code).run()
     assert not at.exception, at.exception
     return at
 
