@@ -18,6 +18,7 @@ PAGES = [
     ("pages/home.py", "nav.home", ":material/dashboard:", "view"),
     ("pages/patrol.py", "nav.patrol", ":material/directions_walk:", "view"),
     ("pages/hotspots.py", "nav.hotspots", ":material/local_fire_department:", "view"),
+    ("pages/rectification.py", "nav.rectification", ":material/handshake:", "view"),
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
 ]

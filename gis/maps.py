@@ -531,3 +531,13 @@ def route_layers(line: shapely.LineString | None, stops) -> list[pdk.Layer]:
         )
     )
     return layers
+
+
+def rank_colors(n: int, alpha: int = 170) -> list[list[int]]:
+    """RGBA colour per rank 1..n (first = the darkest YlOrRd class, lighter down the ranking),
+    for ranked areas such as the proposed rectification zones."""
+    if n <= 0:
+        return []
+    top = len(YL_OR_RD) - 1
+    idx = np.linspace(top, 1, n).round().astype(int) if n > 1 else np.array([top])
+    return [[*YL_OR_RD[i], alpha] for i in idx]

@@ -144,6 +144,8 @@ def refresh_grids() -> None:
         loader.clear()
     for loader in (hotspot_units, hotspot_kde, hotspot_detail):
         loader.clear()
+    for loader in (rect_zones, rect_briefing, rect_briefing_html, rect_briefing_xlsx):
+        loader.clear()
 
 
 @st.cache_resource(show_spinner=False)
@@ -723,3 +725,123 @@ def incidents_file(
         path = Path(tmp) / f"incidents{suffix}"
         export_incidents(geo, path, crs=crs, lang=language, taxonomy=taxonomy)
         return path.read_bytes()
+
+
+# --------------------------------------------------------------------------- rectification
+# Cached analysis for the Joint rectification page (``gis.planning``), keyed by plain values:
+# the unit choice and the filters; an area as the hex WKB of its polygon or a tuple of grid codes.
+def store_taxonomy() -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The store's taxonomy and departments, or ``(None, None)`` for the CSV defaults (as the
+    ``gridlens zones | brief`` commands)."""
+    tax, deps = taxonomy(), departments()
+    if tax.empty or deps.empty:
+        return None, None
+    return tax, deps
+
+
+def incident_geoframe(mask):
+    """The rows of ``incidents()`` picked by a boolean mask, as points (EPSG:4326)."""
+    import geopandas as gpd
+
+    rows = incidents_shared()[mask]
+    return gpd.GeoDataFrame(
+        rows.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
+        crs=4326,
+    )
+
+
+@st.cache_data(show_spinner=False)
+def rect_zones(
+    by: str,
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+):
+    """``planning.propose_zones`` on the Gi* of ``hotspot_units(by, ...)`` and the incidents of
+    the filters, the trend over ``(start, end)``; ranked, with ``reason_zh`` / ``reason_en``."""
+    from gis import planning
+
+    units = hotspot_units(by, start, end, categories, sources, grid_code)
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    tax, deps = store_taxonomy()
+    return planning.propose_zones(
+        units, incident_geoframe(mask), taxonomy=tax, departments=deps, period=(start, end)
+    )
+
+
+def area_key(area) -> str | tuple[str, ...]:
+    """The cache key of an area: hex WKB of a geometry (exact, unlike WKT), or grid codes."""
+    import shapely
+
+    if isinstance(area, shapely.Geometry):
+        return shapely.to_wkb(area, hex=True)
+    return tuple(str(c) for c in area)
+
+
+def _area_value(key: str | tuple[str, ...]):
+    import shapely
+
+    return list(key) if isinstance(key, tuple) else shapely.from_wkb(bytes.fromhex(key))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def rect_briefing(
+    area: str | tuple[str, ...],
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    title: tuple[str, str] | None = None,
+):
+    """``planning.briefing`` of an area (``area_key``) on the incidents of the period,
+    categories and sources (not the grid filter: the area is the place), with the grids and
+    staff of the store."""
+    from gis import planning
+
+    tax, deps = store_taxonomy()
+    return planning.briefing(
+        _area_value(area),
+        incident_geoframe(incident_mask(start, end, categories, sources, None)),
+        grids=grids(),
+        staff=staff(),
+        taxonomy=tax,
+        departments=deps,
+        period=(start, end),
+        title=title,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def rect_briefing_html(area, start, end, categories, sources, title, lang_code: str) -> bytes:
+    """The self-contained HTML briefing (``Briefing.to_html``), UTF-8."""
+    return rect_briefing(area, start, end, categories, sources, title).to_html(lang_code).encode()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def rect_briefing_xlsx(area, start, end, categories, sources, title, lang_code: str) -> bytes:
+    """The briefing's tables as an Excel workbook (``Briefing.to_excel``)."""
+    import tempfile
+
+    brief = rect_briefing(area, start, end, categories, sources, title)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = brief.to_excel(Path(tmp) / "briefing.xlsx", lang=lang_code)
+        return path.read_bytes()
+
+
+def rect_plans():
+    """The saved plans (``planning.list_plans``), read fresh: a save shows at once."""
+    from gis import planning
+
+    return planning.list_plans(engine())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def rect_plan_evaluation(plan_id: int, period_end, buffer_m: float = 300.0):
+    """``planning.evaluate_plan`` of a plan whose period is over (the page checks): a plan's
+    area and period do not change, so its id and end are the key."""
+    from gis import planning
+
+    return planning.evaluate_plan(engine(), int(plan_id), buffer_m=buffer_m, as_of=period_end)

@@ -1,0 +1,363 @@
+"""The Joint rectification page (AppTest on a per-test copy of the demo district).
+
+The proposed areas are checked against ``gis.planning.propose_zones`` run here on the same
+filtered incidents; the briefings of a proposed area, a drawn polygon (``st_folium`` faked) and
+chosen grids against independent counts of the incidents inside them; saving a plan (leaders
+only), the plans' verdicts against ``planning.evaluate_plan``, the English switch. One browser
+test downloads the HTML briefing and opens it in Chromium with no request leaving 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+import streamlit as st
+import streamlit_folium
+
+from gis import auth, planning, store
+from gis import hotspots as hs
+from gis.grids import assign_points
+from gis.webmap import external_urls
+from tests.test_app import metrics, new_app, sign_in
+
+PAGE = "pages/rectification.py"
+METRIC = 4547  # CGCS2000 3-degree GK, CM 114E: the local metric CRS around 112.93E
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures and reference numbers computed without the page
+
+
+@pytest.fixture
+def rect_db(demo_db, tmp_path, monkeypatch) -> str:
+    """A fresh copy of the demo database per test (the page writes plans to it)."""
+    path = tmp_path / "rect.db"
+    shutil.copy(demo_db, path)
+    monkeypatch.setenv("GRIDLENS_DB", str(path))
+    # the app caches its engine and frames per process: start each test on its own database
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield str(path)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+class FakeMap:
+    """Stands in for ``st_folium``: returns the drawings a test sets, records the maps drawn."""
+
+    def __init__(self) -> None:
+        self.drawings: list[dict] | None = None
+        self.calls: list[dict] = []
+
+    def __call__(self, m, key=None, **kw):
+        self.calls.append({"key": key, "html": m.get_root().render()})
+        return {"all_drawings": self.drawings}
+
+
+@pytest.fixture
+def fake_map(monkeypatch) -> FakeMap:
+    fake = FakeMap()
+    monkeypatch.setattr(streamlit_folium, "st_folium", fake)
+    return fake
+
+
+@pytest.fixture(scope="module")
+def ref(demo_db) -> dict:
+    """The demo's incidents in the shell's default period and the zones of the CLI's default
+    units (h3:10), computed with the library directly."""
+    engine = store.open_store(demo_db)
+    grids = store.read_grids(engine)
+    inc = store.read_incidents(engine)
+    tax, deps = store.read_table(engine, "taxonomy"), store.read_table(engine, "departments")
+    engine.dispose()
+    inc[["micro", "l2", "l1"]] = assign_points(inc.geometry, grids)
+    last = inc["occurred_at"].max().normalize()
+    start = max(inc["occurred_at"].min().normalize(), last - pd.Timedelta(days=89))
+    end = last + pd.Timedelta(days=1)
+    sel = inc[(inc["occurred_at"] >= start) & (inc["occurred_at"] < end)]
+    units = hs.hotspots(hs.count_by_unit(sel.geometry, hs.h3_units(hs.study_area(grids), 10)))
+    zones = planning.propose_zones(units, sel, taxonomy=tax, departments=deps, period=(start, end))
+    return {
+        "grids": grids,
+        "sel": sel,
+        "zones": zones,
+        "tax": tax,
+        "deps": deps,
+        "period": (start, end),
+    }
+
+
+def count_inside(sel, geom) -> int:
+    """Incidents of ``sel`` inside ``geom`` (lon/lat) by a plain point-in-polygon test in the
+    district's metric CRS (where the library draws an area's edges straight)."""
+    to_m = pyproj.Transformer.from_crs(4326, METRIC, always_xy=True)
+    geom_m = shapely.transform(geom, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
+    x, y = to_m.transform(sel.geometry.x.to_numpy(), sel.geometry.y.to_numpy())
+    return int(shapely.contains_xy(geom_m, x, y).sum())
+
+
+def open_page(username: str, password: str):
+    at = sign_in(new_app(), username, password)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run(at):
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table_with(at, column: str) -> pd.DataFrame:
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert found, f"no table with a {column!r} column"
+    return found[0]
+
+
+def button(at, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r}"
+    return found[0]
+
+
+def feature(geom) -> dict:
+    return {"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(geom))}
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+
+
+def test_zones_equal_the_library_and_the_top_zone_briefing(rect_db, ref, fake_map):
+    at = open_page("analyst", "analyst-demo")
+    assert at.title[0].value == "联合整治：选区、简报与评估"
+    zones = ref["zones"]
+    assert len(zones) >= 3
+    table = table_with(at, "排名理由")
+    assert table["区域"].tolist() == zones["zone_id"].tolist()
+    assert table["排名"].tolist() == zones["rank"].tolist()
+    assert table["事件数"].tolist() == zones["incidents"].tolist()
+    assert table["排名理由"].tolist() == zones["reason_zh"].tolist()
+    assert at.radio(key="rect_by_zh").value == "h3:10"
+    # the map: the zones in rank colours, darkest first
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    layer = [x for x in spec["layers"] if x["id"] == "zones"][0]["data"]["features"]
+    assert [f["properties"]["zone_id"] for f in layer] == zones["zone_id"].tolist()
+    assert layer[0]["properties"]["fill_color"][:3] == [177, 0, 38]
+    # the top zone is chosen by default; its briefing counts what lies inside it
+    assert at.selectbox(key="rect_zone_zh").value == "Z01"
+    top = zones.iloc[0]
+    m = metrics(at)
+    assert m["事件数"] == f"{count_inside(ref['sel'], top.geometry):,}"
+    assert m["事件数"] == f"{int(top['incidents']):,}"
+    brief = planning.briefing(
+        top.geometry,
+        ref["sel"],
+        grids=ref["grids"],
+        taxonomy=ref["tax"],
+        departments=ref["deps"],
+        period=ref["period"],
+    )
+    calls = table_with(at, "联合执法")
+    assert calls["部门"].tolist() == brief.departments_to_call["name_zh"].tolist()
+    assert m["未结案件"] == f"{len(brief.open_cases):,}"
+    assert any("高发时段" in md.value for md in at.markdown)
+    # downloads are there; an analyst may not save a plan and is told why
+    assert {"rect_download_html", "rect_download_xlsx"} <= {
+        b.key for b in at.get("download_button")
+    }
+    assert any("只有领导和系统管理员" in i.value and "分析员" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "保存方案"]
+    assert not fake_map.calls  # the drawing map only when drawing
+
+
+def test_drawn_polygon_briefing_counts_the_incidents_inside(rect_db, ref, fake_map):
+    at = open_page("analyst", "analyst-demo")
+    at.radio(key="rect_mode_zh").set_value("draw")
+    run(at)
+    assert fake_map.calls and fake_map.calls[-1]["key"] == "rect_draw_map"
+    assert not external_urls(fake_map.calls[-1]["html"])  # the drawing map is offline too
+    assert any("请先在地图上画出区域" in i.value for i in at.info)
+    # a hand-drawn polygon (Leaflet writes 6 decimals) around the top zone's middle
+    c = ref["zones"].iloc[0].geometry.centroid
+    ring = [(c.x - 0.004, c.y - 0.002), (c.x + 0.003, c.y - 0.003), (c.x + 0.004, c.y + 0.003)]
+    ring += [(c.x - 0.002, c.y + 0.004)]
+    poly = shapely.Polygon(np.round(ring, 6))
+    fake_map.drawings = [feature(poly)]
+    run(at)
+    expected = count_inside(ref["sel"], poly)
+    assert expected > 100
+    assert metrics(at)["事件数"] == f"{expected:,}"
+    assert at.subheader and any("手绘区域" in s.value for s in at.subheader)
+
+
+def test_chosen_grids_briefing_counts_their_incidents(rect_db, ref, fake_map):
+    at = open_page("analyst", "analyst-demo")
+    at.radio(key="rect_mode_zh").set_value("grids")
+    run(at)
+    assert any("请至少选择一个网格" in i.value for i in at.info)
+    l2 = ref["grids"][ref["grids"]["level"] == "l2"].sort_values("code")
+    codes = l2["code"].iloc[[3, 4]].tolist()
+    at.multiselect(key="rect_grids_zh").set_value(codes)
+    run(at)
+    sel = ref["sel"]
+    expected = int(sel["l2"].isin(codes).sum())
+    assert expected > 0
+    assert metrics(at)["事件数"] == f"{expected:,}"
+    shown = table_with(at, "面积占比")
+    assert set(codes) <= set(shown["编码"])
+
+
+def test_leader_saves_a_plan_and_updates_its_status(rect_db, ref, fake_map):
+    at = open_page("leader", "leader-demo")
+    assert any("还没有保存的整治方案" in i.value for i in at.info)
+    name_box = [t for t in at.text_input if t.label == "方案名称"][0]
+    assert name_box.value.startswith("Z01")
+    name_box.input("Z01 商业街联合整治")
+    at.text_area(key="rect_plan_notes").input("城管牵头")
+    button(at, "保存方案").click()
+    run(at)
+    assert at.success and "Z01 商业街联合整治" in at.success[0].value
+    engine = store.open_store(rect_db)
+    plans = planning.list_plans(engine)
+    assert len(plans) == 1
+    plan = plans.iloc[0]
+    top = ref["zones"].iloc[0]
+    today = pd.Timestamp(date.today())
+    brief = planning.briefing(
+        top.geometry, ref["sel"], taxonomy=ref["tax"], departments=ref["deps"], period=ref["period"]
+    )
+    assert plan["name"] == "Z01 商业街联合整治"
+    assert plan["created_by"] == "leader" and plan["status"] == "draft"
+    assert plan["notes"] == "城管牵头"
+    assert plan["departments"] == ";".join(brief.departments_to_call["code"])
+    assert plan["period_start"] == today
+    assert plan["period_end"] == today + pd.Timedelta(days=30)
+    assert plan.geometry.symmetric_difference(top.geometry).area < 1e-12
+    # listed, pending (its period is not over), and its status moves on
+    listed = table_with(at, "评估结论")
+    assert listed["方案"].tolist() == ["Z01 商业街联合整治"]
+    assert listed["评估结论"].tolist() == ["整治期未结束"]
+    at.selectbox(key=f"rect_status_{plan['id']}_zh").set_value("approved")
+    button(at, "更新状态").click()
+    run(at)
+    assert planning.get_plan(engine, int(plan["id"]))["status"] == "approved"
+    assert table_with(at, "评估结论")["状态"].tolist() == ["已批准"]
+    assert at.success and "已批准" in at.success[0].value
+
+
+def test_past_plans_show_the_library_verdict(rect_db, demo_small, fake_map):
+    engine = store.open_store(rect_db)
+    leader = auth.User(id=None, username="leader", display_name=None, role="leader")
+    ids = {}
+    for op in demo_small.truth["operations"]:
+        ids[op["expected"]] = planning.save_plan(
+            engine,
+            name=f"演示整治 {op['expected']}",
+            area=op["area_wkt"],
+            period_start=op["start"],
+            period_end=op["end"],
+            departments=["chengguan"],
+            user=leader,
+        )
+    future = planning.save_plan(
+        engine,
+        name="下月整治",
+        area=demo_small.truth["operations"][0]["area_wkt"],
+        period_start=date.today() + timedelta(days=3),
+        period_end=date.today() + timedelta(days=33),
+        user=leader,
+    )
+    at = open_page("analyst", "analyst-demo")
+    table = table_with(at, "评估结论").set_index("编号")
+    for pid in ids.values():
+        ev = planning.evaluate_plan(engine, pid, buffer_m=300)
+        row = table.loc[pid]
+        assert row["评估结论"] == ev.verdict_zh
+        assert row["WDQ"] == ("—" if ev.wdq is None else f"{ev.wdq:.2f}")
+        assert row["区域：前→后"] == f"{ev.area_before:,} → {ev.area_after:,}"
+        assert row["缓冲区：前→后"] == f"{ev.buffer_before:,} → {ev.buffer_after:,}"
+    assert table.loc[future, "评估结论"] == "整治期未结束"
+    # the detail of a judged plan explains the verdict; an analyst cannot change the status
+    at.selectbox(key="rect_plan_pick_zh").set_value(ids["displacement"])
+    run(at)
+    ev = planning.evaluate_plan(engine, ids["displacement"], buffer_m=300)
+    assert any(ev.explanation("zh") in md.value for md in at.markdown)
+    assert not [b for b in at.button if b.label == "更新状态"]
+
+
+def test_english(rect_db, ref, fake_map):
+    at = open_page("analyst", "analyst-demo")
+    # (AppTest drops the shell's sidebar from its tree after switch_page: set the state)
+    at.session_state["lang"] = "en"
+    run(at)
+    assert at.title[0].value == "Joint rectification: areas, briefings, results"
+    table = table_with(at, "Why this rank")
+    assert table["Why this rank"].tolist() == ref["zones"]["reason_en"].tolist()
+    assert table["Trend"].isin(["rising", "stable", "falling"]).all()
+    assert at.radio(key="rect_mode_en").value == "zone"  # choices survive the switch
+    assert "Incidents" in metrics(at)
+    assert any("Only leaders and administrators" in i.value for i in at.info)
+    assert any("When it happens" in md.value for md in at.markdown)
+
+
+# --------------------------------------------------------------------------------------------
+# In a real browser
+
+
+@pytest.mark.browser
+def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_path):
+    from tests.browser import LOCAL_PREFIXES, chromium_page, require_browser, streamlit_server
+
+    require_browser()
+    db = tmp_path / "browser.db"
+    shutil.copy(demo_db, db)
+    top = ref["zones"].iloc[0]
+    with streamlit_server(str(db)) as url, chromium_page(url) as (page, guard):
+        page.get_by_label("用户名").fill("leader")
+        page.get_by_label("密码").fill("leader-demo")
+        page.get_by_role("button", name="登录").click()
+        guard.settle()
+        page.locator("[data-testid='stSidebarNav']").get_by_text("联合整治").click()
+        guard.settle(extra_ms=2500)
+        assert page.get_by_role("heading", name="联合整治：选区、简报与评估").count() >= 1
+        # pick the top zone in the chooser (it is the default: choose it explicitly anyway)
+        chooser = page.locator("[data-testid='stSelectbox']").filter(has_text="建议区域").first
+        chooser.click()
+        page.get_by_role("option").filter(has_text="Z01").first.click()
+        guard.settle(extra_ms=1500)
+        assert page.locator("[data-testid='stDeckGlJsonChart'] canvas").count() >= 1
+        box = page.locator("[data-testid='stMetric']").filter(has_text="事件数").first
+        value = box.locator("[data-testid='stMetricValue']").inner_text().strip()
+        assert value == f"{int(top['incidents']):,}"
+        guard.check()
+        guard.screenshot("rectification_zh")
+        with page.expect_download() as info:
+            page.get_by_role("button", name="下载简报（HTML，可离线打开）").click()
+        path = tmp_path / "briefing.html"
+        info.value.save_as(path)
+        html = path.read_text(encoding="utf-8")
+        assert "<img" in html and not external_urls(html)
+        # open it in the same browser with the same network guard
+        brief = page.context.new_page()
+        brief.on(
+            "request",
+            lambda r: None if r.url.startswith(LOCAL_PREFIXES) else guard.external.append(r.url),
+        )
+        brief.set_content(html, wait_until="load")
+        brief.wait_for_timeout(500)
+        assert brief.get_by_text(f"{int(top['incidents']):,}").count() >= 1
+        images = brief.locator("img")
+        assert images.count() >= 2
+        widths = brief.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        assert all(w > 0 for w in widths), widths  # every chart and the map drew, offline
+        brief.screenshot(path=str(guard.screenshot("rectification_zh").parent / "briefing.png"))
+        guard.check()
