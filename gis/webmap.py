@@ -346,6 +346,9 @@ def editable_geojson(
     group = feature_group if feature_group is not None else _draw_group(m)
     columns = [id_field, *(f for f in fields if f != id_field)]
     frame = _to_4326(gdf[[*columns, gdf.geometry.name]])
+    # Leaflet.draw cannot edit a MultiPolygon (no vertex handles appear): each part goes on the
+    # map as its own Polygon carrying the same id; read_drawings unions them back
+    frame = frame.explode(index_parts=False).reset_index(drop=True)
     data = json.loads(frame.to_json(drop_id=True, default=str))
     gj = folium.GeoJson(
         data,
@@ -631,8 +634,9 @@ def read_drawings(
     Returns
     -------
     (dict, list)
-        ``{id: geometry}`` of the features that carry an id (edited or not), and the
-        geometries of the features drawn by hand (no id), in drawing order. Geometries are
+        ``{id: geometry}`` of the features that carry an id (edited or not; the parts of a
+        multi-part grid, drawn as separate polygons, are unioned back), and the geometries of
+        the features drawn by hand (no id), in drawing order. Geometries are
         repaired with ``make_valid`` only when invalid (a ring Leaflet closed on itself).
     """
     from shapely.geometry import shape
@@ -649,6 +653,8 @@ def read_drawings(
         ident = (feature.get("properties") or {}).get(id_field)
         if ident is None or ident == "":
             new.append(geom)
+        elif str(ident) in by_id:
+            by_id[str(ident)] = shapely.union(by_id[str(ident)], geom)
         else:
             by_id[str(ident)] = geom
     return by_id, new

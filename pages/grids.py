@@ -100,7 +100,11 @@ def edit_panel(code: str) -> None:
         )
 
     view = grids_lib.neighbourhood(grids, code)
-    m = webmap.offline_map(view.total_bounds, height=520)
+    # fit the chosen grid with a margin: its neighbours show around it, the parent may not
+    focus = grids.loc[grids["code"] == code].geometry.iloc[0]
+    minx, miny, maxx, maxy = focus.bounds
+    pad = max(maxx - minx, maxy - miny) * 0.35
+    m = webmap.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
     webmap.add_vector_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
