@@ -20,6 +20,7 @@ PAGES = [
     ("pages/hotspots.py", "nav.hotspots", ":material/local_fire_department:", "view"),
     ("pages/rectification.py", "nav.rectification", ":material/handshake:", "view"),
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
+    ("pages/data.py", "nav.data", ":material/upload_file:", "view"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
 ]
 

@@ -653,6 +653,201 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "rect.status.done": {"zh": "已完成", "en": "done"},
     "rect.status.cancelled": {"zh": "已取消", "en": "cancelled"},
     "rect.error": {"zh": "无法完成：{msg}", "en": "Could not do it: {msg}"},
+    # ------------------------------------------------------------------ data page
+    "nav.data": {"zh": "数据导入导出", "en": "Data"},
+    "data.title": {"zh": "数据导入与导出", "en": "Data import and export"},
+    "data.caption": {
+        "zh": "上传热线、巡查、视频等系统导出的事件文件：自动识别字段，检查每一行，导入或说明拒绝原因；按侧栏筛选条件导出事件。",
+        "en": "Upload incident exports from hotline, patrol and camera systems: fields are detected, every row is checked and imported or rejected with its reason; export the incidents in the sidebar's filters.",
+    },
+    "data.tab_import": {"zh": "导入事件", "en": "Import incidents"},
+    "data.tab_history": {"zh": "导入记录", "en": "Import history"},
+    "data.tab_export": {"zh": "导出事件", "en": "Export incidents"},
+    "data.import_denied": {
+        "zh": "只有系统管理员可以导入事件（导入写入全街道的数据）。导入记录和导出对所有人开放。",
+        "en": "Only admins can import incidents (an import writes district-wide data). The history and the export are open to everyone.",
+    },
+    "data.upload": {
+        "zh": "事件文件（CSV、Excel、GeoJSON、GeoPackage、Shapefile 压缩包）",
+        "en": "Incident file (CSV, Excel, GeoJSON, GeoPackage, zipped Shapefile)",
+    },
+    "data.upload_help": {
+        "zh": "CSV 可为任意分隔符，UTF-8、带 BOM 的 UTF-8 或 GBK/GB18030 编码。",
+        "en": "CSV with any delimiter, in UTF-8, UTF-8 with BOM, or GBK/GB18030.",
+    },
+    "data.file_info": {
+        "zh": "{name}：{rows} 行 · {kind} · 编码 {encoding} · 分隔符 {delimiter}",
+        "en": "{name}: {rows} rows · {kind} · encoding {encoding} · delimiter {delimiter}",
+    },
+    "data.kind_file.csv": {"zh": "CSV 文本", "en": "CSV text"},
+    "data.kind_file.excel": {"zh": "Excel 表格", "en": "Excel sheet"},
+    "data.kind_file.vector": {"zh": "矢量文件", "en": "vector file"},
+    "data.mapping": {"zh": "字段对应", "en": "Column mapping"},
+    "data.mapping_help": {
+        "zh": "左侧为系统字段，右侧为文件中的列（已按常见中英文列名自动识别），可逐项修改。",
+        "en": "Each incident field and the file column it is read from (detected from common Chinese and English names); change any of them.",
+    },
+    "data.no_column": {"zh": "（不导入）", "en": "(none)"},
+    "data.field.external_id": {"zh": "事件编号", "en": "External id"},
+    "data.field.category_code": {"zh": "事件类别", "en": "Category"},
+    "data.field.occurred_at": {"zh": "发生时间", "en": "Occurred at"},
+    "data.field.reported_at": {"zh": "上报时间", "en": "Reported at"},
+    "data.field.closed_at": {"zh": "结案时间", "en": "Closed at"},
+    "data.field.source": {"zh": "来源", "en": "Source"},
+    "data.field.status": {"zh": "状态", "en": "Status"},
+    "data.field.severity": {"zh": "等级", "en": "Severity"},
+    "data.field.department": {"zh": "处置部门", "en": "Department"},
+    "data.field.address": {"zh": "地址", "en": "Address"},
+    "data.field.description": {"zh": "描述", "en": "Description"},
+    "data.field.lon": {"zh": "经度", "en": "Longitude"},
+    "data.field.lat": {"zh": "纬度", "en": "Latitude"},
+    "data.field.wkt": {"zh": "WKT 几何", "en": "WKT geometry"},
+    "data.col.field": {"zh": "字段", "en": "Field"},
+    "data.col.column": {"zh": "文件列", "en": "File column"},
+    "data.col.confidence": {"zh": "置信度", "en": "Confidence"},
+    "data.col.why": {"zh": "依据", "en": "Why"},
+    "data.why.given": {"zh": "人工指定", "en": "chosen by you"},
+    "data.why.name": {"zh": "列名完全匹配", "en": "known column name"},
+    "data.why.keyword": {"zh": "列名包含关键词", "en": "column name contains a keyword"},
+    "data.sample": {"zh": "样例行（前 10 行）", "en": "Sample rows (first 10)"},
+    "data.options": {"zh": "导入选项", "en": "Import options"},
+    "data.crs": {"zh": "坐标系", "en": "Coordinate system"},
+    "data.crs_help": {
+        "zh": "高德、腾讯地图为 GCJ-02，百度地图为 BD-09；导入时统一转换为 WGS-84。",
+        "en": "Amap and Tencent maps use GCJ-02, Baidu BD-09; everything is stored converted to WGS-84.",
+    },
+    "data.crs.file": {"zh": "按文件声明", "en": "As the file declares"},
+    "data.crs.wgs84": {"zh": "WGS-84（GPS）", "en": "WGS-84 (GPS)"},
+    "data.crs.cgcs2000": {"zh": "CGCS2000", "en": "CGCS2000"},
+    "data.crs.gcj02": {"zh": "GCJ-02（高德/腾讯）", "en": "GCJ-02 (Amap/Tencent)"},
+    "data.crs.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
+    "data.crs.epsg": {"zh": "EPSG 代码", "en": "EPSG code"},
+    "data.epsg": {"zh": "EPSG 代码", "en": "EPSG code"},
+    "data.bad_epsg": {"zh": "无法识别的坐标系：{code}", "en": "Unknown coordinate system: {code}"},
+    "data.tz": {"zh": "默认时区", "en": "Default time zone"},
+    "data.tz_help": {
+        "zh": "用于不带时区的时间；带时区的时间会换算到本地时间。",
+        "en": "For times without a zone; times with an offset are converted.",
+    },
+    "data.bad_tz": {"zh": "无法识别的时区：{tz}", "en": "Unknown time zone: {tz}"},
+    "data.tolerance": {"zh": "辖区外容差（米）", "en": "Tolerance outside the district (m)"},
+    "data.tolerance_help": {
+        "zh": "超出街道边界这么远的点将被拒绝。",
+        "en": "Points farther than this outside the district are rejected.",
+    },
+    "data.unknown": {"zh": "未知事件类别", "en": "Unknown categories"},
+    "data.unknown.reject": {"zh": "拒绝", "en": "Reject"},
+    "data.unknown.unclassified": {"zh": "作为“未分类”导入", "en": "Import as unclassified"},
+    "data.unknown_list": {"zh": "未知事件类别", "en": "Unknown categories"},
+    "data.unknown_then.reject": {
+        "zh": "这些行将被拒绝。可在 data/category_aliases.csv 中添加别名，或选择作为“未分类”导入。",
+        "en": "These rows will be rejected. Add the names to data/category_aliases.csv, or import them as unclassified.",
+    },
+    "data.unknown_then.unclassified": {
+        "zh": "这些行将作为“未分类”（99-99）导入，原文保留。",
+        "en": "These rows will be imported as unclassified (99-99), their text kept.",
+    },
+    "data.col.category_text": {"zh": "文件中的类别", "en": "Category in the file"},
+    "data.col.rows": {"zh": "行数", "en": "Rows"},
+    "data.col.reason": {"zh": "原因", "en": "Reason"},
+    "data.crs_guess": {
+        "zh": "坐标看起来是 {crs}：按 WGS-84 读取时落在辖区内的点更少。",
+        "en": "The coordinates look like {crs}: fewer points fall inside the district read as WGS-84.",
+    },
+    "data.check": {"zh": "导入前检查（未写入）", "en": "Validation (nothing written yet)"},
+    "data.need": {
+        "zh": "还不能检查：{what}。请在上面的字段对应中选择。",
+        "en": "Cannot check yet: {what}. Choose them in the column mapping above.",
+    },
+    "data.need.coordinates": {
+        "zh": "缺少坐标列（经度和纬度，或 WKT）",
+        "en": "no coordinate columns (longitude and latitude, or WKT)",
+    },
+    "data.need.time": {"zh": "缺少时间列（发生时间或上报时间）", "en": "no time column (occurred or reported at)"},
+    "data.need.category": {
+        "zh": "缺少事件类别列（或选择把未知类别作为“未分类”导入）",
+        "en": "no category column (or import unknown categories as unclassified)",
+    },
+    "data.checking": {"zh": "正在检查每一行……", "en": "Checking every row…"},
+    "data.total": {"zh": "总行数", "en": "Total rows"},
+    "data.to_import": {"zh": "可导入", "en": "To import"},
+    "data.rejected": {"zh": "拒绝", "en": "Rejected"},
+    "data.duplicates": {"zh": "疑似重复", "en": "Probable duplicates"},
+    "data.repeats": {"zh": "重复发生地点", "en": "At repeat locations"},
+    "data.accounting": {
+        "zh": "可导入 {imported} + 拒绝 {rejected} = 共 {total} 行",
+        "en": "{imported} to import + {rejected} rejected = {total} rows",
+    },
+    "data.result": {
+        "zh": "导入 {imported} + 拒绝 {rejected} = 共 {total} 行",
+        "en": "{imported} imported + {rejected} rejected = {total} rows",
+    },
+    "data.imported": {"zh": "已导入 {file}：", "en": "Imported {file}:"},
+    "data.crs_hint": {
+        "zh": "按 {crs} 读取时，{share} 的点位于辖区外超过 {tol} 米；按 {best} 读取只有 {best_share}。坐标很可能是 {best}。",
+        "en": "Read as {crs}, {share} of the points lie more than {tol} m outside the district; read as {best}, only {best_share}. The coordinates are probably {best}.",
+    },
+    "data.use_crs": {"zh": "改按 {crs} 读取", "en": "Read them as {crs}"},
+    "data.reasons": {"zh": "拒绝原因", "en": "Reasons"},
+    "data.rejected_rows": {"zh": "被拒绝的行（{n}）", "en": "Rejected rows ({n})"},
+    "data.download_rejected": {
+        "zh": "下载被拒绝的行（CSV，含原因）",
+        "en": "Download the rejected rows (CSV with the reason)",
+    },
+    "data.nothing_new": {
+        "zh": "没有可导入的新行：导入只会记录一次检查结果。",
+        "en": "No new rows to import: an import would only record the check.",
+    },
+    "data.do_import": {"zh": "导入", "en": "Import"},
+    "data.importing": {"zh": "正在导入 {pct}", "en": "Importing {pct}"},
+    "data.no_history": {"zh": "还没有导入记录。", "en": "No imports yet."},
+    "data.col.when": {"zh": "时间", "en": "When"},
+    "data.col.who": {"zh": "导入人", "en": "By"},
+    "data.col.file": {"zh": "文件", "en": "File"},
+    "data.col.kind": {"zh": "数据类型", "en": "Data"},
+    "data.col.imported": {"zh": "导入", "en": "Imported"},
+    "data.kind.incidents": {"zh": "事件", "en": "Incidents"},
+    "data.kind.tracks": {"zh": "巡查轨迹", "en": "Patrol tracks"},
+    "data.export_help": {
+        "zh": "按侧栏筛选条件（{start} 至 {end}、类别、来源、网格）导出事件，类别名称使用当前语言。",
+        "en": "The incidents in the sidebar's filters ({start} to {end}, categories, sources, grid), category names in the current language.",
+    },
+    "data.export_n": {"zh": "导出事件数", "en": "Incidents to export"},
+    "data.format": {"zh": "格式", "en": "Format"},
+    "data.export_crs": {"zh": "坐标系", "en": "Coordinates"},
+    "data.download": {"zh": "下载", "en": "Download"},
+    # rejection reasons and notes of gis.incidents (see import_reason)
+    "reason.malformed": {
+        "zh": "格式错误的行：{f} 个字段，应为 {e} 个",
+        "en": "malformed row: {f} fields, expected {e}",
+    },
+    "reason.no_coordinates": {"zh": "无坐标", "en": "no coordinates"},
+    "reason.not_numbers": {"zh": "坐标不是数字", "en": "coordinates are not numbers"},
+    "reason.out_of_range": {"zh": "坐标超出范围", "en": "coordinates out of range"},
+    "reason.zero": {"zh": "坐标为 0,0", "en": "coordinates are 0,0"},
+    "reason.bad_wkt": {"zh": "无法读取的 WKT", "en": "unreadable WKT"},
+    "reason.not_point": {"zh": "几何不是点", "en": "geometry is not a point"},
+    "reason.bad_time": {"zh": "发生时间缺失或无法识别", "en": "missing or unreadable occurred_at"},
+    "reason.future": {"zh": "发生时间在未来", "en": "occurred_at is in the future"},
+    "reason.no_category": {"zh": "无事件类别", "en": "no category"},
+    "reason.unknown_category": {"zh": "未知事件类别：{text}", "en": "unknown category: {text}"},
+    "reason.outside": {
+        "zh": "位于辖区外（超过 {m} 米）",
+        "en": "outside the district (more than {m} m)",
+    },
+    "reason.dup_in_file": {"zh": "文件内事件编号重复", "en": "duplicate external_id in the file"},
+    "reason.already": {
+        "zh": "已导入（事件编号已存在）",
+        "en": "already imported (external_id exists)",
+    },
+    "reason.note_no_grids": {
+        "zh": "数据库中没有网格：未做辖区检查",
+        "en": "no grids in the store: the district check was skipped",
+    },
+    "reason.note_no_id": {
+        "zh": "文件没有编号列：以每行内容的哈希值作为事件编号（重复导入不会重复写入）",
+        "en": "no id column: external ids are hashes of each row's content",
+    },
     "caption.offline": {
         "zh": "地图完全离线：底图为本街道自有街巷与网格数据，不加载任何外部瓦片。",
         "en": "The map is fully offline: the basemap is the district's own streets and grids; no tiles are fetched.",
@@ -664,3 +859,39 @@ def t(key: str, lang: str = DEFAULT_LANG, **fmt) -> str:
     """The text for ``key`` in ``lang``; a missing key raises KeyError (caught by tests)."""
     text = CATALOGUE[key][lang if lang in LANGS else DEFAULT_LANG]
     return text.format(**fmt) if fmt else text
+
+
+#: ``gis.incidents`` rejection reasons and notes: pattern -> catalogue key (groups are its fields)
+_REASONS = (
+    (r"malformed row: (?P<f>\d+) fields, expected (?P<e>\d+)", "reason.malformed"),
+    (r"no coordinates", "reason.no_coordinates"),
+    (r"coordinates are not numbers", "reason.not_numbers"),
+    (r"coordinates out of range", "reason.out_of_range"),
+    (r"coordinates are 0,0", "reason.zero"),
+    (r"unreadable WKT", "reason.bad_wkt"),
+    (r"geometry is not a point", "reason.not_point"),
+    (r"missing or unreadable occurred_at", "reason.bad_time"),
+    (r"occurred_at is in the future", "reason.future"),
+    (r"no category", "reason.no_category"),
+    (r"unknown category: (?P<text>.*)", "reason.unknown_category"),
+    (r"outside the district \(more than (?P<m>[\d.]+) m\)", "reason.outside"),
+    (r"duplicate external_id in the file", "reason.dup_in_file"),
+    (r"already imported \(external_id exists\)", "reason.already"),
+    (r"no grids in the store: the district check was skipped", "reason.note_no_grids"),
+    (r"no id column: .*", "reason.note_no_id"),
+)
+
+
+def import_reason(reason: str, lang: str = DEFAULT_LANG) -> str:
+    """An import's rejection reason (or note) from ``gis.incidents`` in ``lang``.
+
+    Reasons are written in English by the library (and in the rejected-rows CSV); unknown
+    texts are returned unchanged.
+    """
+    import re
+
+    for pattern, key in _REASONS:
+        match = re.fullmatch(pattern, str(reason), flags=re.DOTALL)
+        if match:
+            return t(key, lang, **match.groupdict()) if match.groupdict() else t(key, lang)
+    return str(reason)
