@@ -677,19 +677,19 @@ def intake_check(
 @st.cache_data(show_spinner=False)
 def import_history(limit: int = 200) -> pd.DataFrame:
     """The last imports (``import_batches``), newest first: ``id, kind, file_name,
-    imported_by, imported_at, total, imported, rejected``."""
+    imported_by, imported_at, total, imported, rejected, details`` (JSON text)."""
     import sqlalchemy as sa
 
     with engine().connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT id, kind, file_name, imported_by, imported_at, total, imported, rejected"
-                " FROM import_batches ORDER BY imported_at DESC, id DESC LIMIT :n"
+                "SELECT id, kind, file_name, imported_by, imported_at, total, imported, rejected,"
+                " details FROM import_batches ORDER BY imported_at DESC, id DESC LIMIT :n"
             ),
             {"n": int(limit)},
         ).fetchall()
     cols = ["id", "kind", "file_name", "imported_by", "imported_at", "total", "imported"]
-    frame = pd.DataFrame.from_records(rows, columns=[*cols, "rejected"])
+    frame = pd.DataFrame.from_records(rows, columns=[*cols, "rejected", "details"])
     frame["imported_at"] = pd.to_datetime(frame["imported_at"])
     return frame
 
