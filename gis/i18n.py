@@ -653,6 +653,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "rect.status.done": {"zh": "已完成", "en": "done"},
     "rect.status.cancelled": {"zh": "已取消", "en": "cancelled"},
     "rect.error": {"zh": "无法完成：{msg}", "en": "Could not do it: {msg}"},
+    "rect.case.registered": {"zh": "已登记", "en": "registered"},
+    "rect.case.dispatched": {"zh": "已派遣", "en": "dispatched"},
+    "rect.case.handling": {"zh": "处置中", "en": "being handled"},
+    "rect.case.rework": {"zh": "返工", "en": "sent back"},
+    "rect.case.closed": {"zh": "已结案", "en": "closed"},
     # ------------------------------------------------------------------ data page
     "nav.data": {"zh": "数据导入导出", "en": "Data"},
     "data.title": {"zh": "数据导入与导出", "en": "Data import and export"},

@@ -55,6 +55,11 @@ def trend_word(trend: str) -> str:
     return ui.t(f"rect.trend.{trend}")
 
 
+def case_status(status) -> str:
+    key = f"rect.case.{status}"
+    return ui.t(key) if key in i18n.CATALOGUE else str(status)
+
+
 # ------------------------------------------------------------------ proposed areas
 def unit_label(by: str) -> str:
     kind, _, arg = by.partition(":")
@@ -119,7 +124,12 @@ if zones is not None:
             ui.t("rect.col.reason"): zones[f"reason_{lang}"].to_numpy(),
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={ui.t("rect.col.reason"): st.column_config.TextColumn(width="large")},
+    )
 
 # ------------------------------------------------------------------ choosing the area
 st.subheader(ui.t("rect.area"))
@@ -300,7 +310,14 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     c[0].metric(ui.t("rect.m.incidents"), ui.fmt_int(brief.n_incidents))
     c[1].metric(ui.t("rect.m.weighted"), ui.fmt_int(round(brief.severity_weighted)))
     c[2].metric(ui.t("rect.m.area_ha"), f"{brief.area_m2 / 1e4:,.1f}")
-    c[3].metric(ui.t("rect.m.trend"), brief.trend.text(lang))
+    ratio = brief.trend.ratio
+    c[3].metric(
+        ui.t("rect.m.trend"),
+        trend_word(brief.trend.trend),
+        delta=f"{(ratio - 1) * 100:+.0f}%" if np.isfinite(ratio) else None,
+        delta_color="inverse",
+        help=brief.trend.text(lang),
+    )
     c = st.columns(4)
     help_text = ui.t("rect.affected_help")
     c[0].metric(ui.t("rect.m.households"), ui.fmt_int(round(a["households"])), help=help_text)
@@ -457,7 +474,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
                     ui.t("rect.col.category"): [
                         ui.category_name(c) for c in cases["category_code"]
                     ],
-                    ui.t("rect.col.status"): cases["status"].to_numpy(),
+                    ui.t("rect.col.status"): [case_status(v) for v in cases["status"]],
                     ui.t("rect.col.occurred"): cases["occurred_at"].to_numpy(),
                     ui.t("rect.col.address"): cases["address"].to_numpy(),
                 }

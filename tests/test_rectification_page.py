@@ -315,7 +315,7 @@ def test_english(rect_db, ref, fake_map):
 
 @pytest.mark.browser
 def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_path):
-    from tests.browser import LOCAL_PREFIXES, chromium_page, require_browser, streamlit_server
+    from tests.browser import chromium_page, require_browser, streamlit_server
 
     require_browser()
     db = tmp_path / "browser.db"
@@ -331,8 +331,11 @@ def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_pa
         assert page.get_by_role("heading", name="联合整治：选区、简报与评估").count() >= 1
         # pick the top zone in the chooser (it is the default: choose it explicitly anyway)
         chooser = page.locator("[data-testid='stSelectbox']").filter(has_text="建议区域").first
-        chooser.click()
-        page.get_by_role("option").filter(has_text="Z01").first.click()
+        box = chooser.locator("input").first
+        box.click()
+        box.fill("Z01")
+        page.wait_for_timeout(400)
+        page.keyboard.press("Enter")
         guard.settle(extra_ms=1500)
         assert page.locator("[data-testid='stDeckGlJsonChart'] canvas").count() >= 1
         box = page.locator("[data-testid='stMetric']").filter(has_text="事件数").first
@@ -346,18 +349,12 @@ def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_pa
         info.value.save_as(path)
         html = path.read_text(encoding="utf-8")
         assert "<img" in html and not external_urls(html)
-        # open it in the same browser with the same network guard
-        brief = page.context.new_page()
-        brief.on(
-            "request",
-            lambda r: None if r.url.startswith(LOCAL_PREFIXES) else guard.external.append(r.url),
-        )
-        brief.set_content(html, wait_until="load")
-        brief.wait_for_timeout(500)
-        assert brief.get_by_text(f"{int(top['incidents']):,}").count() >= 1
-        images = brief.locator("img")
-        assert images.count() >= 2
-        widths = brief.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        # open it in the same tab, under the same network guard
+        page.set_content(html, wait_until="load")
+        page.wait_for_timeout(500)
+        assert page.get_by_text(f"{int(top['incidents']):,}").count() >= 1
+        assert page.locator("img").count() >= 2
+        widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
         assert all(w > 0 for w in widths), widths  # every chart and the map drew, offline
-        brief.screenshot(path=str(guard.screenshot("rectification_zh").parent / "briefing.png"))
+        guard.screenshot("rectification_briefing_zh")
         guard.check()
