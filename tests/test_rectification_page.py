@@ -179,7 +179,7 @@ def test_zones_equal_the_library_and_the_top_zone_briefing(rect_db, ref, fake_ma
     assert not fake_map.calls  # the drawing map only when drawing
 
 
-def test_drawn_polygon_briefing_counts_the_incidents_inside(rect_db, ref, fake_map):
+def test_drawn_polygon_and_chosen_grids_briefings_count_their_incidents(rect_db, ref, fake_map):
     at = open_page("analyst", "analyst-demo")
     at.radio(key="rect_mode_zh").set_value("draw")
     run(at)
@@ -197,10 +197,7 @@ def test_drawn_polygon_briefing_counts_the_incidents_inside(rect_db, ref, fake_m
     assert expected > 100
     assert metrics(at)["事件数"] == f"{expected:,}"
     assert at.subheader and any("手绘区域" in s.value for s in at.subheader)
-
-
-def test_chosen_grids_briefing_counts_their_incidents(rect_db, ref, fake_map):
-    at = open_page("analyst", "analyst-demo")
+    # chosen grids: two level-2 grids, counted by the grid each incident falls in
     at.radio(key="rect_mode_zh").set_value("grids")
     run(at)
     assert any("请至少选择一个网格" in i.value for i in at.info)
@@ -254,7 +251,7 @@ def test_leader_saves_a_plan_and_updates_its_status(rect_db, ref, fake_map):
     assert at.success and "已批准" in at.success[0].value
 
 
-def test_past_plans_show_the_library_verdict(rect_db, demo_small, fake_map):
+def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_small, fake_map):
     engine = store.open_store(rect_db)
     leader = auth.User(id=None, username="leader", display_name=None, role="leader")
     ids = {}
@@ -292,21 +289,23 @@ def test_past_plans_show_the_library_verdict(rect_db, demo_small, fake_map):
     ev = planning.evaluate_plan(engine, ids["displacement"], buffer_m=300)
     assert any(ev.explanation("zh") in md.value for md in at.markdown)
     assert not [b for b in at.button if b.label == "更新状态"]
-
-
-def test_english(rect_db, ref, fake_map):
-    at = open_page("analyst", "analyst-demo")
+    # in English: labels, reasons and verdicts follow
     # (AppTest drops the shell's sidebar from its tree after switch_page: set the state)
     at.session_state["lang"] = "en"
     run(at)
     assert at.title[0].value == "Joint rectification: areas, briefings, results"
-    table = table_with(at, "Why this rank")
-    assert table["Why this rank"].tolist() == ref["zones"]["reason_en"].tolist()
-    assert table["Trend"].isin(["rising", "stable", "falling"]).all()
+    zones = table_with(at, "Why this rank")
+    assert zones["Why this rank"].tolist() == ref["zones"]["reason_en"].tolist()
+    assert zones["Trend"].isin(["rising", "stable", "falling"]).all()
     assert at.radio(key="rect_mode_en").value == "zone"  # choices survive the switch
     assert "Incidents" in metrics(at)
-    assert any("Only leaders and administrators" in i.value for i in at.info)
     assert any("When it happens" in md.value for md in at.markdown)
+    assert any("Only leaders and administrators" in i.value for i in at.info)
+    table = table_with(at, "Verdict").set_index("ID")
+    for pid in ids.values():
+        assert table.loc[pid, "Verdict"] == planning.evaluate_plan(engine, pid).verdict_en
+    assert table.loc[future, "Verdict"] == "period not over"
+    assert any(ev.explanation("en") in md.value for md in at.markdown)
 
 
 # --------------------------------------------------------------------------------------------
