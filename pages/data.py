@@ -79,10 +79,11 @@ def set_choice(key: str, value) -> None:
     st.session_state[f"{key}_{ui.lang()}"] = value
 
 
-def show_last_import() -> None:
-    """The result of the import just made (kept across the rerun that follows it)."""
+def show_last_import(path: str | None) -> None:
+    """The result of the import just made (kept across the rerun that follows it), until
+    another file is uploaded."""
     done = st.session_state.get("data_done")
-    if not done:
+    if not done or (path is not None and done["path"] != path):
         return
     st.success(
         ui.t("data.imported", file=done["file"])
@@ -107,8 +108,8 @@ def import_panel() -> None:
     upload = st.file_uploader(
         ui.t("data.upload"), type=UPLOAD_TYPES, key="data_upload", help=ui.t("data.upload_help")
     )
-    show_last_import()
     if upload is None:
+        show_last_import(None)
         return
     try:
         path = ui.uploaded_file(upload)
@@ -116,6 +117,7 @@ def import_panel() -> None:
     except GridLensError as exc:
         st.error(str(exc))
         return
+    show_last_import(str(path))
     fid = hashlib.sha256(str(path).encode()).hexdigest()[:10]
     vector = detected.kind == "vector"
     delimiter = {"\t": "TAB", None: "—"}.get(detected.delimiter, detected.delimiter)
@@ -212,6 +214,7 @@ def import_panel() -> None:
         min_value=0.0,
         max_value=100_000.0,
         step=50.0,
+        format="%.0f",
         help=ui.t("data.tolerance_help"),
     )
     unknown = choice(
@@ -331,6 +334,7 @@ def import_panel() -> None:
             st.error(str(exc))
             return
         st.session_state["data_done"] = {
+            "path": str(path),
             "file": result.file_name,
             "stem": detected.file_name.rsplit(".", 1)[0],
             "imported": result.imported,

@@ -444,9 +444,25 @@ def test_browser_upload_and_import(demo_db, micro_points, tmp_path):
         guard.settle(extra_ms=2500)
         assert page.get_by_text("可导入 7 + 拒绝 7 = 共 14 行").count() >= 1
         guard.check()
+        guard.screenshot("data_check_zh")
+        # the rejected rows as a file, with the reason column
+        with page.expect_download() as got:
+            page.get_by_role("button", name="下载被拒绝的行（CSV，含原因）").click()
+        rejected = pd.read_csv(got.value.path(), encoding="utf-8-sig", dtype=str)
+        assert len(rejected) == 7 and {"row", "reason", "原因"} <= set(rejected.columns)
+        assert (rejected["原因"] == "未知事件类别：外星人入侵").sum() == 2
         page.get_by_role("button", name="导入", exact=True).click()
         guard.settle(extra_ms=2500)
         assert page.get_by_text("导入 7 + 拒绝 7 = 共 14 行", exact=False).count() >= 1
         guard.check()
-        guard.screenshot("data_import_zh")
+        # export: the download (made when clicked) holds the incidents counted on the page
+        page.get_by_role("tab", name="导出事件").click()
+        page.wait_for_timeout(500)
+        box = page.locator("[data-testid='stMetric']").filter(has_text="导出事件数").first
+        shown = int(box.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
+        with page.expect_download(timeout=60_000) as got:
+            page.get_by_role("button", name="下载", exact=True).click()
+        exported = pd.read_csv(got.value.path(), encoding="utf-8-sig")
+        assert len(exported) == shown > 0 and "category_name" in exported.columns
+        guard.check()
     assert count(str(db), "SELECT count(*) FROM incidents WHERE external_id LIKE 'A00%'") == 7
