@@ -653,6 +653,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "rect.status.done": {"zh": "已完成", "en": "done"},
     "rect.status.cancelled": {"zh": "已取消", "en": "cancelled"},
     "rect.error": {"zh": "无法完成：{msg}", "en": "Could not do it: {msg}"},
+    "rect.eval_categories": {
+        "zh": "评估只计侧栏所选类别的事件：{cats}。",
+        "en": "The evaluation counts only the categories chosen in the sidebar: {cats}.",
+    },
     "rect.case.registered": {"zh": "已登记", "en": "registered"},
     "rect.case.dispatched": {"zh": "已派遣", "en": "dispatched"},
     "rect.case.handling": {"zh": "处置中", "en": "being handled"},

@@ -839,9 +839,18 @@ def rect_plans():
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def rect_plan_evaluation(plan_id: int, period_end, buffer_m: float = 300.0):
-    """``planning.evaluate_plan`` of a plan whose period is over (the page checks): a plan's
-    area and period do not change, so its id and end are the key."""
+def rect_plan_evaluation(
+    plan_id: int, period_end, buffer_m: float = 300.0, categories: tuple[str, ...] = ()
+):
+    """``planning.evaluate_plan`` of a plan whose period is over (the page checks), on all
+    incidents or only ``categories``: a plan's area and period do not change, so its id and end
+    are the key."""
     from gis import planning
 
-    return planning.evaluate_plan(engine(), int(plan_id), buffer_m=buffer_m, as_of=period_end)
+    return planning.evaluate_plan(
+        engine(),
+        int(plan_id),
+        buffer_m=buffer_m,
+        categories=list(categories) or None,
+        as_of=period_end,
+    )

@@ -575,6 +575,9 @@ if area is not None:
 # ------------------------------------------------------------------ plans and their evaluation
 st.subheader(ui.t("rect.plans"))
 st.caption(ui.t("rect.plans_caption", buffer=f"{BUFFER_M:.0f}"))
+if f.categories:
+    sep = "、" if lang == "zh" else ", "
+    st.caption(ui.t("rect.eval_categories", cats=sep.join(map(ui.category_name, f.categories))))
 if st.session_state.get("rect_flash"):
     st.success(st.session_state.pop("rect_flash"))
 plans = ui.rect_plans()
@@ -591,7 +594,7 @@ for plan in plans.itertuples(index=False):
     ev = None
     if end <= now:
         try:
-            ev = ui.rect_plan_evaluation(pid, end, BUFFER_M)
+            ev = ui.rect_plan_evaluation(pid, end, BUFFER_M, f.categories)
             evaluations[pid] = ev
         except GridLensError as exc:
             evaluations[pid] = str(exc)

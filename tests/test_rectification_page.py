@@ -308,6 +308,45 @@ def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_sma
     assert any(ev.explanation("en") in md.value for md in at.markdown)
 
 
+def test_category_filter_applies_to_zones_briefing_and_evaluation(rect_db, ref, demo_small):
+    op = next(o for o in demo_small.truth["operations"] if o["expected"] == "effective")
+    code = op["category_code"]
+    engine = store.open_store(rect_db)
+    leader = auth.User(id=None, username="leader", display_name=None, role="leader")
+    pid = planning.save_plan(
+        engine,
+        name="停车整治",
+        area=op["area_wkt"],
+        period_start=op["start"],
+        period_end=op["end"],
+        user=leader,
+    )
+    # the filter is set before the sidebar's widgets first exist (AppTest cannot drive them
+    # after a rerun under st.navigation)
+    at = new_app()
+    at.session_state["flt_categories"] = [code]
+    sign_in(at, "analyst", "analyst-demo")
+    at.switch_page(PAGE)
+    run(at)
+    sel = ref["sel"][ref["sel"]["category_code"] == code]
+    grids = ref["grids"]
+    units = hs.hotspots(hs.count_by_unit(sel.geometry, hs.h3_units(hs.study_area(grids), 10)))
+    zones = planning.propose_zones(
+        units, sel, taxonomy=ref["tax"], departments=ref["deps"], period=ref["period"]
+    )
+    assert len(zones) and set(zones["top_category"]) == {code}
+    table = table_with(at, "排名理由")
+    assert table["事件数"].tolist() == zones["incidents"].tolist()
+    assert table["排名理由"].tolist() == zones["reason_zh"].tolist()
+    assert metrics(at)["事件数"] == f"{count_inside(sel, zones.geometry.iloc[0]):,}"
+    ev = planning.evaluate_plan(engine, pid, categories=[code])
+    assert ev.verdict == "effective"  # the planted month-6 parking operation
+    row = table_with(at, "评估结论").set_index("编号").loc[pid]
+    assert row["评估结论"] == ev.verdict_zh
+    assert row["WDQ"] == ("—" if ev.wdq is None else f"{ev.wdq:.2f}")
+    assert row["区域：前→后"] == f"{ev.area_before:,} → {ev.area_after:,}"
+
+
 # --------------------------------------------------------------------------------------------
 # In a real browser
 
