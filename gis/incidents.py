@@ -51,7 +51,7 @@ from gis import coords, settings
 from gis.crs import local_metric_crs
 from gis.errors import InputError
 from gis.grids import OUTSIDE, assign_points
-from gis.io import accounting_line, read_source, write_geo_file
+from gis.io import accounting_line, read_source, release_memory, write_geo_file
 from gis.store.frames import read_frame, save_frame
 from gis.taxonomy import UNCLASSIFIED, map_categories, normalize_label, read_category_aliases
 
@@ -558,26 +558,29 @@ def assign_incident_grids(
     if regular.empty or n == 0:
         return empty
     finest = next(lv for lv in ("micro", "l2", "l1") if (regular["level"] == lv).any())
-    pts = gpd.GeoSeries(shapely.points(lon, lat), crs=grids.crs)
-    if _ASSIGN_HAS_LEVEL:  # assign_points(points, grids, level=...) assigns the finest level
-        got = assign_points(pts, regular, level=finest)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if _ASSIGN_HAS_LEVEL:  # assign_points((x, y), grids, level=...) assigns the finest level
+        got = assign_points((lon, lat), regular, level=finest)
         code = got.iloc[:, 0].to_numpy(dtype=object).copy()
     else:  # micro-grids only: present the finest level as "micro"
         relabel = regular.copy()
         relabel["level"] = np.where(relabel["level"] == finest, "micro", "_" + relabel["level"])
+        pts = gpd.GeoSeries(shapely.points(lon, lat), crs=grids.crs)
         code = assign_points(pts, relabel)["micro"].to_numpy(dtype=object)
     out_mask = code == OUTSIDE
     if out_mask.any():
         fine = regular[regular["level"] == finest]
         tree = shapely.STRtree(fine.geometry.to_numpy())
-        idx = tree.query_nearest(pts.to_numpy()[out_mask], return_distance=False, all_matches=False)
+        pts_out = shapely.points(lon[out_mask], lat[out_mask])
+        idx = tree.query_nearest(pts_out, return_distance=False, all_matches=False)
         code[np.flatnonzero(out_mask)[idx[0]]] = fine["code"].to_numpy()[idx[1]]
     level, parent = _levels_chain(regular)
-    uniq, inv = np.unique(code.astype(str), return_inverse=True)
+    # distinct grids by hashing, not by sorting a million fixed-width strings
+    inv, uniq = pd.factorize(code, use_na_sentinel=False)
     l2 = np.empty(len(uniq), dtype=object)
     l1 = np.empty(len(uniq), dtype=object)
     for i, c in enumerate(uniq):  # over distinct grids, not points
-        chain, cur = [], c
+        chain, cur = [], (None if c is None else str(c))
         while cur is not None and cur in level and len(chain) < 6:
             chain.append(cur)
             cur = parent.get(cur)
@@ -671,6 +674,25 @@ def _groups(category) -> np.ndarray:
     return pd.factorize(pd.Series(category).astype("string").fillna(""))[0].astype(np.int64)
 
 
+#: pairs ``link_duplicates`` collects before reducing them to a spanning forest
+_PAIRS_HELD = 2_000_000
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` nodes under the undirected edges (i, j)."""
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _forest(n: int, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges with the components of (i, j): each linked node to its component's first node."""
+    label = _components(n, i, j)
+    _, first = np.unique(label, return_index=True)
+    rep = first[label]
+    linked = np.flatnonzero(rep != np.arange(n))
+    return linked, rep[linked]
+
+
 def link_duplicates(
     x_m: np.ndarray,
     y_m: np.ndarray,
@@ -696,6 +718,8 @@ def link_duplicates(
     t_s = pd.to_datetime(pd.Series(t)).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
     group = _groups(category) if category is not None else np.zeros(n, dtype=np.int64)
     ii, jj = [], []
+    pending = 0
+    found = False
     for i, j in _trailing_pairs(
         np.asarray(x_m, float),
         np.asarray(y_m, float),
@@ -706,12 +730,17 @@ def link_duplicates(
     ):
         ii.append(i)
         jj.append(j)
+        pending += len(i)
+        found = found or len(i) > 0
+        if pending > max(n, _PAIRS_HELD):
+            # keep memory bounded: the pairs so far become a spanning forest (at most n edges)
+            i, j = _forest(n, np.concatenate(ii), np.concatenate(jj))
+            ii, jj, pending = [i], [j], len(i)
     primary = np.arange(n)
-    if not ii:
+    if not found:
         return primary
-    i, j = np.concatenate(ii), np.concatenate(jj)
-    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
+    label = _components(n, np.concatenate(ii), np.concatenate(jj))
+    del ii, jj
     order = np.lexsort((np.arange(n), t_s, label))  # by component, then time, then position
     first = np.ones(n, dtype=bool)
     first[1:] = label[order][1:] != label[order][:-1]
@@ -946,8 +975,10 @@ def prepare_incidents(
         reason[open_ & empty_cat] = "no category"
         bad = open_ & missing_code & ~empty_cat
         reason[bad] = "unknown category: " + raw_cat[bad].astype(str)
-    frame["category_code"] = codes.astype(object)
-    frame["category_raw"] = raw_cat.astype(object)
+    # text stays in pandas' Arrow-backed string dtype: a million Python str objects per column
+    # would cost ~80 MB each; save_frame makes DB-API values one batch at a time
+    frame["category_code"] = codes
+    frame["category_raw"] = raw_cat
 
     notes: list[str] = []
     hint, check = None, {}
@@ -967,11 +998,10 @@ def prepare_incidents(
         if ids.isna().any():
             derived = _content_ids(table)
             ids = ids.astype(object).where(ids.notna(), derived)
-        ids = ids.astype(object)
     else:
         ids = _content_ids(table)
         notes.append("no id column: external ids are hashes of each row's content")
-    frame["external_id"] = pd.Series(ids.to_numpy(dtype=object), index=table.index).astype(str)
+    frame["external_id"] = pd.Series(ids.array, index=table.index).astype("string")
     open_ = (reason == "").to_numpy()
     dup_file = np.zeros(n, dtype=bool)
     dup_file[open_] = frame["external_id"][open_].duplicated(keep="first").to_numpy()
@@ -979,16 +1009,20 @@ def prepare_incidents(
     open_ = (reason == "").to_numpy()
     if len(existing_ids):
         seen = pc.is_in(
-            pa.array(frame["external_id"].to_numpy(dtype=object), type=pa.string()),
-            value_set=pa.array(np.asarray(list(existing_ids), dtype=object), type=pa.string()),
+            pa.array(frame["external_id"]).cast(pa.large_string()),
+            value_set=pa.array(
+                np.asarray(list(existing_ids), dtype=object), type=pa.large_string()
+            ),
         ).to_numpy(zero_copy_only=False)
         reason[open_ & seen] = "already imported (external_id exists)"
 
     for target in ("source", "status", "severity", "department", "address", "description"):
         if target in mapping:
-            frame[target] = (
-                table[mapping[target]].astype(object).where(table[mapping[target]].notna(), None)
-            )
+            col = table[mapping[target]]
+            if isinstance(col.dtype, pd.StringDtype):  # kept compact; missing -> NULL on write
+                frame[target] = col
+            else:
+                frame[target] = col.astype(object).where(col.notna(), None)
     frame["coord_crs"] = used_crs
     ok = (reason == "").to_numpy()
     keep = [c for c in STORE_COLUMNS if c in frame]
@@ -1130,24 +1164,22 @@ def detect_links(
     and ``is_repeat_location`` for the new rows, and the existing rows whose values changed
     (``id, duplicate_of, is_repeat_location``).
     """
-    both = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "external_id": existing["external_id"].to_numpy(dtype=object),
-                    "category_code": existing["category_code"].to_numpy(dtype=object),
-                    "occurred_at": pd.to_datetime(existing["occurred_at"]).to_numpy(),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "external_id": new["external_id"].to_numpy(dtype=object),
-                    "category_code": new["category_code"].to_numpy(dtype=object),
-                    "occurred_at": pd.to_datetime(new["occurred_at"]).to_numpy(),
-                }
-            ),
-        ],
+    # ids and categories stay Arrow-backed strings (no million Python str objects)
+    ext = pd.concat(
+        [existing["external_id"].astype("string"), new["external_id"].astype("string")],
         ignore_index=True,
+    )
+    category = pd.concat(
+        [existing["category_code"].astype("string"), new["category_code"].astype("string")],
+        ignore_index=True,
+    )
+    occurred = pd.Series(
+        np.concatenate(
+            [
+                pd.to_datetime(existing["occurred_at"]).to_numpy().astype("M8[ns]"),
+                pd.to_datetime(new["occurred_at"]).to_numpy().astype("M8[ns]"),
+            ]
+        )
     )
     geoms = np.concatenate([existing.geometry.to_numpy(), new.geometry.to_numpy()])
     lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
@@ -1159,33 +1191,44 @@ def detect_links(
     primary = link_duplicates(
         x,
         y,
-        both["occurred_at"],
-        both["category_code"],
+        occurred,
+        category,
         radius_m=duplicate_radius_m,
         window=duplicate_window,
     )
     repeat = flag_repeat_locations(
         x,
         y,
-        both["occurred_at"],
-        both["category_code"],
+        occurred,
+        category,
         radius_m=repeat_radius_m,
         window=repeat_window,
         min_reports=repeat_min_reports,
     )
-    ids = both["external_id"].to_numpy(dtype=object)
-    dup_of = np.where(primary != np.arange(len(both)), ids[primary], None)
+    del x, y, lon, lat, geoms
+    # the primary's external id, null for primaries and lone reports (a null index takes null)
+    own = primary == np.arange(len(primary))
+    dup_arr = pa.array(ext).take(pa.array(primary, mask=own))
+    del ext
     k = len(existing)
-    new_links = pd.DataFrame({"duplicate_of": dup_of[k:], "is_repeat_location": repeat[k:]})
+    new_links = pd.DataFrame(
+        {
+            "duplicate_of": pd.array(dup_arr.slice(k), dtype=pd.StringDtype("pyarrow")),
+            "is_repeat_location": repeat[k:],
+        }
+    )
+    dup_old = dup_arr.slice(0, k).to_numpy(zero_copy_only=False).astype(object)
     old_dup = existing["duplicate_of"].to_numpy(dtype=object)
     old_rep = existing["is_repeat_location"].fillna(False).astype(bool).to_numpy()
     changed = (
-        pd.Series(old_dup).fillna("").to_numpy() != pd.Series(dup_of[:k]).fillna("").to_numpy()
+        pd.Series(old_dup, dtype=object).fillna("").to_numpy()
+        != pd.Series(dup_old, dtype=object).fillna("").to_numpy()
     ) | (old_rep != repeat[:k])
     changed_existing = pd.DataFrame(
         {
             "id": existing["id"].to_numpy()[changed],
-            "duplicate_of": dup_of[:k][changed],
+            # object, so a missing link stays None (not NaN) in the UPDATE
+            "duplicate_of": pd.Series(dup_old[changed], dtype=object),
             "is_repeat_location": repeat[:k][changed],
         }
     )
@@ -1250,6 +1293,7 @@ def import_incidents(
     report = _progress(progress)
     report(0.0, "reading the file")
     table, info = read_source(source, name=name)
+    release_memory()
     report(0.15, f"read {len(table):,} rows")
     detected = detect_columns(table.columns, table.head(500))
     overrides: dict[str, str | None] = {}
@@ -1288,6 +1332,7 @@ def import_incidents(
     )
     accepted = prep.accepted
     del table
+    release_memory()
     report(0.45, "assigning grids")
     lon_a, lat_a = (
         shapely.get_x(accepted.geometry.to_numpy()),
@@ -1295,8 +1340,10 @@ def import_incidents(
     )
     grids, grid_note = assign_grids_in_force(lon_a, lat_a, accepted["occurred_at"], versions)
     for col in ("grid_code", "grid_l2", "grid_l1"):
-        accepted[col] = grids[col].to_numpy()
+        accepted[col] = grids[col].array
     snapped = int(grids["snapped"].sum())
+    del grids
+    release_memory()
     report(0.6, "linking duplicates and repeat locations")
     existing = (
         _nearby_existing(
@@ -1335,8 +1382,9 @@ def import_incidents(
         if len(accepted)
         else (pd.DataFrame({"duplicate_of": [], "is_repeat_location": []}), pd.DataFrame())
     )
-    accepted["duplicate_of"] = links["duplicate_of"].to_numpy()
+    accepted["duplicate_of"] = links["duplicate_of"].array
     accepted["is_repeat_location"] = links["is_repeat_location"].to_numpy(dtype=bool)
+    release_memory()
     total = len(accepted) + len(rejected)
     result = ImportResult(
         total=total,

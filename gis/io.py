@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import ctypes
 import gzip
 import io
 from dataclasses import dataclass
@@ -212,6 +213,29 @@ def accounting_line(imported: int, rejected: pd.DataFrame, total: int) -> str:
 
 
 # --- real-world incident files: any delimiter and encoding, from a path or from bytes -------------
+
+
+def _libc_malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (AttributeError, OSError, TypeError):  # other C libraries, Windows
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def release_memory() -> None:
+    """Give memory freed by large steps back to the system: Arrow's pool (mimalloc/jemalloc
+    keep freed pages for reuse) and, on glibc, the C heap (``malloc_trim``).
+
+    Between the steps of a million-row import this lowers the resident size the next step
+    starts from by hundreds of MB; it changes no data.
+    """
+    pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _DELIMITERS = ",;\t|"

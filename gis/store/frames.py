@@ -2,6 +2,9 @@
 
 Writes go in one transaction: a failure leaves the database as it was. SpatiaLite gets batched
 ``executemany`` inserts with ``GeomFromWKB``; PostGIS gets ``COPY ... FROM STDIN`` with hex EWKB.
+Rows are turned into DB-API values one batch at a time (``_BATCH`` rows: text, WKB, tuples), so
+a write needs memory for one batch beyond the frame itself, not a second copy of the whole frame
+as Python objects.
 Reads select ``AsBinary(geom)`` and decode all geometries at once with shapely 2.
 """
 
@@ -97,6 +100,26 @@ def _to_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple]:
     return list(zip(*arrays, strict=True)) if arrays else []
 
 
+def _batch_arrays(
+    data: dict[str, pd.Series | np.ndarray],
+    columns: Sequence[str],
+    gcols: dict[str, str],
+    start: int,
+    stop: int,
+    encode: Callable[[np.ndarray], np.ndarray],
+) -> list[np.ndarray]:
+    """DB-API-ready value arrays of rows ``start:stop``, one per column; geometries via
+    ``encode`` (WKB for SpatiaLite, hex EWKB for PostGIS)."""
+    out = []
+    for col in columns:
+        values = data[col]
+        if col in gcols:
+            out.append(encode(values[start:stop]))
+        else:
+            out.append(_column_values(values.iloc[start:stop], col))
+    return out
+
+
 def save_frame(
     engine_or_conn: Engine | Connection,
     table: str,
@@ -133,33 +156,39 @@ def save_frame(
     """
     if table not in models.Base.metadata.tables:
         raise InputError(f"unknown table {table!r}")
-    frame = frame.copy()
+    # no copy of the frame: its columns are read, batch by batch, never changed
+    renames: dict[str, str] = {}
     if isinstance(frame, gpd.GeoDataFrame):
         if frame.crs is not None and frame.crs.to_epsg() != STORAGE_EPSG:
             raise InputError(f"{table}: frame CRS is {frame.crs}, expected EPSG:{STORAGE_EPSG}")
         geo_name = frame.geometry.name
-        frame = pd.DataFrame(frame)
         if geo_name != "geom" and "geom" in GEOMETRY_TYPES.get(table, {}):
-            frame = frame.rename(columns={geo_name: "geom"})
+            renames[geo_name] = "geom"
     allowed = table_columns(table)
-    extra = [c for c in frame.columns if c not in allowed]
+    columns = [renames.get(str(c), c) for c in frame.columns]
+    extra = [c for c in columns if c not in allowed]
     if extra:
         raise InputError(f"{table}: unknown column(s) {extra}; expected a subset of {allowed}")
-    columns = list(frame.columns)
+    if len(set(columns)) != len(columns):
+        raise InputError(f"{table}: duplicate column names {columns}")
     gcols = GEOMETRY_TYPES.get(table, {})
-    for col in columns:
+    data: dict[str, pd.Series | np.ndarray] = {}
+    for i, col in enumerate(columns):
+        values = frame.iloc[:, i]
         if col in gcols:
-            geoms = _prepare_geometry(frame[col].to_numpy(), gcols[col], table, col)
-            frame[col] = list(geoms)
+            data[col] = _prepare_geometry(values.to_numpy(), gcols[col], table, col)
+        else:
+            data[col] = pd.Series(values.array, copy=False)
+    n = len(frame)
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.begin() as conn:
-            return _write(conn, table, frame, columns, gcols, replace, progress)
-    return _write(engine_or_conn, table, frame, columns, gcols, replace, progress)
+            return _write(conn, table, data, n, columns, gcols, replace, progress)
+    return _write(engine_or_conn, table, data, n, columns, gcols, replace, progress)
 
 
-def _write(conn: Connection, table, frame, columns, gcols, replace, progress=None) -> int:
+def _write(conn: Connection, table, data, n, columns, gcols, replace, progress=None) -> int:
     try:
-        return _write_unchecked(conn, table, frame, columns, gcols, replace, progress)
+        return _write_unchecked(conn, table, data, n, columns, gcols, replace, progress)
     except conn.dialect.dbapi.Error as exc:  # raw DB-API errors from executemany / COPY
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WriteError(
@@ -167,20 +196,17 @@ def _write(conn: Connection, table, frame, columns, gcols, replace, progress=Non
         ) from exc
 
 
-def _write_unchecked(conn: Connection, table, frame, columns, gcols, replace, progress) -> int:
+def _write_unchecked(conn: Connection, table, data, n, columns, gcols, replace, progress) -> int:
     if replace:
         conn.execute(sa.text(f'DELETE FROM "{table}"'))
-    if frame.empty:
+    if n == 0 or not columns:
         return 0
     if conn.dialect.name == "postgresql":
-        n = _copy_postgis(conn, table, frame, columns, gcols)
-        if progress is not None:
-            progress(n, n)
-        return n
-    return _insert_spatialite(conn, table, frame, columns, gcols, progress)
+        return _copy_postgis(conn, table, data, n, columns, gcols, progress)
+    return _insert_spatialite(conn, table, data, n, columns, gcols, progress)
 
 
-def _insert_spatialite(conn: Connection, table, frame, columns, gcols, progress=None) -> int:
+def _insert_spatialite(conn: Connection, table, data, n, columns, gcols, progress=None) -> int:
     placeholders = []
     for col in columns:
         if col in gcols:
@@ -188,20 +214,19 @@ def _insert_spatialite(conn: Connection, table, frame, columns, gcols, progress=
         else:
             placeholders.append("?")
     sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({", ".join(placeholders)})'
-    for col in gcols:
-        if col in frame:
-            geoms = np.asarray(frame[col].to_numpy(), dtype=object)
-            frame[col] = list(shapely.to_wkb(geoms, output_dimension=2))
-    records = _to_records(frame, columns)
+
+    def wkb(geoms: np.ndarray) -> np.ndarray:
+        return shapely.to_wkb(geoms, output_dimension=2)
+
     raw = conn.connection.driver_connection
     cur = raw.cursor()
     # R*Tree triggers cost about half the insert time; when the load is at least as large as
     # what the table holds, rebuilding the index once afterwards is cheaper (same result).
     existing = cur.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
-    big = len(records) >= 1000
-    bulk = len(records) >= max(existing, 1000)
+    big = n >= 1000
+    bulk = n >= max(existing, 1000)
     # re-building a B-tree index is much cheaper per row than random inserts into it
-    reindex = big and 4 * len(records) >= existing
+    reindex = big and 4 * n >= existing
     gcols_here = [c for c in gcols if c in columns]
     rebuild = gcols_here if bulk else []
     for col in rebuild:
@@ -223,10 +248,13 @@ def _insert_spatialite(conn: Connection, table, frame, columns, gcols, progress=
         for kind, name, _ in saved:
             cur.execute(f'DROP {kind.upper()} "{name}"')
     last_rowid = cur.execute(f'SELECT COALESCE(MAX(rowid), 0) FROM "{table}"').fetchone()[0]
-    for start in range(0, len(records), _BATCH):
-        cur.executemany(sql, records[start : start + _BATCH])
+    for start in range(0, n, _BATCH):
+        stop = min(start + _BATCH, n)
+        arrays = _batch_arrays(data, columns, gcols, start, stop, wkb)
+        cur.executemany(sql, zip(*arrays, strict=True))
+        del arrays
         if progress is not None:
-            progress(min(start + _BATCH, len(records)), len(records))
+            progress(stop, n)
     for kind, name, sql_ in saved:
         cur.execute(sql_)
         if kind == "trigger" and name.startswith("gii_"):
@@ -250,31 +278,39 @@ def _insert_spatialite(conn: Connection, table, frame, columns, gcols, progress=
         if ok != 1:
             raise WriteError(f"{table}.{col}: could not rebuild the spatial index")
     cur.close()
-    return len(records)
+    return n
 
 
-def _copy_postgis(conn: Connection, table, frame, columns, gcols) -> int:
-    out = pd.DataFrame(index=frame.index)
-    for col in columns:
-        if col in gcols:
-            geoms = np.asarray(frame[col].to_numpy(), dtype=object)
-            out[col] = shapely.to_wkb(
-                shapely.set_srid(geoms, STORAGE_EPSG),
-                hex=True,
-                include_srid=True,
-                output_dimension=2,
-            )
-        else:
-            out[col] = _column_values(frame[col], col)
-    buf = io.StringIO()
-    out.to_csv(buf, header=False, index=False, na_rep="\\N", lineterminator="\n")
-    buf.seek(0)
+def _copy_postgis(conn: Connection, table, data, n, columns, gcols, progress=None) -> int:
+    """``COPY ... FROM STDIN`` one batch at a time (CSV text of ``_BATCH`` rows in memory)."""
+
+    def ewkb(geoms: np.ndarray) -> np.ndarray:
+        return shapely.to_wkb(
+            shapely.set_srid(geoms, STORAGE_EPSG),
+            hex=True,
+            include_srid=True,
+            output_dimension=2,
+        )
+
+    sql = f"COPY \"{table}\" ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
     cur = conn.connection.driver_connection.cursor()
-    cur.copy_expert(
-        f"COPY \"{table}\" ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf
-    )
-    cur.close()
-    return len(out)
+    try:
+        for start in range(0, n, _BATCH):
+            stop = min(start + _BATCH, n)
+            arrays = _batch_arrays(data, columns, gcols, start, stop, ewkb)
+            out = pd.DataFrame(index=pd.RangeIndex(stop - start))
+            for col, values in zip(columns, arrays, strict=True):
+                out[col] = values
+            buf = io.StringIO()
+            out.to_csv(buf, header=False, index=False, na_rep="\\N", lineterminator="\n")
+            del out, arrays
+            buf.seek(0)
+            cur.copy_expert(sql, buf)
+            if progress is not None:
+                progress(stop, n)
+    finally:
+        cur.close()
+    return n
 
 
 def read_frame(
