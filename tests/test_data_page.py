@@ -158,7 +158,20 @@ def count(db: str, sql: str, **params) -> int:
 # import
 
 
-def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_points):
+def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_points, monkeypatch):
+    import gis.incidents
+
+    fractions: list[float] = []
+    real = gis.incidents.import_incidents
+
+    def recording(*args, progress=None, **kw):  # what the page's progress bar is fed
+        def spy(fraction, message):
+            fractions.append(fraction)
+            progress(fraction, message)
+
+        return real(*args, progress=spy if progress else None, **kw)
+
+    monkeypatch.setattr(gis.incidents, "import_incidents", recording)
     before = count(data_db, "SELECT count(*) FROM incidents")
     at = open_page("admin", data_db)
     assert at.title[0].value == "数据导入与导出"
@@ -195,6 +208,7 @@ def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_point
     at.button(key="data_go").click()
     run(at)
     assert any("导入 7 + 拒绝 7 = 共 14 行" in s.value for s in at.success), at.success
+    assert len(fractions) >= 5 and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert count(data_db, "SELECT count(*) FROM incidents") == before + 7
     ids = [f"A00{i}" for i in range(1, 8)]
     assert count(data_db, "SELECT count(*) FROM incidents WHERE external_id LIKE 'A00%'") == 7
