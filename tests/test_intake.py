@@ -408,6 +408,36 @@ def test_links_are_stored_and_extended_by_later_imports(tiny_db, tmp_path):
     assert got.loc["E0", "duplicate_of"] == "Z0" and got.loc["E1", "duplicate_of"] == "Z0"
 
 
+def test_existing_rows_relinked_later_keep_null_links(engine, tiny_grids, tmp_path):
+    """A later import changes stored rows' links: the ones left without a primary keep
+    duplicate_of NULL on both backends (the UPDATE once wrote the text 'NaN' on PostGIS when
+    other changed rows did get a primary)."""
+    _load_tiny(engine, tiny_grids)
+    qx = f"{CX + 0.005:.6f}"
+    rows = _rows(3, 经度=[f"{CX:.6f}", f"{CX:.6f}", qx])
+    rows["上报时间"] = ["2026-05-01 08:00", "2026-05-05 08:00", "2026-05-01 08:00"]
+    rows.to_csv(tmp_path / "a.csv", index=False)
+    r = import_incidents(engine, tmp_path / "a.csv", now=NOW)
+    assert (r.duplicates, r.repeat_locations) == (0, 0)
+    # E9: third report at E0/E1's place (a repeat location, no duplicate); Z0: an earlier
+    # report beside E2, which becomes its duplicate
+    later = _rows(2, 事件编号=["E9", "Z0"], 经度=[f"{CX:.6f}", qx])
+    later["上报时间"] = ["2026-05-10 08:00", "2026-04-30 20:00"]
+    later.to_csv(tmp_path / "b.csv", index=False)
+    import_incidents(engine, tmp_path / "b.csv", now=NOW)
+    with engine.connect() as conn:
+        got = conn.execute(
+            sa.text("SELECT external_id, duplicate_of, is_repeat_location FROM incidents")
+        ).fetchall()
+    assert sorted(tuple(g) for g in got) == [
+        ("E0", None, True),
+        ("E1", None, True),
+        ("E2", "Z0", False),
+        ("E9", None, True),
+        ("Z0", None, False),
+    ]
+
+
 # --- property: accounting on corrupted files ----------------------------------------------------
 
 _CORRUPT = st.sampled_from(
