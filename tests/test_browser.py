@@ -33,7 +33,8 @@ def test_analyst_flow_offline(demo_db):
         page.get_by_label("密码").fill("analyst-demo")
         page.get_by_role("button", name="登录").click()
         guard.settle()
-        assert page.get_by_text("北城街道（演示）").count() >= 1
+        # the first run after sign-in loads every incident: wait for it rather than count once
+        page.get_by_text("北城街道（演示）").first.wait_for(timeout=120_000)
         canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
         canvas.wait_for(timeout=30_000)
         guard.check()
@@ -41,7 +42,7 @@ def test_analyst_flow_offline(demo_db):
         # switch to English
         page.get_by_text("English", exact=True).click()
         guard.settle()
-        assert page.get_by_text("Beicheng (demo)").count() >= 1
+        page.get_by_text("Beicheng (demo)").first.wait_for(timeout=60_000)
         assert page.get_by_text("New incidents this week").count() >= 1
         guard.check()
         # one category and one community from the sidebar
@@ -73,6 +74,7 @@ def test_analyst_flow_offline(demo_db):
         box = canvas.bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         guard.settle(extra_ms=2500)
+        guard.screenshot("home_after_click")
         code = metric(page, "Grid code")
         assert code.startswith(community["code"][:12]) and len(code) == 15
         assert metric(page, "Level") == "Level-2 grids"
