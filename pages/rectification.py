@@ -166,7 +166,10 @@ if mode == "zone":
 elif mode == "draw":
     st.caption(ui.t("rect.draw_help"))
     l1 = grids[grids["level"] == "l1"]
-    m = webmap.offline_map(l1.total_bounds, height=520)
+    west, south, east, north = l1.total_bounds
+    # a centre and zoom rather than fitting the bounds: Leaflet fits them before the iframe has
+    # its final size and the district comes out small
+    m = webmap.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
     webmap.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
@@ -276,7 +279,7 @@ with map_slot:
                 )
             )
     view = maps.view_for(l1.geometry)
-    view.zoom = min(18.0, view.zoom + 1.0)  # view_for fits 256 px; the map is ~900 px wide
+    view.zoom = min(18.0, view.zoom + 0.7)  # view_for fits 256 px; the map is 480 px high
     st.pydeck_chart(
         maps.deck(layers, view, tooltip={"text": "{tip}"}),
         height=480,

@@ -136,8 +136,8 @@ def feature(geom) -> dict:
 # The page
 
 
-def test_zones_equal_the_library_and_the_top_zone_briefing(rect_db, ref, fake_map):
-    at = open_page("analyst", "analyst-demo")
+def test_zones_equal_the_library_top_zone_briefing_and_leader_saves_a_plan(rect_db, ref, fake_map):
+    at = open_page("leader", "leader-demo")
     assert at.title[0].value == "联合整治：选区、简报与评估"
     zones = ref["zones"]
     assert len(zones) >= 3
@@ -170,51 +170,11 @@ def test_zones_equal_the_library_and_the_top_zone_briefing(rect_db, ref, fake_ma
     assert calls["部门"].tolist() == brief.departments_to_call["name_zh"].tolist()
     assert m["未结案件"] == f"{len(brief.open_cases):,}"
     assert any("高发时段" in md.value for md in at.markdown)
-    # downloads are there; an analyst may not save a plan and is told why
     assert {"rect_download_html", "rect_download_xlsx"} <= {
         b.key for b in at.get("download_button")
     }
-    assert any("只有领导和系统管理员" in i.value and "分析员" in i.value for i in at.info)
-    assert not [b for b in at.button if b.label == "保存方案"]
     assert not fake_map.calls  # the drawing map only when drawing
-
-
-def test_drawn_polygon_and_chosen_grids_briefings_count_their_incidents(rect_db, ref, fake_map):
-    at = open_page("analyst", "analyst-demo")
-    at.radio(key="rect_mode_zh").set_value("draw")
-    run(at)
-    assert fake_map.calls and fake_map.calls[-1]["key"] == "rect_draw_map"
-    assert not external_urls(fake_map.calls[-1]["html"])  # the drawing map is offline too
-    assert any("请先在地图上画出区域" in i.value for i in at.info)
-    # a hand-drawn polygon (Leaflet writes 6 decimals) around the top zone's middle
-    c = ref["zones"].iloc[0].geometry.centroid
-    ring = [(c.x - 0.004, c.y - 0.002), (c.x + 0.003, c.y - 0.003), (c.x + 0.004, c.y + 0.003)]
-    ring += [(c.x - 0.002, c.y + 0.004)]
-    poly = shapely.Polygon(np.round(ring, 6))
-    fake_map.drawings = [feature(poly)]
-    run(at)
-    expected = count_inside(ref["sel"], poly)
-    assert expected > 100
-    assert metrics(at)["事件数"] == f"{expected:,}"
-    assert at.subheader and any("手绘区域" in s.value for s in at.subheader)
-    # chosen grids: two level-2 grids, counted by the grid each incident falls in
-    at.radio(key="rect_mode_zh").set_value("grids")
-    run(at)
-    assert any("请至少选择一个网格" in i.value for i in at.info)
-    l2 = ref["grids"][ref["grids"]["level"] == "l2"].sort_values("code")
-    codes = l2["code"].iloc[[3, 4]].tolist()
-    at.multiselect(key="rect_grids_zh").set_value(codes)
-    run(at)
-    sel = ref["sel"]
-    expected = int(sel["l2"].isin(codes).sum())
-    assert expected > 0
-    assert metrics(at)["事件数"] == f"{expected:,}"
-    shown = table_with(at, "面积占比")
-    assert set(codes) <= set(shown["编码"])
-
-
-def test_leader_saves_a_plan_and_updates_its_status(rect_db, ref, fake_map):
-    at = open_page("leader", "leader-demo")
+    # the leader saves it as a plan
     assert any("还没有保存的整治方案" in i.value for i in at.info)
     name_box = [t for t in at.text_input if t.label == "方案名称"][0]
     assert name_box.value.startswith("Z01")
@@ -229,9 +189,6 @@ def test_leader_saves_a_plan_and_updates_its_status(rect_db, ref, fake_map):
     plan = plans.iloc[0]
     top = ref["zones"].iloc[0]
     today = pd.Timestamp(date.today())
-    brief = planning.briefing(
-        top.geometry, ref["sel"], taxonomy=ref["tax"], departments=ref["deps"], period=ref["period"]
-    )
     assert plan["name"] == "Z01 商业街联合整治"
     assert plan["created_by"] == "leader" and plan["status"] == "draft"
     assert plan["notes"] == "城管牵头"
@@ -249,6 +206,44 @@ def test_leader_saves_a_plan_and_updates_its_status(rect_db, ref, fake_map):
     assert planning.get_plan(engine, int(plan["id"]))["status"] == "approved"
     assert table_with(at, "评估结论")["状态"].tolist() == ["已批准"]
     assert at.success and "已批准" in at.success[0].value
+
+
+def test_drawn_polygon_and_chosen_grids_briefings_count_their_incidents(rect_db, ref, fake_map):
+    at = open_page("analyst", "analyst-demo")
+    at.radio(key="rect_mode_zh").set_value("draw")
+    run(at)
+    assert fake_map.calls and fake_map.calls[-1]["key"] == "rect_draw_map"
+    assert not external_urls(fake_map.calls[-1]["html"])  # the drawing map is offline too
+    assert any("请先在地图上画出区域" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "保存方案"]  # no area, no form
+    # a hand-drawn polygon (Leaflet writes 6 decimals) around the top zone's middle
+    c = ref["zones"].iloc[0].geometry.centroid
+    ring = [(c.x - 0.004, c.y - 0.002), (c.x + 0.003, c.y - 0.003), (c.x + 0.004, c.y + 0.003)]
+    ring += [(c.x - 0.002, c.y + 0.004)]
+    poly = shapely.Polygon(np.round(ring, 6))
+    fake_map.drawings = [feature(poly)]
+    run(at)
+    expected = count_inside(ref["sel"], poly)
+    assert expected > 100
+    assert metrics(at)["事件数"] == f"{expected:,}"
+    assert at.subheader and any("手绘区域" in s.value for s in at.subheader)
+    # an analyst may not save a plan and is told why
+    assert any("只有领导和系统管理员" in i.value and "分析员" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "保存方案"]
+    # chosen grids: two level-2 grids, counted by the grid each incident falls in
+    at.radio(key="rect_mode_zh").set_value("grids")
+    run(at)
+    assert any("请至少选择一个网格" in i.value for i in at.info)
+    l2 = ref["grids"][ref["grids"]["level"] == "l2"].sort_values("code")
+    codes = l2["code"].iloc[[3, 4]].tolist()
+    at.multiselect(key="rect_grids_zh").set_value(codes)
+    run(at)
+    sel = ref["sel"]
+    expected = int(sel["l2"].isin(codes).sum())
+    assert expected > 0
+    assert metrics(at)["事件数"] == f"{expected:,}"
+    shown = table_with(at, "面积占比")
+    assert set(codes) <= set(shown["编码"])
 
 
 def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_small, fake_map):
@@ -273,10 +268,10 @@ def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_sma
         period_end=date.today() + timedelta(days=33),
         user=leader,
     )
+    evs = {pid: planning.evaluate_plan(engine, pid, buffer_m=300) for pid in ids.values()}
     at = open_page("analyst", "analyst-demo")
     table = table_with(at, "评估结论").set_index("编号")
-    for pid in ids.values():
-        ev = planning.evaluate_plan(engine, pid, buffer_m=300)
+    for pid, ev in evs.items():
         row = table.loc[pid]
         assert row["评估结论"] == ev.verdict_zh
         assert row["WDQ"] == ("—" if ev.wdq is None else f"{ev.wdq:.2f}")
@@ -286,7 +281,7 @@ def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_sma
     # the detail of a judged plan explains the verdict; an analyst cannot change the status
     at.selectbox(key="rect_plan_pick_zh").set_value(ids["displacement"])
     run(at)
-    ev = planning.evaluate_plan(engine, ids["displacement"], buffer_m=300)
+    ev = evs[ids["displacement"]]
     assert any(ev.explanation("zh") in md.value for md in at.markdown)
     assert not [b for b in at.button if b.label == "更新状态"]
     # in English: labels, reasons and verdicts follow
@@ -303,7 +298,7 @@ def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_sma
     assert any("Only leaders and administrators" in i.value for i in at.info)
     table = table_with(at, "Verdict").set_index("ID")
     for pid in ids.values():
-        assert table.loc[pid, "Verdict"] == planning.evaluate_plan(engine, pid).verdict_en
+        assert table.loc[pid, "Verdict"] == evs[pid].verdict_en
     assert table.loc[future, "Verdict"] == "period not over"
     assert any(ev.explanation("en") in md.value for md in at.markdown)
 
