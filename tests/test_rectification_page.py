@@ -342,6 +342,25 @@ def test_category_filter_applies_to_zones_briefing_and_evaluation(rect_db, ref, 
     assert row["区域：前→后"] == f"{ev.area_before:,} → {ev.area_after:,}"
 
 
+def test_every_label_of_the_page_is_in_both_languages():
+    import re
+    from pathlib import Path
+
+    from gis import i18n
+    from gis.store.models import PLAN_STATUSES
+
+    source = (Path(__file__).resolve().parents[1] / PAGE).read_text(encoding="utf-8")
+    keys = set(re.findall(r'\bt\(\s*"([a-z_.]+)"', source))
+    keys |= {f"rect.status.{s}" for s in PLAN_STATUSES}
+    keys |= {f"rect.trend.{t}" for t in (*planning.TRENDS, "too few")}
+    keys |= {f"rect.mode.{m}" for m in ("zone", "draw", "grids")}
+    keys |= {f"rect.role.{r}" for r in ("lead", "co")}
+    keys |= {f"rect.case.{c}" for c in ("registered", "dispatched", "handling", "rework")}
+    assert len(keys) > 80
+    missing = sorted(k for k in keys if set(i18n.CATALOGUE.get(k, {})) != set(i18n.LANGS))
+    assert not missing, missing
+
+
 # --------------------------------------------------------------------------------------------
 # In a real browser
 
