@@ -218,13 +218,12 @@ else:
     )
     if codes:
         area = list(codes)
-        area_name = (
-            "、".join(names[c] for c in codes[:3])
-            if lang == "zh"
-            else ", ".join(names[c] for c in codes[:3])
-        )
-        if len(codes) > 3:
-            area_name += "…"
+        more = "…" if len(codes) > 3 else ""
+        grid_names = {  # per language, so the cached briefing is the same in both
+            "zh": "、".join(names[c] for c in codes[:3]) + more,
+            "en": ", ".join(names[c] for c in codes[:3]) + more,
+        }
+        area_name = grid_names[lang]
     else:
         st.info(ui.t("rect.grids_first"))
 
@@ -569,8 +568,8 @@ if area is not None:
         )
     else:
         title = (
-            i18n.t("rect.brief_title", "zh", area=area_name),
-            i18n.t("rect.brief_title", "en", area=area_name),
+            i18n.t("rect.brief_title", "zh", area=grid_names["zh"]),
+            i18n.t("rect.brief_title", "en", area=grid_names["en"]),
         )
     show_briefing(ui.area_key(area), title, area_name)
 
