@@ -365,8 +365,28 @@ def test_every_label_of_the_page_is_in_both_languages():
 # In a real browser
 
 
+def screen_offset(grids, point) -> tuple[float, float]:
+    """Pixels from the page's map centre to a lon/lat point: the page's view (``maps.view_for``
+    of the level-1 grids, zoom + 0.7) on deck.gl's Web Mercator world of 512 x 2^zoom pixels."""
+    from gis import maps
+
+    view = maps.view_for(grids[grids["level"] == "l1"].geometry)
+    world = 512 * 2 ** min(18.0, view.zoom + 0.7)
+
+    def merc(lon: float, lat: float) -> tuple[float, float]:
+        phi = np.radians(lat)
+        return (lon + 180) / 360 * world, (
+            1 - np.log(np.tan(phi) + 1 / np.cos(phi)) / np.pi
+        ) / 2 * world
+
+    (cx, cy), (px, py) = merc(view.longitude, view.latitude), merc(point.x, point.y)
+    return float(px - cx), float(py - cy)
+
+
 @pytest.mark.browser
 def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     from tests.browser import chromium_page, require_browser, streamlit_server
 
     require_browser()
@@ -381,9 +401,29 @@ def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_pa
         page.locator("[data-testid='stSidebarNav']").get_by_text("联合整治").click()
         guard.settle(extra_ms=2500)
         assert page.get_by_role("heading", name="联合整治：选区、简报与评估").count() >= 1
-        # pick the top zone in the chooser (it is the default: choose it explicitly anyway)
+        # a click on the third zone on the map picks it
         chooser = page.locator("[data-testid='stSelectbox']").filter(has_text="建议区域").first
         box = chooser.locator("input").first
+        assert box.input_value().startswith("Z01")
+        canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
+        canvas.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)  # deck.gl draws (and can pick) a moment after the canvas
+        frame = canvas.bounding_box()
+        dx, dy = screen_offset(ref["grids"], ref["zones"].geometry.iloc[2].representative_point())
+        x, y = frame["x"] + frame["width"] / 2 + dx, frame["y"] + frame["height"] / 2 + dy
+        heading = page.get_by_role("heading", name="Z03 联合整治简报")
+        for _ in range(3):  # deck.gl picks on hover first; a click straight after a jump can miss
+            page.mouse.move(x, y)
+            page.wait_for_timeout(700)
+            page.mouse.click(x, y)
+            try:
+                heading.wait_for(timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        guard.settle()
+        assert box.input_value().startswith("Z03")
+        # then the top zone in the chooser
         box.click()
         box.fill("Z01")
         page.wait_for_timeout(400)
