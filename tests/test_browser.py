@@ -72,8 +72,16 @@ def test_analyst_flow_offline(demo_db):
         assert metric(page, "Incidents in the filters") == f"{len(expected):,}"
         # click a grid on the map: its card opens
         box = canvas.bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        guard.settle(extra_ms=2500)
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        card = page.locator("[data-testid='stMetric']").filter(has_text="Grid code")
+        for _ in range(3):  # deck.gl picks on hover first: a click right after a redraw can miss
+            page.mouse.move(x - 5, y - 5)
+            page.mouse.move(x, y, steps=3)
+            page.wait_for_timeout(500)
+            page.mouse.click(x, y)
+            guard.settle(extra_ms=2500)
+            if card.count():
+                break
         guard.screenshot("home_after_click")
         code = metric(page, "Grid code")
         assert code.startswith(community["code"][:12]) and len(code) == 15
