@@ -4,6 +4,7 @@ with a reason, a conflict between two admins, history and restore, export, and t
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -240,8 +241,6 @@ def test_export_and_english(grid_db, fake_map):
 
     from gis import ui
 
-    data, name, _ = ui.grid_export.__wrapped__("GeoJSON", "micro") if hasattr(
-        ui.grid_export, "__wrapped__"
-    ) else ui.grid_export("GeoJSON", "micro")
-    back = gpd.read_file(__import__("io").BytesIO(data))
+    data, name, _ = ui.grid_export("GeoJSON", "micro")
+    back = gpd.read_file(io.BytesIO(data))
     assert name == "grids_micro.geojson" and len(back) == 447
