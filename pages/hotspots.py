@@ -8,7 +8,6 @@ the plain filter values), the layers from ``gis.maps``.
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -362,26 +361,12 @@ if unit:
     with right:
         st.markdown(f"**{ui.t('hotspots.hour_weekday')}**")
         days = ui.t("hotspots.weekdays").split(",")
-        hw = detail["hour_weekday"]  # hours down, weekdays (Monday first) across
-        long = pd.DataFrame(
-            {
-                "hour": np.repeat(np.asarray(hw.index, dtype=int), hw.shape[1]),
-                "weekday": np.tile([days[i] for i in hw.columns], hw.shape[0]),
-                "n": hw.to_numpy().ravel(),
-            }
-        )
-        chart = (
-            alt.Chart(long)
-            .mark_rect()
-            .encode(
-                x=alt.X("hour:O", title=ui.t("hotspots.hour")),
-                y=alt.Y("weekday:N", sort=days, title=ui.t("hotspots.weekday")),
-                color=alt.Color(
-                    "n:Q", title=ui.t("table.count"), scale=alt.Scale(scheme="orangered")
-                ),
-                tooltip=["weekday", "hour", "n"],
-            )
-            .properties(height=230)
+        chart = maps.hour_weekday_chart(
+            detail["hour_weekday"],  # hours down, weekdays (Monday first) across
+            days=days,
+            hour_title=ui.t("hotspots.hour"),
+            weekday_title=ui.t("hotspots.weekday"),
+            count_title=ui.t("table.count"),
         )
         st.altair_chart(chart, width="stretch")
         st.markdown(f"**{ui.t('hotspots.weekly')}**")

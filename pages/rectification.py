@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date, timedelta
 
-import altair as alt
 import folium
 import numpy as np
 import pandas as pd
@@ -387,26 +386,12 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     with left:
         st.markdown(f"**{ui.t('rect.hour_weekday')}**")
         days = ui.t("rect.weekdays").split(",")
-        hw = brief.hour_weekday
-        long = pd.DataFrame(
-            {
-                "hour": np.repeat(np.asarray(hw.index, dtype=int), hw.shape[1]),
-                "weekday": np.tile([days[i] for i in hw.columns], hw.shape[0]),
-                "n": hw.to_numpy().ravel(),
-            }
-        )
-        chart = (
-            alt.Chart(long)
-            .mark_rect()
-            .encode(
-                x=alt.X("hour:O", title=ui.t("rect.hour")),
-                y=alt.Y("weekday:N", sort=days, title=ui.t("rect.weekday")),
-                color=alt.Color(
-                    "n:Q", title=ui.t("rect.col.incidents"), scale=alt.Scale(scheme="orangered")
-                ),
-                tooltip=["weekday", "hour", "n"],
-            )
-            .properties(height=230)
+        chart = maps.hour_weekday_chart(
+            brief.hour_weekday,
+            days=days,
+            hour_title=ui.t("rect.hour"),
+            weekday_title=ui.t("rect.weekday"),
+            count_title=ui.t("rect.col.incidents"),
         )
         st.altair_chart(chart, width="stretch")
     with right:
