@@ -35,6 +35,9 @@ for _table in models.Base.metadata.sorted_tables:
             GEOMETRY_TYPES.setdefault(_table.name, {})[_col.name] = gtype
 
 _BATCH = 20_000
+#: rows from which a SpatiaLite load runs with a ``_BIG_LOAD_CACHE_KIB`` page cache
+_BIG_LOAD = 100_000
+_BIG_LOAD_CACHE_KIB = 65_536
 
 
 def table_columns(table: str) -> list[str]:
@@ -214,10 +217,6 @@ def _insert_spatialite(conn: Connection, table, data, n, columns, gcols, progres
         else:
             placeholders.append("?")
     sql = f'INSERT INTO "{table}" ({", ".join(columns)}) VALUES ({", ".join(placeholders)})'
-
-    def wkb(geoms: np.ndarray) -> np.ndarray:
-        return shapely.to_wkb(geoms, output_dimension=2)
-
     raw = conn.connection.driver_connection
     cur = raw.cursor()
     # R*Tree triggers cost about half the insert time; when the load is at least as large as
@@ -247,6 +246,30 @@ def _insert_spatialite(conn: Connection, table, data, n, columns, gcols, progres
         ).fetchall()
         for kind, name, _ in saved:
             cur.execute(f'DROP {kind.upper()} "{name}"')
+    # a larger page cache for a large load: rebuilding the R*Tree and the indexes of a million
+    # rows takes about a third less CPU with 64 MB than with SQLite's 2 MB default (restored
+    # below; the pages are freed when the size goes back)
+    cache_before = cur.execute("PRAGMA cache_size").fetchone()[0]
+    page_kib = cur.execute("PRAGMA page_size").fetchone()[0] / 1024
+    cache_kib = -cache_before if cache_before < 0 else cache_before * page_kib
+    grow = n >= _BIG_LOAD and cache_kib < _BIG_LOAD_CACHE_KIB
+    if grow:
+        cur.execute(f"PRAGMA cache_size = -{_BIG_LOAD_CACHE_KIB}")
+    try:
+        _insert_rows(cur, sql, table, data, n, columns, gcols, saved, gcols_here, rebuild, progress)
+    finally:
+        if grow:
+            cur.execute(f"PRAGMA cache_size = {int(cache_before)}")
+    cur.close()
+    return n
+
+
+def _insert_rows(cur, sql, table, data, n, columns, gcols, saved, gcols_here, rebuild, progress):
+    """The executemany batches, then the dropped triggers/indexes and the R*Tree back."""
+
+    def wkb(geoms: np.ndarray) -> np.ndarray:
+        return shapely.to_wkb(geoms, output_dimension=2)
+
     last_rowid = cur.execute(f'SELECT COALESCE(MAX(rowid), 0) FROM "{table}"').fetchone()[0]
     for start in range(0, n, _BATCH):
         stop = min(start + _BATCH, n)
@@ -277,8 +300,6 @@ def _insert_spatialite(conn: Connection, table, data, n, columns, gcols, progres
         ok = cur.execute("SELECT CreateSpatialIndex(?, ?)", (table, col)).fetchone()[0]
         if ok != 1:
             raise WriteError(f"{table}.{col}: could not rebuild the spatial index")
-    cur.close()
-    return n
 
 
 def _copy_postgis(conn: Connection, table, data, n, columns, gcols, progress=None) -> int:
