@@ -388,6 +388,28 @@ def unit_index(points, units: gpd.GeoDataFrame) -> np.ndarray:
     return _assign_units(lon, lat, units)
 
 
+def _unit_counts_frame(units: gpd.GeoDataFrame, counts: np.ndarray) -> gpd.GeoDataFrame:
+    """``units`` with ``count`` (second column), ``density_km2`` (per km² of ``area_km2``) and
+    ``rate_per_1000`` (per 1,000 residents where ``population`` > 0, else NaN), geometry last,
+    EPSG:4326, ``attrs`` copied from ``units``; shared by ``count_by_unit`` and
+    ``gis.hotspots_view.count_from_index``."""
+    out = units.drop(columns=["count", "density_km2", "rate_per_1000"], errors="ignore")
+    out.insert(1, "count", counts)
+    area = out["area_km2"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["density_km2"] = np.where(area > 0, counts / area, np.nan)
+        if "population" in out.columns:
+            pop = pd.to_numeric(out["population"], errors="coerce").to_numpy(dtype=float)
+            out["rate_per_1000"] = np.where(pop > 0, counts / pop * 1000.0, np.nan)
+        else:
+            out["rate_per_1000"] = np.nan
+    geom = out.pop("geometry")
+    out["geometry"] = geom
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=STORAGE_EPSG)
+    out.attrs = dict(units.attrs)
+    return out
+
+
 def count_by_unit(
     points, units: gpd.GeoDataFrame, *, weights: np.ndarray | None = None
 ) -> gpd.GeoDataFrame:
@@ -420,20 +442,7 @@ def count_by_unit(
     counts = np.bincount(idx[inside], weights=w, minlength=len(units))
     if weights is None:
         counts = counts.astype(np.int64)
-    out = units.drop(columns=["count", "density_km2", "rate_per_1000"], errors="ignore")
-    out.insert(1, "count", counts)
-    area = out["area_km2"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["density_km2"] = np.where(area > 0, counts / area, np.nan)
-        if "population" in out.columns:
-            pop = pd.to_numeric(out["population"], errors="coerce").to_numpy(dtype=float)
-            out["rate_per_1000"] = np.where(pop > 0, counts / pop * 1000.0, np.nan)
-        else:
-            out["rate_per_1000"] = np.nan
-    geom = out.pop("geometry")
-    out["geometry"] = geom
-    out = gpd.GeoDataFrame(out, geometry="geometry", crs=STORAGE_EPSG)
-    out.attrs = dict(units.attrs)
+    out = _unit_counts_frame(units, counts)
     n_valid = int((np.isfinite(lon) & np.isfinite(lat)).sum())
     out.attrs.update(n_points=int(len(lon)), n_outside=int(n_valid - inside.sum()))
     return out

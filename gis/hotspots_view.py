@@ -122,20 +122,7 @@ def count_from_index(
     sel = idx if keep is None else idx[np.asarray(keep, dtype=bool)]
     inside = sel[sel >= 0]
     counts = np.bincount(inside, minlength=len(units)).astype(np.int64)
-    out = units.drop(columns=["count", "density_km2", "rate_per_1000"], errors="ignore")
-    out.insert(1, "count", counts)
-    area = out["area_km2"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["density_km2"] = np.where(area > 0, counts / area, np.nan)
-        if "population" in out.columns:
-            pop = pd.to_numeric(out["population"], errors="coerce").to_numpy(dtype=float)
-            out["rate_per_1000"] = np.where(pop > 0, counts / pop * 1000.0, np.nan)
-        else:
-            out["rate_per_1000"] = np.nan
-    geom = out.pop("geometry")
-    out["geometry"] = geom
-    out = gpd.GeoDataFrame(out, geometry="geometry", crs=hs.STORAGE_EPSG)
-    out.attrs = dict(units.attrs)
+    out = hs._unit_counts_frame(units, counts)
     out.attrs.update(n_points=int(len(sel)), n_outside=int(len(sel) - len(inside)))
     return out
 
