@@ -143,3 +143,21 @@ def demo_db(demo_small, tmp_path_factory) -> str:
     engine.dispose()
     os.environ["GRIDLENS_DB"] = str(path)
     return str(path)
+
+
+@pytest.fixture
+def page_db(demo_db, tmp_path, monkeypatch) -> str:
+    """A copy of the demo database per test (pages write to it), in ``GRIDLENS_DB``; the app's
+    Streamlit caches (engine, frames) are cleared before and after so each test starts on it."""
+    import shutil
+
+    import streamlit as st
+
+    path = tmp_path / "page.db"
+    shutil.copyfile(demo_db, path)
+    monkeypatch.setenv("GRIDLENS_DB", str(path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield str(path)
+    st.cache_resource.clear()
+    st.cache_data.clear()

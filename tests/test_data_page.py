@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 import shapely
 import sqlalchemy as sa
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from gis import auth, coords, dashboard, store
@@ -36,19 +35,6 @@ HEADERS = ["案件编号", "事件类型", "发生时间", "经度", "纬度", "
 
 # --------------------------------------------------------------------------------------------
 # fixtures and helpers
-
-
-@pytest.fixture
-def data_db(demo_db, tmp_path, monkeypatch) -> str:
-    """A copy of the demo database per test (the page writes to it); caches cleared."""
-    path = tmp_path / "data.db"
-    shutil.copyfile(demo_db, path)
-    monkeypatch.setenv("GRIDLENS_DB", str(path))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield str(path)
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +144,7 @@ def count(db: str, sql: str, **params) -> int:
 # import
 
 
-def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_points, monkeypatch):
+def test_gbk_upload_preview_dry_run_import_reimport_history(page_db, micro_points, monkeypatch):
     import gis.incidents
 
     fractions: list[float] = []
@@ -172,8 +158,8 @@ def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_point
         return real(*args, progress=spy if progress else None, **kw)
 
     monkeypatch.setattr(gis.incidents, "import_incidents", recording)
-    before = count(data_db, "SELECT count(*) FROM incidents")
-    at = open_page("admin", data_db)
+    before = count(page_db, "SELECT count(*) FROM incidents")
+    at = open_page("admin", page_db)
     assert at.title[0].value == "数据导入与导出"
     upload(at, "投诉工单.csv", gbk_csv(complaint_rows(micro_points)))
     # what was read: GBK (as GB18030, its superset), comma, 14 rows
@@ -201,25 +187,25 @@ def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_point
     assert dict(zip(reasons["原因"], reasons["行数"], strict=True)) == EXPECTED_REASONS_ZH
     unknown = table_with(at, "文件中的类别")
     assert dict(zip(unknown["文件中的类别"], unknown["行数"], strict=True)) == {"外星人入侵": 2}
-    assert count(data_db, "SELECT count(*) FROM incidents") == before
-    assert count(data_db, "SELECT count(*) FROM import_batches") == 0
+    assert count(page_db, "SELECT count(*) FROM incidents") == before
+    assert count(page_db, "SELECT count(*) FROM import_batches") == 0
 
     # import: exactly the 7 accepted rows, with their micro-grid; the result line
     at.button(key="data_go").click()
     run(at)
     assert any("导入 7 + 拒绝 7 = 共 14 行" in s.value for s in at.success), at.success
     assert len(fractions) >= 5 and fractions[-1] == 1.0 and fractions == sorted(fractions)
-    assert count(data_db, "SELECT count(*) FROM incidents") == before + 7
+    assert count(page_db, "SELECT count(*) FROM incidents") == before + 7
     ids = [f"A00{i}" for i in range(1, 8)]
-    assert count(data_db, "SELECT count(*) FROM incidents WHERE external_id LIKE 'A00%'") == 7
+    assert count(page_db, "SELECT count(*) FROM incidents WHERE external_id LIKE 'A00%'") == 7
     assert (
         count(
-            data_db,
+            page_db,
             "SELECT count(*) FROM incidents WHERE external_id LIKE 'A00%' AND grid_code IS NULL",
         )
         == 0
     )
-    engine = store.open_store(data_db)
+    engine = store.open_store(page_db)
     got = store.read_frame(engine, "incidents", where="external_id LIKE 'A00%'")
     engine.dispose()
     assert sorted(got["external_id"]) == ids
@@ -241,15 +227,15 @@ def test_gbk_upload_preview_dry_run_import_reimport_history(data_db, micro_point
     at.button(key="data_go").click()
     run(at)
     assert any("导入 0 + 拒绝 14 = 共 14 行" in s.value for s in at.success)
-    assert count(data_db, "SELECT count(*) FROM incidents") == before + 7
+    assert count(page_db, "SELECT count(*) FROM incidents") == before + 7
     hist = table_with(at, "导入人")
     assert list(hist["导入"]) == [0, 7] and list(hist["导入人"]) == ["admin", "admin"]
 
 
-def test_overrides_unknown_as_unclassified_and_zipped_shapefile(data_db, micro_points):
+def test_overrides_unknown_as_unclassified_and_zipped_shapefile(page_db, micro_points):
     # headers the detection does not know: 东经/北纬 must be mapped by hand
     frame = complaint_rows(micro_points).rename(columns={"经度": "东经", "纬度": "北纬"})
-    at = open_page("admin", data_db)
+    at = open_page("admin", page_db)
     upload(at, "东经北纬.csv", frame.to_csv(index=False, sep=";").encode("utf-8-sig"))
     assert "分隔符 ;" in " ".join(c.value for c in at.caption)
     assert any("坐标" in e.value for e in at.error)  # no coordinate columns yet
@@ -270,7 +256,7 @@ def test_overrides_unknown_as_unclassified_and_zipped_shapefile(data_db, micro_p
     at.button(key="data_go").click()
     run(at)
     assert any("导入 9 + 拒绝 5 = 共 14 行" in s.value for s in at.success)
-    engine = store.open_store(data_db)
+    engine = store.open_store(page_db)
     got = store.read_frame(engine, "incidents", where="category_code = '99-99'")
     engine.dispose()
     assert sorted(got["category_raw"]) == ["外星人入侵", "外星人入侵"]
@@ -285,7 +271,7 @@ def test_overrides_unknown_as_unclassified_and_zipped_shapefile(data_db, micro_p
         geometry=gpd.points_from_xy(micro_points[:5, 0], micro_points[:5, 1]),
         crs=4326,
     ).to_crs(4547)
-    folder = Path(data_db).parent / "shp"
+    folder = Path(page_db).parent / "shp"
     folder.mkdir()
     pts.to_file(folder / "points.shp", encoding="utf-8")
     buf = io.BytesIO()
@@ -306,9 +292,9 @@ def crs_key_suffix(at: AppTest) -> str:
     return keys[0].split("_")[2]
 
 
-def test_gcj02_hint_and_switch(data_db):
+def test_gcj02_hint_and_switch(page_db):
     # points 50 m inside the district's edge, published as GCJ-02 (shifted ~550 m east here)
-    engine = store.open_store(data_db)
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     district = District.from_grids(grids)
     engine.dispose()
@@ -329,7 +315,7 @@ def test_gcj02_hint_and_switch(data_db):
             "lat": [f"{v:.7f}" for v in gy],
         }
     )
-    at = open_page("admin", data_db)
+    at = open_page("admin", page_db)
     upload(at, "amap.csv", frame.to_csv(index=False).encode("utf-8"))
     at.number_input(key="data_tolerance_zh").set_value(100.0)
     run(at)
@@ -343,7 +329,7 @@ def test_gcj02_hint_and_switch(data_db):
     assert metrics(at)["拒绝"] == "0" and not at.warning
     at.button(key="data_go").click()
     run(at)
-    engine = store.open_store(data_db)
+    engine = store.open_store(page_db)
     got = store.read_frame(engine, "incidents", where="external_id LIKE 'G%'")
     engine.dispose()
     got = got.set_index("external_id").sort_index()
@@ -358,13 +344,13 @@ def test_gcj02_hint_and_switch(data_db):
 # roles, export, English
 
 
-def test_analyst_and_grid_admin_cannot_import_but_export_filtered(data_db):
-    engine = store.open_store(data_db)
+def test_analyst_and_grid_admin_cannot_import_but_export_filtered(page_db):
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     inc = store.read_incidents(engine)
     engine.dispose()
     for name in ("analyst", "gridadmin"):
-        at = open_page(name, data_db, flt_categories=["05-04"])
+        at = open_page(name, page_db, flt_categories=["05-04"])
         assert len(at.get("file_uploader")) == 0
         assert any("只有系统管理员可以导入事件" in i.value for i in at.info)
     # the export count: the shell's filters (default period: the last 90 days), 05-04 only
@@ -380,12 +366,12 @@ def test_analyst_and_grid_admin_cannot_import_but_export_filtered(data_db):
     assert dl and dl[-1].proto.label == "下载"
 
 
-def test_export_file_content(data_db):
+def test_export_file_content(page_db):
     """The export behind the download button: the filtered rows, GCJ-02 on request, category
     names in the language."""
     from gis import ui
 
-    engine = store.open_store(data_db)
+    engine = store.open_store(page_db)
     inc = store.read_incidents(engine, categories=["05-05"]).head(300)
     tax = store.read_table(engine, "taxonomy")
     engine.dispose()
@@ -397,7 +383,7 @@ def test_export_file_content(data_db):
     }
     gx, gy = coords.from_wgs84(frame["lon"].to_numpy(), frame["lat"].to_numpy(), "gcj02")
     assert np.allclose(csv["lon"], gx) and np.allclose(csv["lat"], gy)
-    gpkg = Path(data_db).parent / "out.gpkg"
+    gpkg = Path(page_db).parent / "out.gpkg"
     gpkg.write_bytes(ui.incidents_file(frame, "GeoPackage", "wgs84", "en", tax))
     back = gpd.read_file(gpkg)
     assert (
@@ -409,8 +395,8 @@ def test_export_file_content(data_db):
     assert len(xlsx) == 300
 
 
-def test_english(data_db, micro_points):
-    at = open_page("admin", data_db)
+def test_english(page_db, micro_points):
+    at = open_page("admin", page_db)
     # (AppTest drops the shell's sidebar, and so the language switch, from its tree after
     # switch_page: the language is set through the state, before every run)
     at.session_state["lang"] = "en"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import shapely
-import streamlit as st
 import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
@@ -18,26 +17,6 @@ from gis import gridedit, store
 from gis import grids as grids_lib
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture
-def grid_db(demo_small, tmp_path, monkeypatch) -> str:
-    """A fresh demo database per test (the page writes to it)."""
-    from gis import auth
-
-    path = tmp_path / "grids.db"
-    engine = store.open_store(str(path))
-    store.init_db(engine)
-    store.load_demo(engine, demo_small)
-    auth.ensure_demo_users(engine)
-    engine.dispose()
-    monkeypatch.setenv("GRIDLENS_DB", str(path))
-    # the app caches its engine and frames per process: start each test on its own database
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield str(path)
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 class FakeMap:
@@ -102,14 +81,14 @@ def pushed_into_sibling(grids, row, metres: float = 12.0):
     return shapely.union(row.geometry, band)
 
 
-def test_page_shows_hierarchy_and_validation(grid_db, fake_map):
+def test_page_shows_hierarchy_and_validation(page_db, fake_map):
     at = open_page("analyst", "analyst-demo")
     m = metrics(at)
     assert m["微网格"] == "447" and m["一级网格"] == "15" and m["专属网格"] == "15"
     assert m["错误"] == "0"
     assert at.success and "有效" in at.success[0].value
     # the analyst may look but not change: no save button, the read-only note
-    engine = store.open_store(grid_db)
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     code = micro_with_neighbour(grids)["code"]
     pick(at, code)
@@ -121,8 +100,8 @@ def test_page_shows_hierarchy_and_validation(grid_db, fake_map):
     assert code in set(table.iloc[:, 0]) and len(table) == 3
 
 
-def test_reshape_preview_save_history_restore(grid_db, fake_map):
-    engine = store.open_store(grid_db)
+def test_reshape_preview_save_history_restore(page_db, fake_map):
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     row = micro_with_neighbour(grids)
     code = row["code"]
@@ -156,8 +135,8 @@ def test_reshape_preview_save_history_restore(grid_db, fake_map):
     assert history["reason"].iloc[-1] == "道路改线" and history["edited_by"].iloc[-1] == "admin"
 
 
-def test_second_admin_gets_a_conflict(grid_db, fake_map):
-    engine = store.open_store(grid_db)
+def test_second_admin_gets_a_conflict(page_db, fake_map):
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     row = micro_with_neighbour(grids)
     code = row["code"]
@@ -187,8 +166,8 @@ def test_second_admin_gets_a_conflict(grid_db, fake_map):
     )  # nothing overwritten
 
 
-def test_restore_from_history(grid_db, fake_map):
-    engine = store.open_store(grid_db)
+def test_restore_from_history(page_db, fake_map):
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     row = micro_with_neighbour(grids)
     code = row["code"]
@@ -209,8 +188,8 @@ def test_restore_from_history(grid_db, fake_map):
     assert log["action"].iloc[0] == "restore" and log["edited_by"].iloc[0] == "gridadmin"
 
 
-def test_grid_admin_only_inside_assigned_grids(grid_db, fake_map):
-    engine = store.open_store(grid_db)
+def test_grid_admin_only_inside_assigned_grids(page_db, fake_map):
+    engine = store.open_store(page_db)
     grids = store.read_grids(engine)
     micro = grids[grids["level"] == "micro"].sort_values("code")
     outside = micro[~micro["code"].str.startswith("140581001001")].iloc[0]["code"]
@@ -224,7 +203,7 @@ def test_grid_admin_only_inside_assigned_grids(grid_db, fake_map):
     assert not any("不能修改" in i.value for i in at.info)
 
 
-def test_export_and_english(grid_db, fake_map):
+def test_export_and_english(page_db, fake_map):
     at = open_page("analyst", "analyst-demo")
     # (AppTest drops the entry script's sidebar after a rerun under st.navigation: the language
     # is set through its state, as tests/test_app.py explains)

@@ -18,7 +18,6 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
-import streamlit as st
 import streamlit_folium
 
 from gis import auth, planning, store
@@ -33,20 +32,6 @@ METRIC = 4547  # CGCS2000 3-degree GK, CM 114E: the local metric CRS around 112.
 
 # --------------------------------------------------------------------------------------------
 # Fixtures and reference numbers computed without the page
-
-
-@pytest.fixture
-def rect_db(demo_db, tmp_path, monkeypatch) -> str:
-    """A fresh copy of the demo database per test (the page writes plans to it)."""
-    path = tmp_path / "rect.db"
-    shutil.copy(demo_db, path)
-    monkeypatch.setenv("GRIDLENS_DB", str(path))
-    # the app caches its engine and frames per process: start each test on its own database
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield str(path)
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 class FakeMap:
@@ -136,7 +121,7 @@ def feature(geom) -> dict:
 # The page
 
 
-def test_zones_equal_the_library_top_zone_briefing_and_leader_saves_a_plan(rect_db, ref, fake_map):
+def test_zones_equal_the_library_top_zone_briefing_and_leader_saves_a_plan(page_db, ref, fake_map):
     at = open_page("leader", "leader-demo")
     assert at.title[0].value == "联合整治：选区、简报与评估"
     zones = ref["zones"]
@@ -183,7 +168,7 @@ def test_zones_equal_the_library_top_zone_briefing_and_leader_saves_a_plan(rect_
     button(at, "保存方案").click()
     run(at)
     assert at.success and "Z01 商业街联合整治" in at.success[0].value
-    engine = store.open_store(rect_db)
+    engine = store.open_store(page_db)
     plans = planning.list_plans(engine)
     assert len(plans) == 1
     plan = plans.iloc[0]
@@ -208,7 +193,7 @@ def test_zones_equal_the_library_top_zone_briefing_and_leader_saves_a_plan(rect_
     assert at.success and "已批准" in at.success[0].value
 
 
-def test_drawn_polygon_and_chosen_grids_briefings_count_their_incidents(rect_db, ref, fake_map):
+def test_drawn_polygon_and_chosen_grids_briefings_count_their_incidents(page_db, ref, fake_map):
     at = open_page("analyst", "analyst-demo")
     at.radio(key="rect_mode_zh").set_value("draw")
     run(at)
@@ -246,8 +231,8 @@ def test_drawn_polygon_and_chosen_grids_briefings_count_their_incidents(rect_db,
     assert set(codes) <= set(shown["编码"])
 
 
-def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_small, fake_map):
-    engine = store.open_store(rect_db)
+def test_past_plans_show_the_library_verdict_then_english(page_db, ref, demo_small, fake_map):
+    engine = store.open_store(page_db)
     leader = auth.User(id=None, username="leader", display_name=None, role="leader")
     ids = {}
     for op in demo_small.truth["operations"]:
@@ -303,10 +288,10 @@ def test_past_plans_show_the_library_verdict_then_english(rect_db, ref, demo_sma
     assert any(ev.explanation("en") in md.value for md in at.markdown)
 
 
-def test_category_filter_applies_to_zones_briefing_and_evaluation(rect_db, ref, demo_small):
+def test_category_filter_applies_to_zones_briefing_and_evaluation(page_db, ref, demo_small):
     op = next(o for o in demo_small.truth["operations"] if o["expected"] == "effective")
     code = op["category_code"]
-    engine = store.open_store(rect_db)
+    engine = store.open_store(page_db)
     leader = auth.User(id=None, username="leader", display_name=None, role="leader")
     pid = planning.save_plan(
         engine,
