@@ -374,6 +374,41 @@ def test_duplicate_chains_resolve_to_the_earliest():
     assert link_duplicates(x, y, t, cat, radius_m=20.0).tolist() == [0, 1, 2, 3, 4, 5]
 
 
+def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force(monkeypatch):
+    """Dense random reports: time slabs of 500 and the pairs folded into a spanning forest at
+    every slab give the primaries of an all-pairs reference (earliest of each chain)."""
+    import functools
+
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    import gis.incidents as incidents
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    x, y = rng.uniform(0, 400, n), rng.uniform(0, 400, n)
+    hours = rng.uniform(0, 24 * 10, n).round(1)  # ties in time happen
+    cat = rng.choice(["a", "b"], n)
+    t = pd.Series(pd.Timestamp("2026-01-01") + pd.to_timedelta(hours, "h"))
+    # reference: every pair within 50 m and 24 h, same category
+    dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    near = (dist <= 50) & (np.abs(hours[:, None] - hours[None, :]) <= 24)
+    near &= cat[:, None] == cat[None, :]
+    i, j = np.nonzero(np.triu(near, 1))
+    assert len(i) > 2 * n  # dense enough for the folding to kick in
+    _, label = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)))
+    expected = np.empty(n, dtype=np.int64)
+    for lab in np.unique(label):
+        members = np.flatnonzero(label == lab)
+        expected[members] = members[np.lexsort((members, hours[members]))[0]]
+    assert (link_duplicates(x, y, t, cat) == expected).all()
+    monkeypatch.setattr(incidents, "_PAIRS_HELD", 0)
+    monkeypatch.setattr(
+        incidents, "_trailing_pairs", functools.partial(incidents._trailing_pairs, slab=500)
+    )
+    assert (link_duplicates(x, y, t, cat) == expected).all()
+
+
 def test_repeat_locations_three_in_thirty_days():
     d = 24
     # place P: reports on days 0, 10, 25 (3 in 30 days) -> all three flagged;
