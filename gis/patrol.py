@@ -1289,6 +1289,33 @@ def _coverage_result(ids, length, covered) -> StreetCoverage:
     return StreetCoverage(frame, cov / total if total > 0 else 0.0, total, cov)
 
 
+def _sampled_street_hits(
+    lines: np.ndarray, tr, tracks, *, buffer_m: float, sample_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Streets (metric ``lines`` from ``_street_frame``, transformer ``tr``) cut into
+    ``ceil(length / sample_m)`` equal pieces, and whether each piece's midpoint is within
+    ``buffer_m`` metres of a track geometry (STRtree ``dwithin``, local metric CRS).
+
+    Returns ``length`` (m, per street), ``pieces`` (per street), ``src`` (street of each piece),
+    ``points`` (piece midpoints, metric) and ``hit`` (bool per piece); shared by
+    ``street_coverage`` and ``street_coverage_by_unit``.
+    """
+    length = shapely.length(lines)
+    pieces = np.maximum(1, np.ceil(length / sample_m)).astype(np.int64)
+    src = np.repeat(np.arange(len(lines)), pieces)
+    j = np.arange(len(src)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    points = shapely.line_interpolate_point(lines[src], (j + 0.5) / pieces[src], normalized=True)
+    geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
+    geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
+    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
+    track_geoms = track_geoms[~(shapely.is_missing(track_geoms) | shapely.is_empty(track_geoms))]
+    hit = np.zeros(len(points), dtype=bool)
+    if len(track_geoms):
+        idx = shapely.STRtree(track_geoms).query(points, predicate="dwithin", distance=buffer_m)[0]
+        hit[idx] = True
+    return length, pieces, src, points, hit
+
+
 def street_coverage(
     streets: gpd.GeoDataFrame,
     tracks: gpd.GeoDataFrame | gpd.GeoSeries,
@@ -1311,20 +1338,9 @@ def street_coverage(
         covered_share``; overall ``covered_share`` (length-weighted).
     """
     ids, lines, tr = _street_frame(streets, None)
-    length = shapely.length(lines)
-    pieces = np.maximum(1, np.ceil(length / sample_m)).astype(np.int64)
-    src = np.repeat(np.arange(len(lines)), pieces)
-    j = np.arange(len(src)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    points = shapely.line_interpolate_point(lines[src], (j + 0.5) / pieces[src], normalized=True)
-    geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
-    geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
-    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
-    track_geoms = track_geoms[~(shapely.is_missing(track_geoms) | shapely.is_empty(track_geoms))]
-    hit = np.zeros(len(points), dtype=bool)
-    if len(track_geoms):
-        tree = shapely.STRtree(track_geoms)
-        idx = tree.query(points, predicate="dwithin", distance=buffer_m)[0]
-        hit[idx] = True
+    length, pieces, src, points, hit = _sampled_street_hits(
+        lines, tr, tracks, buffer_m=buffer_m, sample_m=sample_m
+    )
     covered = np.bincount(src[hit], weights=(length / pieces)[src[hit]], minlength=len(lines))
     return _coverage_result(ids, length, covered)
 
@@ -2042,19 +2058,9 @@ def street_coverage_by_unit(
     if streets is None or not len(streets):
         return pd.DataFrame(columns=cols)
     _, lines, tr = _street_frame(streets, None)
-    length = shapely.length(lines)
-    pieces = np.maximum(1, np.ceil(length / sample_m)).astype(np.int64)
-    src = np.repeat(np.arange(len(lines)), pieces)
-    j = np.arange(len(src)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    points = shapely.line_interpolate_point(lines[src], (j + 0.5) / pieces[src], normalized=True)
-    geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
-    geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
-    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
-    track_geoms = track_geoms[~(shapely.is_missing(track_geoms) | shapely.is_empty(track_geoms))]
-    hit = np.zeros(len(points), dtype=bool)
-    if len(track_geoms):
-        idx = shapely.STRtree(track_geoms).query(points, predicate="dwithin", distance=buffer_m)[0]
-        hit[idx] = True
+    length, pieces, src, points, hit = _sampled_street_hits(
+        lines, tr, tracks, buffer_m=buffer_m, sample_m=sample_m
+    )
     inv = pyproj.Transformer.from_crs(tr.target_crs, 4326, always_xy=True)
     pxy = shapely.get_coordinates(points)
     lon, lat = inv.transform(pxy[:, 0], pxy[:, 1])
