@@ -205,7 +205,7 @@ def choropleth_layer(
 
 # --------------------------------------------------------------------------- hotspot layers
 #: ArcGIS's Hot Spot Analysis colours (RGB) per Gi* bin (99/95/90 % hot, not significant,
-#: cold), for the Hotspots page; ``GI_BIN_COLORS`` below is the patrol page's RGBA palette
+#: cold); ``GI_BIN_COLORS`` below adds an opacity per bin
 GI_BIN_RGB: dict[int, list[int]] = {
     3: [214, 47, 39],
     2: [237, 117, 81],
@@ -406,16 +406,10 @@ def ramp_legend_html(low: str, high: str, n: int = 7) -> str:
     return f"{html.escape(low)} {cells} {html.escape(high)}"
 
 
-#: Gi* confidence bins: 3/2/1 hot (99/95/90 %), 0 not significant, -1..-3 cold (RGBA)
-GI_BIN_COLORS: dict[int, list[int]] = {
-    3: [177, 0, 38, 200],
-    2: [227, 26, 28, 180],
-    1: [252, 146, 114, 160],
-    0: [220, 220, 220, 40],
-    -1: [171, 217, 233, 150],
-    -2: [116, 169, 207, 170],
-    -3: [49, 54, 149, 190],
-}
+#: opacity per Gi* bin where the bins are drawn over another layer (the patrol page's gaps map)
+GI_BIN_ALPHA: dict[int, int] = {3: 200, 2: 180, 1: 160, 0: 40, -1: 150, -2: 170, -3: 190}
+#: :data:`GI_BIN_RGB` with :data:`GI_BIN_ALPHA`: one palette for every Gi* map (RGBA)
+GI_BIN_COLORS: dict[int, list[int]] = {b: [*GI_BIN_RGB[b], GI_BIN_ALPHA[b]] for b in GI_BIN_RGB}
 
 
 def gi_bin_colors(bins: np.ndarray) -> list[list[int]]:
