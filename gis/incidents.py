@@ -1219,7 +1219,10 @@ def detect_links(
     )
     dup_old = dup_arr.slice(0, k).to_numpy(zero_copy_only=False).astype(object)
     old_dup = existing["duplicate_of"].to_numpy(dtype=object)
-    old_rep = existing["is_repeat_location"].fillna(False).astype(bool).to_numpy()
+    # 0/1 floats with NaN on SpatiaLite, booleans on PostGIS: NaN/None read as "not flagged"
+    old_rep = (
+        pd.to_numeric(existing["is_repeat_location"], errors="coerce").fillna(0).to_numpy() != 0
+    )
     changed = (
         pd.Series(old_dup, dtype=object).fillna("").to_numpy()
         != pd.Series(dup_old, dtype=object).fillna("").to_numpy()
