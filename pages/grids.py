@@ -71,12 +71,14 @@ def edit_panel(code: str) -> None:
     row = grids[grids["code"] == code].iloc[0]
     level = row["level"]
     may_edit = auth.can(user, "edit_grids") and auth.can_edit_grid(user, code, parents)
-    cols = st.columns(4)
-    cols[0].metric(ui.t("card.code"), code)
-    cols[1].metric(ui.t("card.level"), ui.level_name(level))
+    # long codes and names do not fit metric boxes in a half-width column: a compact card
     parent = row["parent_code"]
-    cols[2].metric(ui.t("card.parent"), names.get(parent, parent) if parent else "—")
-    cols[3].metric(ui.t("grids.version"), int(row["version"]))
+    st.markdown(
+        f"**{row['name']}**  \n"
+        f"{ui.t('card.code')}: `{code}` · {ui.t('card.level')}: {ui.level_name(level)} · "
+        f"{ui.t('card.parent')}: {label(parent) if parent in names else '—'} · "
+        f"{ui.t('grids.version')}: {int(row['version'])}"
+    )
     if not may_edit:
         st.info(ui.t("grids.read_only"))
 
