@@ -155,6 +155,28 @@ def prepare_grids(
     return accepted, rejected_rows(frame, reason)
 
 
+#: file column names (lower case) that usually hold each grid field, in order of preference
+GRID_FIELD_NAMES: dict[str, tuple[str, ...]] = {
+    "code": ("code", "编码", "网格编码", "precinct"),
+    "name": ("name", "名称", "网格名称"),
+    "parent_code": ("parent_code", "parent", "上级编码", "ward"),
+    "level": ("level", "层级"),
+}
+
+
+def guess_grid_fields(columns: list[str]) -> dict[str, str]:
+    """The file column that probably holds each grid field (``code, name, parent_code,
+    level``), matched case-insensitively against :data:`GRID_FIELD_NAMES`; fields with no
+    likely column are absent. A starting point for the mapping a person confirms."""
+    lower = {str(c).lower(): c for c in reversed(columns)}  # first column wins on a tie
+    out = {}
+    for field_name, names in GRID_FIELD_NAMES.items():
+        hit = next((lower[n] for n in names if n in lower), None)
+        if hit is not None:
+            out[field_name] = hit
+    return out
+
+
 def import_grids(
     engine: Engine,
     path: str | Path,

@@ -426,43 +426,25 @@ with tab_io:
                 st.stop()
             st.caption(ui.t("grids.file_rows", n=ui.fmt_int(n_rows)))
             fields = [""] + columns
-
-            def guess(*names: str) -> int:
-                low = [c.lower() for c in fields]
-                return next((low.index(n) for n in names if n in low), 0)
-
-            def none_label(c: str) -> str:
-                return c or ui.t("grids.no_field")
-
-            c = st.columns(4)
-            f_code = c[0].selectbox(
-                ui.t("grids.field_code"),
-                fields,
-                guess("code", "编码", "precinct"),
-                format_func=none_label,
-                key="gi_code",
-            )
-            f_name = c[1].selectbox(
-                ui.t("grids.field_name"),
-                fields,
-                guess("name", "名称"),
-                format_func=none_label,
-                key="gi_name",
-            )
-            f_parent = c[2].selectbox(
-                ui.t("grids.field_parent"),
-                fields,
-                guess("parent_code", "parent", "上级编码", "ward"),
-                format_func=none_label,
-                key="gi_parent",
-            )
-            f_level = c[3].selectbox(
-                ui.t("grids.field_level"),
-                fields,
-                guess("level", "层级"),
-                format_func=none_label,
-                key="gi_level",
-            )
+            guessed = grids_lib.guess_grid_fields(columns)
+            chosen: dict[str, str] = {}
+            for col, (target, label_key) in zip(
+                st.columns(4),
+                (
+                    ("code", "grids.field_code"),
+                    ("name", "grids.field_name"),
+                    ("parent_code", "grids.field_parent"),
+                    ("level", "grids.field_level"),
+                ),
+                strict=True,
+            ):
+                chosen[target] = col.selectbox(
+                    ui.t(label_key),
+                    fields,
+                    fields.index(guessed.get(target, "")),
+                    format_func=lambda c: c or ui.t("grids.no_field"),
+                    key=f"gi_{target.removesuffix('_code')}",
+                )
             c = st.columns(2)
             default_level = c[0].selectbox(
                 ui.t("grids.default_level"),
@@ -472,19 +454,10 @@ with tab_io:
                 key=f"gi_default_level_{ui.lang()}",
             )
             file_crs = c[1].text_input(ui.t("grids.file_crs"), "EPSG:4326", key="gi_crs")
-            mapping = {
-                target: source
-                for target, source in (
-                    ("code", f_code),
-                    ("name", f_name),
-                    ("parent_code", f_parent),
-                    ("level", f_level),
-                )
-                if source and source != target
-            }
+            mapping = {t: src for t, src in chosen.items() if src and src != t}
             options = dict(
                 mapping=mapping,
-                level=None if f_level else default_level,
+                level=None if chosen["level"] else default_level,
                 crs=file_crs.strip() or None,
                 imported_by=user.username,
             )

@@ -223,3 +223,30 @@ def test_export_and_english(page_db, fake_map):
     data, name, _ = ui.grid_export("GeoJSON", "micro")
     back = gpd.read_file(io.BytesIO(data))
     assert name == "grids_micro.geojson" and len(back) == 447
+
+
+def test_import_dry_run_guesses_fields_and_writes_nothing(page_db, fake_map, tmp_path):
+    engine = store.open_store(page_db)
+    grids = store.read_grids(engine)
+    micro = grids[grids["level"] == "micro"].sort_values("code").head(3)
+    src = micro[["code", "name", "parent_code", "geometry"]].rename(
+        columns={"code": "网格编码", "name": "名称", "parent_code": "上级编码"}
+    )
+    path = tmp_path / "three.geojson"
+    src.to_file(path)
+    assert grids_lib.guess_grid_fields(list(src.columns.drop("geometry"))) == {
+        "code": "网格编码",
+        "name": "名称",
+        "parent_code": "上级编码",
+    }
+    at = open_page("admin", "admin-demo")
+    at.file_uploader(key="grids_upload").set_value(
+        ("three.geojson", path.read_bytes(), "application/geo+json")
+    ).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="gi_code").value == "网格编码"
+    assert at.selectbox(key="gi_parent").value == "上级编码"
+    assert at.selectbox(key="gi_level").value == ""  # no level column: the default level applies
+    assert any("dry run, nothing written" in i.value and "3 imported" in i.value for i in at.info)
+    after = store.read_grids(engine)
+    assert set(after.loc[after["code"].isin(micro["code"]), "version"]) == {1}
