@@ -598,8 +598,9 @@ def assign_grids_in_force(
     """``assign_incident_grids`` with the grid versions in force at each incident's time.
 
     ``versions``: every grid version (``valid_from``, ``valid_to``). Times are split at the
-    version changes; an incident older than every version gets the first versions (grids are
-    usually drawn after the history they are used on). Returns the frame and a note.
+    version changes; an incident older than every version gets the first hierarchy (grids are
+    usually drawn after the history they are used on): the first version of every grid that
+    started before any version was closed. Returns the frame and a note.
     """
     if versions.empty or len(lon) == 0:
         note = "no grids in the store: none assigned" if versions.empty else "no rows"
@@ -608,11 +609,21 @@ def assign_grids_in_force(
     ends = pd.to_datetime(versions["valid_to"])
     changes = np.unique(np.concatenate([starts.to_numpy(), ends.dropna().to_numpy()]))
     t = pd.to_datetime(at).to_numpy()
-    slot = np.clip(np.searchsorted(changes, t, side="right") - 1, 0, len(changes) - 1)
+    # -1: older than every version. Those get the first hierarchy: every version that started
+    # before the first one was closed (a hierarchy loaded in several imports, a second apart,
+    # is still one hierarchy), the earliest version of each code.
+    slot = np.searchsorted(changes, t, side="right") - 1
+    first_close = ends.min()
+    initial = versions[starts < first_close] if pd.notna(first_close) else versions
+    initial = initial.assign(_start=starts).sort_values("_start").drop_duplicates("code")
+    initial = initial.drop(columns="_start")
     parts = []
     for s in np.unique(slot):
-        when = changes[s]
-        live = versions[(starts <= when) & (ends.isna() | (ends > when))]
+        if s < 0:
+            live = initial
+        else:
+            when = changes[s]
+            live = versions[(starts <= when) & (ends.isna() | (ends > when))]
         rows = np.flatnonzero(slot == s)
         part = assign_incident_grids(lon[rows], lat[rows], live)
         part.index = rows

@@ -723,3 +723,33 @@ def test_nyc_311_mixed_categories(real_data, tmp_path, unknown):
 def test_column_mapping_is_a_mapping():
     m = ColumnMapping({"lon": "x"})
     assert dict(m) == {"lon": "x"} and m.why == {"lon": "given"} and len(m) == 1
+
+
+def test_incidents_older_than_every_grid_version_get_the_whole_first_hierarchy(tiny_grids):
+    """A hierarchy loaded in two imports a second apart is one hierarchy for older incidents
+    (this once depended on whether the clock ticked between the imports)."""
+    from gis.incidents import assign_grids_in_force
+
+    t0 = pd.Timestamp("2026-01-01 10:00:00")
+    versions = tiny_grids.assign(
+        valid_from=np.where(tiny_grids["level"] == "l1", t0, t0 + pd.Timedelta(seconds=1)),
+        valid_to=pd.NaT,
+        version=1,
+    )
+    # later, one micro-grid is replaced by a version 2 of a different shape
+    micro = versions[versions["level"] == "micro"].iloc[0]
+    versions.loc[micro.name, "valid_to"] = t0 + pd.Timedelta(days=30)
+    v2 = versions.loc[[micro.name]].assign(
+        version=2, valid_from=t0 + pd.Timedelta(days=30), valid_to=pd.NaT
+    )
+    versions = pd.concat([versions, v2], ignore_index=True)
+    pt = shapely.point_on_surface(micro.geometry)
+    out, _ = assign_grids_in_force(
+        np.array([pt.x]), np.array([pt.y]), pd.Series([t0 - pd.Timedelta(days=365)]), versions
+    )
+    assert out.loc[0, "grid_code"] == micro["code"]
+    assert out.loc[0, "grid_l2"] == micro["parent_code"]
+    assert (
+        out.loc[0, "grid_l1"]
+        == tiny_grids.set_index("code").loc[micro["parent_code"], "parent_code"]
+    )
