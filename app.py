@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gis import auth, ui
-from gis.errors import GridLensError
+from gis.core.errors import GridLensError
 
 st.set_page_config(page_title="GridLens", page_icon="🗺️", layout="wide")
 

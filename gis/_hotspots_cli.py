@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.errors import InputError
+from gis.core.errors import InputError
 
 GI_COLUMNS = ["unit_id", "count", "density_km2", "gi_z", "gi_p", "gi_bin", "n_neighbors"]
 LISA_COLUMNS = ["unit_id", "count", "density_km2", "lisa_i", "lisa_q", "lisa_p", "lisa_cluster"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gis.errors import InputError
+from gis.core.errors import InputError
 
 #: Default briefing period: this many days up to the latest incident.
 BRIEF_DAYS = 90

@@ -45,7 +45,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.engine import Engine
 
-from gis.errors import GridLensError, InputError
+from gis.core.errors import GridLensError, InputError
 from gis.store.models import USER_ROLES
 from gis.store.models import User as UserRow
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gis import __version__
-from gis.errors import GridLensError
+from gis.core.errors import GridLensError
 
 
 def _engine(args):
@@ -555,7 +555,7 @@ def _read_password(args) -> str:
     """The new password: one line of stdin with --password-stdin, else typed twice."""
     import getpass
 
-    from gis.errors import InputError
+    from gis.core.errors import InputError
 
     if args.password_stdin:
         line = sys.stdin.readline()

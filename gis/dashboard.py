@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.crs import areas_m2
+from gis.core.crs import areas_m2
 from gis.grids import descendants
 
 LEVEL_COLUMN = {"micro": "micro", "l2": "l2", "l1": "l1"}

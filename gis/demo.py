@@ -29,8 +29,8 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from shapely import affinity
 
 from gis import _demo_names as names
-from gis import settings
-from gis.errors import InputError
+from gis.core import settings
+from gis.core.errors import InputError
 from gis.grids import number_west_east_north_south  # noqa: F401 (public here too)
 from gis.taxonomy import read_taxonomy
 

@@ -5,7 +5,7 @@ level, parent_code, kind, households, population, businesses, version, geometry`
 :class:`EditResult` holding the whole new hierarchy; they never change their input and never
 touch the database. :func:`impact_preview` says what an edit does before it is saved;
 :func:`save_edit` writes it as new grid versions in one transaction, refusing with
-:class:`gis.errors.EditConflict` when someone saved a newer version in between;
+:class:`gis.core.errors.EditConflict` when someone saved a newer version in between;
 :func:`grid_history`, :func:`edit_log` and :func:`restore_version` read and undo the history.
 
 Typical use (a page or a notebook)::
@@ -43,7 +43,7 @@ Precision
     polygon parts below :data:`NOISE_M2` are dust and dropped, and a detached part of a
     neighbour smaller than ``sliver_m2`` is handed on by the longest-border rule, so no
     sliver is left behind. Areas in messages and previews are m² in the local metric CRS
-    (:func:`gis.crs.local_metric_crs`).
+    (:func:`gis.core.crs.local_metric_crs`).
 Codes
     A grid never changes code in place: a grid whose parent changes (``move``, children of a
     ``split`` or ``merge``) gets a new code under its new parent from
@@ -79,9 +79,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gis import grids as _grids
-from gis.crs import areas_m2
-from gis.errors import EditConflict, InputError
-from gis.settings import STORAGE_EPSG
+from gis.core.crs import areas_m2
+from gis.core.errors import EditConflict, InputError
+from gis.core.settings import STORAGE_EPSG
 from gis.store.frames import read_frame, save_frame, typed_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1727,7 +1727,7 @@ def impact_preview(
 
 
 def _metric_crs(grids: gpd.GeoDataFrame):
-    from gis.crs import local_metric_crs
+    from gis.core.crs import local_metric_crs
 
     return local_metric_crs(grids)
 

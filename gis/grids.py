@@ -30,10 +30,10 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from gis.crs import areas_m2, local_metric_crs
-from gis.errors import InputError
+from gis.core.crs import areas_m2, local_metric_crs
+from gis.core.errors import InputError
 from gis.io import accounting_line, read_geo_file, rejected_rows, write_geo_file
-from gis.settings import STORAGE_EPSG
+from gis.core.settings import STORAGE_EPSG
 from gis.store.frames import read_frame, save_frame
 from gis.store.models import GRID_LEVELS
 
@@ -1381,7 +1381,7 @@ def validate_hierarchy(
         Mean width (m) below which a piece is a sliver whatever its area; also the distance
         within which two siblings count as neighbours for ``isolated``.
     metric_crs
-        CRS for areas; default ``gis.crs.local_metric_crs`` of the grids.
+        CRS for areas; default ``gis.core.crs.local_metric_crs`` of the grids.
     code_format
         ``"gb"``: codes must be 14- or 15-digit numbers that extend their parent's code
         (GB/T 2260 county + street + community + sequence); ``None``: no format check;

@@ -2,7 +2,7 @@
 
 Pure functions on GeoDataFrames and numpy arrays (no database, no Streamlit). Geometries come
 and go in EPSG:4326 (lon/lat); metric work happens in a local metric CRS chosen by
-``gis.crs.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger inside China, UTM elsewhere).
+``gis.core.crs.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger inside China, UTM elsewhere).
 
 Pieces, meant to be reused by the space-time (emerging hot spot) analysis, the CLI and the page:
 
@@ -44,8 +44,8 @@ from scipy import special
 from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
-from gis.crs import local_metric_crs
-from gis.errors import InputError
+from gis.core.crs import local_metric_crs
+from gis.core.errors import InputError
 
 STORAGE_EPSG = 4326
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis import hotspots as hs
-from gis.errors import InputError
+from gis.core.errors import InputError
 
 #: the unit choices the page offers (the CLI's ``--by`` spelling)
 H3_RESOLUTIONS = (8, 9, 10)

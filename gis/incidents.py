@@ -47,9 +47,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from sqlalchemy.engine import Engine
 
-from gis import coords, settings
-from gis.crs import local_metric_crs
-from gis.errors import InputError
+from gis.core import coords, settings
+from gis.core.crs import local_metric_crs
+from gis.core.errors import InputError
 from gis.grids import OUTSIDE, assign_points
 from gis.io import accounting_line, read_source, release_memory, write_geo_file
 from gis.store.frames import read_frame, save_frame

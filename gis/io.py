@@ -22,8 +22,8 @@ import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
 
-from gis.errors import InputError
-from gis.settings import STORAGE_EPSG
+from gis.core.errors import InputError
+from gis.core.settings import STORAGE_EPSG
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}

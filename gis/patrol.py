@@ -5,7 +5,7 @@ Conventions
 - Fix frames are GeoDataFrames in EPSG:4326 (lon/lat) with ``staff_code`` (or a device id), ``t``
   (``datetime64[ns]``, naive Asia/Shanghai wall-clock, like the store) and point ``geometry``;
   optional ``track_code`` (a track of the source file). Cleaning adds an integer ``track_id``.
-- Distances and speeds are computed in a local metric CRS (``gis.crs.local_metric_crs``: CGCS2000
+- Distances and speeds are computed in a local metric CRS (``gis.core.crs.local_metric_crs``: CGCS2000
   3-degree Gauss-Kruger in China, UTM elsewhere); all ``*_m`` are metres, ``*_s`` seconds.
 - The GPS accuracy buffer is ``GPS_ACCURACY_M`` = 20 m: the tolerance for "outside the district"
   and the buffer of street coverage. Presence in polygon units counts the interpolated position
@@ -42,12 +42,12 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gis.crs import local_metric_crs
-from gis.errors import InputError
+from gis.core.crs import local_metric_crs
+from gis.core.errors import InputError
 
 try:  # GCJ-02 / BD-09 (issue 2); without it only WGS-84 / EPSG input is accepted
-    from gis.coords import to_wgs84 as _to_wgs84
-except ImportError:  # pragma: no cover - gis.coords is part of the package
+    from gis.core.coords import to_wgs84 as _to_wgs84
+except ImportError:  # pragma: no cover - gis.core.coords is part of the package
     _to_wgs84 = None
 
 LOCAL_TZ = "Asia/Shanghai"
@@ -182,7 +182,7 @@ def _convert_xy(
     key = str(crs or "wgs84").lower().replace("-", "")
     if key in ("wgs84", "epsg:4326", "4326", "cgcs2000", "epsg:4490", "4490"):  # pragma: no cover
         return np.asarray(x, float), np.asarray(y, float)
-    raise InputError(f"coordinate system {crs!r} needs gis.coords (only WGS-84 without it)")
+    raise InputError(f"coordinate system {crs!r} needs gis.core.coords (only WGS-84 without it)")
 
 
 def _frame(
@@ -334,7 +334,7 @@ def read_tracks(
         ``.plt`` (GeoLife; the id is the user folder above ``Trajectory`` or the file stem).
     crs
         Coordinate system of the file's coordinates: ``"wgs84"`` (also CGCS2000), ``"gcj02"``,
-        ``"bd09"`` or an EPSG code; converted to WGS-84 with ``gis.coords.to_wgs84``.
+        ``"bd09"`` or an EPSG code; converted to WGS-84 with ``gis.core.coords.to_wgs84``.
     tz
         Time zone of times written without an offset. Default: UTC for GPX and GeoLife (both
         record GMT), Asia/Shanghai otherwise. Output times are naive Asia/Shanghai.

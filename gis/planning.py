@@ -3,7 +3,7 @@
 Pure analysis functions on GeoDataFrames (no Streamlit); only the plan functions
 (``save_plan``, ``list_plans``, ``get_plan``, ``update_plan_status``, ``evaluate_plan``) touch the
 database. Geometries come and go in EPSG:4326; areas and distances are computed in the local
-metric CRS of ``gis.crs.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger in China). Times are
+metric CRS of ``gis.core.crs.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger in China). Times are
 naive local wall-clock times, as stored.
 
 Typical use::
@@ -98,8 +98,8 @@ import shapely
 from scipy import special, stats
 from scipy.sparse.csgraph import connected_components
 
-from gis.crs import local_metric_crs
-from gis.errors import InputError
+from gis.core.crs import local_metric_crs
+from gis.core.errors import InputError
 
 STORAGE_EPSG = 4326
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gis import settings
-from gis.errors import InputError
+from gis.core import settings
+from gis.core.errors import InputError
 
 TAXONOMY_COLUMNS = [
     "code",

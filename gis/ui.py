@@ -229,7 +229,7 @@ def _unzipped(path: Path) -> Path:
     """Extract ``path`` beside itself; the Shapefile (else other data file) inside it."""
     import zipfile
 
-    from gis.errors import InputError
+    from gis.core.errors import InputError
 
     out = path.parent / "unzipped"
     try:

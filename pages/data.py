@@ -15,8 +15,9 @@ import zoneinfo
 import pandas as pd
 import streamlit as st
 
-from gis import auth, coords, dashboard, i18n, settings, ui
-from gis.errors import GridLensError
+from gis import auth, dashboard, i18n, ui
+from gis.core import coords, settings
+from gis.core.errors import GridLensError
 from gis.incidents import TARGETS, import_incidents
 
 user = ui.page("view")

@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from gis import auth, gridedit, ui, webmap
 from gis import grids as grids_lib
-from gis.errors import EditConflict, GridLensError
+from gis.core.errors import EditConflict, GridLensError
 
 user = ui.page("view")
 eng = ui.engine()

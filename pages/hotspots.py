@@ -14,7 +14,7 @@ import streamlit as st
 
 from gis import hotspots_view as hv
 from gis import maps, ui
-from gis.errors import InputError
+from gis.core.errors import InputError
 
 ui.page("view")
 f = ui.filters()

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from gis import maps, patrol, ui
-from gis.errors import InputError
+from gis.core.errors import InputError
 from gis.grids import descendants
 
 ui.page("view")

@@ -20,7 +20,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import auth, i18n, maps, planning, ui, webmap
-from gis.errors import GridLensError, InputError
+from gis.core.errors import GridLensError, InputError
 
 #: the unit choices for the proposed areas; the first is the CLI's default (``gridlens zones``)
 UNIT_CHOICES = ["h3:10", "h3:9", "fishnet:200", "grid:micro"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gis import auth, ui
-from gis.errors import GridLensError
+from gis.core.errors import GridLensError
 
 admin = ui.page("manage_users")
 st.title(ui.t("users.title"))

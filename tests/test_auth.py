@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from gis import auth, store
 from gis.auth import User
 from gis.cli import main
-from gis.errors import GridLensError, InputError
+from gis.core.errors import GridLensError, InputError
 
 T0 = datetime(2025, 1, 1)
 L1_A, L1_B = "140581001001000", "140581001002000"

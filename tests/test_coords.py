@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gis import coords
+from gis.core import coords
 
 # (wgs lon, wgs lat, gcj lon, gcj lat)
 # googollee/eviltransform python/test.py TESTS (shanghai, shenzhen, beijing), assertAlmostEqual 6 places

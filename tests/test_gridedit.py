@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from gis import gridedit as ge
 from gis import store
 from gis.auth import PermissionDenied, User
-from gis.crs import local_metric_crs
-from gis.errors import EditConflict, InputError
+from gis.core.crs import local_metric_crs
+from gis.core.errors import EditConflict, InputError
 from gis.grids import validate_hierarchy
 from gis.store.frames import read_frame, save_frame
 

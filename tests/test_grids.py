@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from gis import store
 from gis.cli import main
-from gis.crs import areas_m2
-from gis.errors import InputError
+from gis.core.crs import areas_m2
+from gis.core.errors import InputError
 from gis.grids import (
     OUTSIDE,
     GridImportRefused,

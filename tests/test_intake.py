@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gis import coords, store
+from gis.core import coords
+from gis import store
 from gis.cli import main
-from gis.errors import InputError
+from gis.core.errors import InputError
 from gis.grids import import_grids
 from gis.incidents import (
     ColumnMapping,

@@ -20,7 +20,7 @@ from scipy import stats
 from gis import auth, planning, store
 from gis import hotspots as hs
 from gis.cli import main
-from gis.errors import InputError
+from gis.core.errors import InputError
 from gis.webmap import external_urls
 
 METRIC = 4547  # CGCS2000 GK CM 114E: what local_metric_crs picks around 112.93E

@@ -12,7 +12,7 @@ import shapely
 import sqlalchemy as sa
 
 from gis import store
-from gis.errors import InputError, WriteError
+from gis.core.errors import InputError, WriteError
 from gis.store import migrate
 
 T0 = datetime(2025, 1, 1)

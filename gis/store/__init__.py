@@ -21,8 +21,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gis import settings, taxonomy
-from gis.errors import StoreError
+from gis.core import settings
+from gis import taxonomy
+from gis.core.errors import StoreError
 from gis.store import migrate
 from gis.store.engine import backend, check_spatial, make_engine
 from gis.store.frames import count_rows, read_frame, save_frame, typed_text

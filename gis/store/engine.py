@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from gis import settings
-from gis.errors import StoreError
+from gis.core import settings
+from gis.core.errors import StoreError
 
 SPATIALITE_HINT = (
     "install SpatiaLite: 'apt-get install libsqlite3-mod-spatialite' "

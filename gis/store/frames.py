@@ -21,8 +21,8 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gis.errors import InputError, WriteError
-from gis.settings import STORAGE_EPSG
+from gis.core.errors import InputError, WriteError
+from gis.core.settings import STORAGE_EPSG
 from gis.store import models
 from gis.store.engine import backend
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gis.settings import STORAGE_EPSG
+from gis.core.settings import STORAGE_EPSG
 
 GRID_LEVELS = ("l1", "l2", "micro", "dedicated")
 STAFF_ROLES = ("grid_leader", "grid_worker", "grid_assistant", "enforcement_officer")

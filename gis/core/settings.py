@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 #: The project checkout (``gis/`` lives in it).
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 #: Editable reference tables (taxonomy, departments) and the embedded database file.
 DATA_DIR = Path(os.environ.get("GRIDLENS_DATA_DIR", PROJECT_DIR / "data"))
