@@ -32,8 +32,8 @@ from sqlalchemy.engine import Engine
 
 from gis.core.crs import areas_m2, local_metric_crs
 from gis.core.errors import InputError
-from gis.io import accounting_line, read_geo_file, rejected_rows, write_geo_file
 from gis.core.settings import STORAGE_EPSG
+from gis.io import accounting_line, read_geo_file, rejected_rows, write_geo_file
 from gis.store.frames import read_frame, save_frame
 from gis.store.models import GRID_LEVELS
 

@@ -185,3 +185,39 @@ def map_categories(raw: pd.Series, aliases: dict[str, str]) -> tuple[pd.Series, 
     unknown_mask = codes.isna() & text.notna() & (text != "")
     unknown = text[unknown_mask].value_counts()
     return codes, unknown
+
+
+def category_mask(
+    codes: pd.Series, selection: str | list[str] | tuple[str, ...] | None
+) -> np.ndarray:
+    """THE category filter rule: which ``codes`` a user's category selection keeps.
+
+    A minor-class code (``"05-05"``) matches exactly; a major-class code (``"05"``, or
+    ``"05-"``) matches every minor class of that major class (``"05-xx"``) — the same in every
+    command and page. Several codes (a list, or text separated by commas) are alternatives.
+    ``None`` or an empty selection keeps everything.
+
+    Parameters
+    ----------
+    codes
+        Category codes (``"MM-NN"``) of the rows to filter.
+    selection
+        The codes and major classes chosen.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, aligned with ``codes``.
+    """
+    if isinstance(selection, str):
+        selection = selection.split(",")
+    chosen = [str(c).strip() for c in (selection or []) if str(c).strip()]
+    if not chosen:
+        return np.ones(len(codes), dtype=bool)
+    text = pd.Series(codes).astype("string").fillna("").str.strip()
+    exact = {c for c in chosen if _CODE.match(c)}
+    majors = {c.rstrip("-") for c in chosen if c not in exact}
+    keep = text.isin(exact).to_numpy(dtype=bool, copy=True)
+    if majors:
+        keep |= text.str.split("-", n=1).str[0].isin(majors).to_numpy(dtype=bool)
+    return keep

@@ -24,8 +24,8 @@ import shapely
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from gis.core import coords
 from gis import auth, dashboard, store
+from gis.core import coords
 from gis.grids import assign_points
 from gis.incidents import District
 

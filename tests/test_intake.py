@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gis.core import coords
 from gis import store
 from gis.cli import main
+from gis.core import coords
 from gis.core.errors import InputError
 from gis.grids import import_grids
 from gis.incidents import (

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.core import coords
 from gis import patrol
+from gis.core import coords
 
 T0 = pd.Timestamp("2026-01-05 10:00:00")
 LAT = 35.7925  # the middle of the southern row of tiny_grids

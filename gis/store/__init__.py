@@ -21,8 +21,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gis.core import settings
 from gis import taxonomy
+from gis.core import settings
 from gis.core.errors import StoreError
 from gis.store import migrate
 from gis.store.engine import backend, check_spatial, make_engine

@@ -24,20 +24,10 @@ import shapely
 
 from gis.core.errors import InputError
 from gis.core.settings import STORAGE_EPSG
+from gis.io.columns import detect_columns
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}
-LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
-LAT_NAMES = ("lat", "latitude", "y", "纬度")
-WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
-
-
-def _find(columns, names) -> str | None:
-    lower = {str(c).strip().lower(): c for c in columns}
-    for name in names:
-        if name in lower:
-            return lower[name]
-    return None
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -119,9 +109,10 @@ def read_geo_file(
             "GeoParquet, CSV or Excel"
         )
     table = read_table(path)
-    wkt = wkt or _find(table.columns, WKT_NAMES)
-    lon = lon or _find(table.columns, LON_NAMES)
-    lat = lat or _find(table.columns, LAT_NAMES)
+    found = detect_columns(table.columns, table.head(200))
+    wkt = wkt or found.get("wkt")
+    lon = lon or found.get("lon")
+    lat = lat or found.get("lat")
     reason = pd.Series("", index=table.index, dtype=object)
     if wkt and wkt in table:
         text = table[wkt]
@@ -147,8 +138,8 @@ def read_geo_file(
         geoms[ok.to_numpy()] = shapely.points(x[ok].to_numpy(), y[ok].to_numpy())
     else:
         raise InputError(
-            f"{path}: no geometry columns found; expected lon/lat (e.g. {', '.join(LON_NAMES[:4])}"
-            f" / {', '.join(LAT_NAMES[:3])}) or a WKT column; name them with --lon/--lat/--wkt"
+            f"{path}: no geometry columns found; expected lon/lat (e.g. lon, lng, longitude, 经度"
+            " / lat, latitude, 纬度) or a WKT column; name them with --lon/--lat/--wkt"
         )
     frame = gpd.GeoDataFrame(table, geometry=list(geoms), crs=crs or STORAGE_EPSG)
     if frame.crs.to_epsg() != STORAGE_EPSG:
