@@ -12,6 +12,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Text,
     UniqueConstraint,
 )
@@ -180,7 +182,31 @@ class Incident(Base):
     grid_l1: Mapped[str | None] = mapped_column(Text)
     duplicate_of: Mapped[str | None] = mapped_column(Text, index=True)
     is_repeat_location: Mapped[bool | None] = mapped_column(Boolean)
+    # unit keys (migration 0003), set at import: the H3 cells at the resolutions the app offers
+    # and the 50-m fishnet cell in the district's metric CRS (meta fishnet_epsg)
+    h3_r8: Mapped[int | None] = mapped_column(BigInteger)
+    h3_r9: Mapped[int | None] = mapped_column(BigInteger)
+    h3_r10: Mapped[int | None] = mapped_column(BigInteger)
+    h3_r11: Mapped[int | None] = mapped_column(BigInteger)
+    fx50: Mapped[int | None] = mapped_column(Integer)
+    fy50: Mapped[int | None] = mapped_column(Integer)
     geom = _geom("POINT")
+
+
+class IncidentCube(Base):
+    """A month of incident counts per day x category x source x micro-grid x unit, for one
+    unit family (``grid``, ``h3``, ``fishnet``): the aggregate every page reads.
+
+    ``payload`` holds the month's grouped rows as numpy arrays (``gis.store.cube``); it is
+    rebuilt from ``incidents`` in the same transaction as every write that changes them.
+    """
+
+    __tablename__ = "incident_cube"
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    month: Mapped[str] = mapped_column(Text, primary_key=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_incidents: Mapped[int] = mapped_column(Integer)
 
 
 class PatrolTrack(Base):
