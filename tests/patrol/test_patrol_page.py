@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from gis import hotspots, patrol, store
 from gis.grids import assign_points
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 DAY = pd.Timestamp("2026-10-31")
 END = DAY + pd.Timedelta(days=1)
 

@@ -17,6 +17,7 @@ import shapely
 
 from gis import patrol
 from gis.core import coords
+from gis.core.errors import InputError
 
 T0 = pd.Timestamp("2026-01-05 10:00:00")
 LAT = 35.7925  # the middle of the southern row of tiny_grids
@@ -337,7 +338,7 @@ def test_unreadable_rows_are_kept_for_cleaning(tmp_path):
     frame = patrol.read_tracks(path)
     res = patrol.clean_fixes(frame)
     assert res.summary["reasons"]["no coordinates"] == 1 and res.summary["reasons"]["no time"] == 1
-    with pytest.raises(patrol.InputError):
+    with pytest.raises(InputError):
         (tmp_path / "x.csv").write_text("a,b\n1,2\n")
         patrol.read_tracks(tmp_path / "x.csv")
 

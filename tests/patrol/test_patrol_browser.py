@@ -1,6 +1,6 @@
 """The patrol page in a real headless Chromium, offline: the demo analyst opens Patrol coverage,
 sees the presence map and the headline numbers over the demo's micro-grids, and nothing leaves
-127.0.0.1 (the numbers themselves are checked against gis.patrol in tests/test_patrol_page.py)."""
+127.0.0.1 (the numbers themselves are checked against gis.patrol in tests/patrol/test_patrol_page.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,242 @@
+"""Importing a GPS track file into the store (``patrol_tracks`` + ``patrol_fixes``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.core.errors import InputError
+from gis.io import accounting_line
+from gis.patrol.clean import CYCLE_MAX_SPEED_MPS, GPS_ACCURACY_M, clean_fixes
+from gis.patrol.metric import times_ns
+from gis.patrol.shifts import DEFAULT_SHIFTS, parse_shifts, shift_index
+from gis.patrol.tracks import read_tracks
+from gis.store import read_frame, read_grids, save_frame
+
+ALREADY_IMPORTED = "already imported (same staff and time in the store)"
+
+
+@dataclass
+class TrackImportResult:
+    """What ``import_tracks`` did: ``total = imported + len(dropped)`` always.
+
+    ``dropped`` holds the dropped fixes (the file's columns, ``row`` -- 1-based position in the
+    file's rows -- ``lon, lat`` and ``reason``); ``summary`` is ``clean_fixes``'s plus
+    ``already_imported``; ``tracks`` the ``patrol_tracks`` rows written.
+    """
+
+    total: int
+    imported: int
+    dropped: pd.DataFrame = field(repr=False)
+    tracks: pd.DataFrame = field(repr=False)
+    summary: dict = field(default_factory=dict)
+    batch_id: int | None = None
+    file_name: str | None = None
+
+    @property
+    def reasons(self) -> pd.Series:
+        """Dropped fixes per reason, largest first."""
+        if not len(self.dropped):
+            return pd.Series(dtype=int)
+        return self.dropped["reason"].value_counts()
+
+    def summary_line(self) -> str:
+        """``N imported + M rejected = T total (reason: n; ...)``."""
+        return accounting_line(self.imported, self.dropped, self.total)
+
+
+def _track_rows(kept: gpd.GeoDataFrame) -> pd.DataFrame:
+    """One ``patrol_tracks`` row per cleaned track: code ``STAFF/YYYYmmddTHHMMSS`` of its start,
+    the default shift its start falls in (``morning`` 09:00-19:00, ``evening`` otherwise)."""
+    g = kept.groupby("track_id", sort=True)
+    tr = pd.DataFrame(
+        {
+            "staff_code": g["staff_code"].first(),
+            "started_at": g["t"].min(),
+            "ended_at": g["t"].max(),
+        }
+    ).reset_index()
+    tr["track_code"] = [
+        f"{s}/{t:%Y%m%dT%H%M%S}" for s, t in zip(tr["staff_code"], tr["started_at"], strict=True)
+    ]
+    idx, _ = shift_index(times_ns(tr["started_at"]), parse_shifts(DEFAULT_SHIFTS))
+    tr["shift"] = np.where(idx == 0, "morning", "evening")
+    return tr
+
+
+def import_tracks(
+    engine,
+    path: str | Path,
+    *,
+    crs: str | int | None = "wgs84",
+    tz: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    staff_code: str | None = None,
+    imported_by: str = "cli",
+    max_speed_mps: float = CYCLE_MAX_SPEED_MPS,
+    split_gap_s: float = 600.0,
+    tolerance_m: float = GPS_ACCURACY_M,
+    dropped_out: str | Path | None = None,
+) -> TrackImportResult:
+    """Import a GPS track file into ``patrol_tracks`` + ``patrol_fixes`` in one transaction.
+
+    The file is read with ``read_tracks`` and cleaned with ``clean_fixes`` (the district is
+    the union of the current level-1 grids in the store, ``tolerance_m`` outside it allowed;
+    no district check when the store has no grids). Kept fixes whose staff member already
+    has a fix at the same time in the store are dropped as ``already imported``, so importing
+    a file twice adds nothing. Each cleaned track becomes a ``patrol_tracks`` row (code
+    ``STAFF/YYYYmmddTHHMMSS`` of its first fix; a numeric suffix if taken). An
+    ``import_batches`` row (kind ``tracks``) records the counts and reasons. Every fix is
+    accounted for: ``imported + dropped = total``.
+
+    Parameters
+    ----------
+    engine
+        The store (``gis.store.open_store``).
+    path, crs, tz, mapping, staff_code
+        See ``read_tracks``.
+    max_speed_mps, split_gap_s
+        See ``clean_fixes`` (7 m/s cycling by default; 2.5 for foot patrols).
+    dropped_out
+        CSV for the dropped fixes with their reasons (UTF-8 with BOM, opens in Excel).
+    """
+    import json
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    path = Path(path)
+    fixes = read_tracks(path, crs=crs, tz=tz, mapping=mapping, staff_code=staff_code)
+    grids = read_grids(engine)
+    l1 = grids[grids["level"] == "l1"] if len(grids) else grids
+    district = (l1 if len(l1) else grids) if len(grids) else None
+    res = clean_fixes(
+        fixes,
+        max_speed_mps=max_speed_mps,
+        district=district,
+        tolerance_m=tolerance_m,
+        split_gap_s=split_gap_s,
+    )
+    kept = res.fixes
+    # already in the store: same staff member at the same time
+    dup = np.zeros(len(kept), dtype=bool)
+    if len(kept):
+        staff_codes = sorted(set(kept["staff_code"]))
+        names = ", ".join(f":s{i}" for i in range(len(staff_codes)))
+        params = {f"s{i}": c for i, c in enumerate(staff_codes)}
+        params["a"] = kept["t"].min().to_pydatetime()
+        params["b"] = kept["t"].max().to_pydatetime()
+        old = read_frame(
+            engine,
+            "patrol_fixes",
+            columns=["staff_code", "t"],
+            where=f"t >= :a AND t <= :b AND staff_code IN ({names})",
+            params=params,
+        )
+        if len(old):
+            key = pd.MultiIndex.from_arrays(
+                [old["staff_code"].astype(str), pd.to_datetime(old["t"]).astype("datetime64[ns]")]
+            )
+            mine = pd.MultiIndex.from_arrays(
+                [kept["staff_code"].astype(str), kept["t"].astype("datetime64[ns]")]
+            )
+            dup = mine.isin(key)
+    dropped = res.dropped
+    if dup.any():
+        again = pd.DataFrame(kept.loc[dup].drop(columns=kept.geometry.name))
+        g = kept.geometry.to_numpy()[dup]
+        again["lon"], again["lat"] = shapely.get_x(g), shapely.get_y(g)
+        again["reason"] = ALREADY_IMPORTED
+        again = again.drop(columns=["track_id"], errors="ignore")
+        dropped = pd.concat([dropped, again])
+        kept = kept.loc[~dup]
+    dropped = dropped.sort_index()
+    dropped.insert(0, "row", dropped.index.to_numpy() + 1)
+    tracks = _track_rows(kept) if len(kept) else pd.DataFrame(columns=["track_id", "track_code"])
+    total = len(fixes)
+    if len(kept) + len(dropped) != total:  # pragma: no cover - an invariant of clean_fixes
+        raise InputError(f"{path}: {len(kept)} kept + {len(dropped)} dropped != {total} fixes")
+    summary = dict(res.summary)
+    summary["already_imported"] = int(dup.sum())
+    summary["tracks_written"] = len(tracks)
+    result = TrackImportResult(
+        total=total,
+        imported=len(kept),
+        dropped=dropped.reset_index(drop=True),
+        tracks=tracks,
+        summary=summary,
+        file_name=path.name,
+    )
+    details = {
+        "reasons": result.reasons.to_dict(),
+        "tracks": len(tracks),
+        "splits_gap": summary["splits_gap"],
+        "splits_jump": summary["splits_jump"],
+        "crs": str(crs),
+        "max_speed_mps": max_speed_mps,
+        "split_gap_s": split_gap_s,
+    }
+    with engine.begin() as conn:
+        batch = conn.execute(
+            sa.text(
+                "INSERT INTO import_batches (kind, file_name, imported_by, imported_at, total,"
+                " imported, rejected, details) VALUES ('tracks', :f, :by, :at, :t, :i, :r, :d)"
+            ),
+            {
+                "f": path.name,
+                "by": imported_by,
+                "at": datetime.now().replace(microsecond=0),
+                "t": result.total,
+                "i": result.imported,
+                "r": len(result.dropped),
+                "d": json.dumps(details, ensure_ascii=False, default=str),
+            },
+        )
+        result.batch_id = batch.lastrowid if conn.dialect.name != "postgresql" else None
+        if result.batch_id is None:
+            result.batch_id = conn.execute(sa.text("SELECT max(id) FROM import_batches")).scalar()
+        if len(tracks):
+            taken = set(
+                conn.execute(
+                    sa.text("SELECT track_code FROM patrol_tracks WHERE track_code LIKE :p"),
+                    {"p": "%/%"},
+                ).scalars()
+            )
+            codes = []
+            for code in tracks["track_code"]:
+                final, k = code, 1
+                while final in taken:
+                    k += 1
+                    final = f"{code}-{k}"
+                taken.add(final)
+                codes.append(final)
+            tracks["track_code"] = codes
+            save_frame(
+                conn,
+                "patrol_tracks",
+                tracks[["track_code", "staff_code", "shift", "started_at", "ended_at"]],
+            )
+            ids = pd.read_sql(sa.text("SELECT id, track_code FROM patrol_tracks"), conn).set_index(
+                "track_code"
+            )["id"]
+            db_id = tracks.set_index("track_id")["track_code"].map(ids)
+            out = gpd.GeoDataFrame(
+                {
+                    "track_id": kept["track_id"].map(db_id).astype("int64").to_numpy(),
+                    "staff_code": kept["staff_code"].astype(str).to_numpy(),
+                    "t": kept["t"].astype("datetime64[ns]").to_numpy(),
+                },
+                geometry=kept.geometry.to_numpy(),
+                crs=4326,
+            )
+            save_frame(conn, "patrol_fixes", out)
+    if dropped_out is not None and len(result.dropped):
+        Path(dropped_out).parent.mkdir(parents=True, exist_ok=True)
+        result.dropped.to_csv(dropped_out, index=False, encoding="utf-8-sig")
+    return result
