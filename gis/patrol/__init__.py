@@ -3,7 +3,8 @@
 Conventions
 -----------
 - Fix frames are GeoDataFrames in EPSG:4326 (lon/lat) with ``staff_code`` (or a device id), ``t``
-  (``datetime64[ns]``, naive Asia/Shanghai wall-clock, like the store) and point ``geometry``;
+  (``datetime64[ns]``, naive wall-clock in the district's zone ``settings.DISTRICT_TZ``, like the
+  store; read with ``gis.core.times.parse_times``) and point ``geometry``;
   optional ``track_code`` (a track of the source file). Cleaning adds an integer ``track_id``.
 - Distances and speeds are computed in a local metric CRS (``gis.core.crs.local_metric_crs``: CGCS2000
   3-degree Gauss-Kruger in China, UTM elsewhere); all ``*_m`` are metres, ``*_s`` seconds.
@@ -62,16 +63,7 @@ from gis.patrol.streets import (
     street_coverage_by_unit,
     street_units,
 )
-from gis.patrol.tracks import (
-    ID_NAMES,
-    LAT_NAMES,
-    LOCAL_TZ,
-    LON_NAMES,
-    TIME_NAMES,
-    TRACK_NAMES,
-    parse_times,
-    read_tracks,
-)
+from gis.patrol.tracks import read_tracks
 from gis.patrol.units import assign_units, h3_cells_within, parse_units, polygon_units
 from gis.patrol.view import PatrolView, TrackData, default_period, patrol_view, track_data
 
@@ -82,13 +74,7 @@ __all__ = [
     "DEFAULT_SHIFTS",
     "DROP_REASONS",
     "GPS_ACCURACY_M",
-    "ID_NAMES",
-    "LAT_NAMES",
-    "LOCAL_TZ",
-    "LON_NAMES",
     "RISK_COLUMNS",
-    "TIME_NAMES",
-    "TRACK_NAMES",
     "WALK_MAX_SPEED_MPS",
     "CleanResult",
     "GapReport",
@@ -109,7 +95,6 @@ __all__ = [
     "in_shift",
     "interpolate",
     "parse_shifts",
-    "parse_times",
     "parse_units",
     "patrol_view",
     "polygon_units",

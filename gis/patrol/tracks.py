@@ -9,7 +9,7 @@ import gzip
 import io
 import lzma
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,109 +17,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.core import settings
 from gis.core.coords import to_wgs84
 from gis.core.errors import InputError
-from gis.io import read_geo_file
-
-LOCAL_TZ = "Asia/Shanghai"
-LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "gps_lon", "gcj_lon")
-LAT_NAMES = ("lat", "latitude", "y", "纬度", "gps_lat", "gcj_lat")
-TIME_NAMES = (
-    "t",
-    "time",
-    "datetime",
-    "timestamp",
-    "date_time",
-    "gps_time",
-    "fix_time",
-    "recorded_at",
-    "时间",
-    "定位时间",
-    "采集时间",
-    "上报时间",
-)
-ID_NAMES = (
-    "staff_code",
-    "staff",
-    "staff_id",
-    "person",
-    "uid",
-    "user",
-    "user_id",
-    "device",
-    "device_id",
-    "imei",
-    "tracker",
-    "id",
-    "人员",
-    "人员编号",
-    "工号",
-    "姓名",
-    "设备",
-    "设备号",
-)
-TRACK_NAMES = ("track_code", "track", "track_id", "trajectory_id", "轨迹", "轨迹编号")
+from gis.core.times import parse_times
+from gis.io import TRACK_FIELDS, detect_columns, read_geo_file
 
 
-#: a time of day followed by a UTC offset (Z, +08, +08:00, +0800)
-_OFFSET = r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
-
-
-def _find(columns: Iterable, names: Sequence[str]) -> str | None:
-    lower = {str(c).strip().lower(): c for c in columns}
-    for name in names:
-        if name in lower:
-            return lower[name]
-    return None
-
-
-def parse_times(values: pd.Series, tz: str = LOCAL_TZ) -> pd.Series:
-    """Times as naive Asia/Shanghai wall-clock ``datetime64[ns]`` (NaT where unreadable).
-
-    Text with an offset (``Z``, ``+08:00``) is converted; text without one is taken in ``tz``.
-    Numbers are Unix epoch seconds (or milliseconds when above 1e11).
-    """
-    values = pd.Series(values).reset_index(drop=True)
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        stamps = values
-        if getattr(values.dt, "tz", None) is None:
-            stamps = values.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-        return stamps.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[ns]")
-    text = values.astype(object).where(values.notna(), None)
-    number = pd.to_numeric(text, errors="coerce")
-    if len(text) and number.notna().mean() > 0.9:
-        unit = "ms" if number.abs().median() > 1e11 else "s"
-        stamps = pd.to_datetime(number, unit=unit, utc=True, errors="coerce")
-        return stamps.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[ns]")
-    s = text.astype(str).str.strip()
-    has_offset = s.str.contains(_OFFSET, regex=True, na=False) & text.notna()
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    if has_offset.any():
-        aware = pd.to_datetime(s[has_offset], utc=True, errors="coerce", format="mixed")
-        out[has_offset] = (
-            aware.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None).astype("datetime64[ns]")
-        )
-    naive = ~has_offset & text.notna()
-    if naive.any():
-        try:
-            parsed = pd.to_datetime(s[naive], errors="coerce")
-        except (ValueError, TypeError):
-            parsed = pd.Series(pd.NaT, index=s[naive].index, dtype="datetime64[ns]")
-        retry = parsed.isna()
-        if retry.any():  # other formats than the first row's: parse those one by one
-            again = pd.to_datetime(s[naive][retry], errors="coerce", format="mixed")
-            parsed = parsed.astype("datetime64[ns]")
-            parsed[retry] = again.astype("datetime64[ns]")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
-        elif tz != LOCAL_TZ:
-            parsed = (
-                parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-                .dt.tz_convert(LOCAL_TZ)
-                .dt.tz_localize(None)
-            )
-        out[naive] = parsed.astype("datetime64[ns]")
-    return out
+def _track_columns(columns, sample: pd.DataFrame | None, mapping: Mapping[str, str]):
+    """The file columns of ``staff_code, track_code, t, lon, lat``: ``gis.io.columns``'s guess
+    (``TRACK_FIELDS``), then the caller's ``mapping`` on top."""
+    found = detect_columns(list(columns), sample, schema=TRACK_FIELDS)
+    return found.with_overrides(mapping, [str(c) for c in columns])
 
 
 def _frame(
@@ -257,9 +166,10 @@ def read_tracks(
     Parameters
     ----------
     path
-        ``.csv``/``.txt``/``.tsv`` (optionally ``.gz``): lon/lat/time/id columns found among
-        common names (``lon, lng, longitude, 经度``; ``lat, 纬度``; ``time, datetime, timestamp,
-        时间``; ``staff_code, uid, device_id, tracker, 人员, 工号``) -- this includes the
+        ``.csv``/``.txt``/``.tsv`` (optionally ``.gz``): lon/lat/time/id columns found by
+        ``gis.io.columns.detect_columns`` with ``TRACK_FIELDS`` (``lon, lng, longitude, 经度``;
+        ``lat, 纬度``; ``time, datetime, timestamp, 时间``; ``staff_code, uid, device_id,
+        tracker, 人员, 工号``; ``track_code, trajectory_id, 轨迹``) -- this includes the
         scikit-mobility GeoLife sample (``lat, lng, datetime, uid``). ``.gpx`` (xml.etree; the
         track name is the id), ``.geojson``/``.gpkg`` (points, via ``gis.io.read_geo_file``),
         ``.plt`` (GeoLife; the id is the user folder above ``Trajectory`` or the file stem).
@@ -268,9 +178,13 @@ def read_tracks(
         ``"bd09"`` or an EPSG code; converted to WGS-84 with ``gis.core.coords.to_wgs84``.
     tz
         Time zone of times written without an offset. Default: UTC for GPX and GeoLife (both
-        record GMT), Asia/Shanghai otherwise. Output times are naive Asia/Shanghai.
+        record GMT), the district's zone (``settings.DISTRICT_TZ``, ``GRIDLENS_TZ``)
+        otherwise. Times are parsed by ``gis.core.times.parse_times``: output times are naive
+        wall-clock times in the district's zone, like the store's incidents; offsets are
+        converted.
     mapping
-        ``{"lon"|"lat"|"t"|"staff_code"|"track_code": file column}`` to override detection.
+        ``{"lon"|"lat"|"t"|"staff_code"|"track_code": file column}`` to override detection
+        (``time``, ``staff``, ``track`` and ``lng`` are accepted as field names too).
     staff_code
         Id for every fix when the file has no id column (default: the file stem).
 
@@ -295,7 +209,8 @@ def read_tracks(
         table = _read_plt(path)
         parent = path.parent
         uid = parent.parent.name if parent.name.lower() == "trajectory" else default_id
-        t = parse_times(table["date"].str.strip() + " " + table["time"].str.strip(), tz or "UTC")
+        text = table["date"].str.strip() + " " + table["time"].str.strip()
+        t = parse_times(text, source_tz=tz or "UTC")
         return _frame(
             [staff_code or uid] * len(table),
             t,
@@ -310,7 +225,7 @@ def read_tracks(
             table["staff_code"] = staff_code
         return _frame(
             table["staff_code"],
-            parse_times(table["time"], tz or "UTC"),
+            parse_times(table["time"], source_tz=tz or "UTC"),
             pd.to_numeric(table["lon"], errors="coerce").to_numpy(),
             pd.to_numeric(table["lat"], errors="coerce").to_numpy(),
             crs=crs,
@@ -327,16 +242,15 @@ def read_tracks(
             pass  # the file says EPSG:4326 but the numbers are GCJ-02/BD-09: convert below
         else:
             crs = "wgs84"  # read_geo_file already reprojected to EPSG:4326
-        columns = frame.drop(columns=frame.geometry.name).columns
-        t_col = mapping.get("t") or _find(columns, TIME_NAMES)
-        if t_col is None:
+        table = frame.drop(columns=frame.geometry.name)
+        cols = _track_columns(table.columns, table.head(200), mapping)
+        if "t" not in cols:
             raise InputError(f"{path}: no time field; name it with mapping={{'t': ...}}")
-        id_col = mapping.get("staff_code") or _find(columns, ID_NAMES)
-        tr_col = mapping.get("track_code") or _find(columns, TRACK_NAMES)
+        id_col, tr_col = cols.get("staff_code"), cols.get("track_code")
         ids = frame[id_col] if id_col else [default_id] * len(frame)
         return _frame(
             ids,
-            parse_times(frame[t_col], tz or LOCAL_TZ),
+            parse_times(frame[cols["t"]], source_tz=tz or settings.DISTRICT_TZ),
             x,
             y,
             crs=crs,
@@ -344,27 +258,22 @@ def read_tracks(
         )
     if suffix in (".csv", ".txt", ".tsv"):
         table = _read_csv(path)
-        cols = table.columns
-        lon = mapping.get("lon") or _find(cols, LON_NAMES)
-        lat = mapping.get("lat") or _find(cols, LAT_NAMES)
-        t_col = mapping.get("t") or _find(cols, TIME_NAMES)
-        missing = [n for n, c in (("lon", lon), ("lat", lat), ("t", t_col)) if c is None]
+        cols = _track_columns(table.columns, table.head(200), mapping)
+        missing = [n for n in ("lon", "lat", "t") if n not in cols]
         if missing:
             raise InputError(
-                f"{path}: no {'/'.join(missing)} column found among {list(cols)[:12]}; "
+                f"{path}: no {'/'.join(missing)} column found among {list(table.columns)[:12]}; "
                 "name them with mapping={'lon': ..., 'lat': ..., 't': ...}"
             )
-        id_col = mapping.get("staff_code") or _find(cols, ID_NAMES)
-        tr_col = mapping.get("track_code") or _find(cols, TRACK_NAMES)
-        if tr_col == id_col:
-            tr_col = None
-        skmob = {str(c).lower() for c in cols} == {"lat", "lng", "datetime", "uid"}
-        default_tz = "UTC" if skmob else LOCAL_TZ  # the GeoLife sample records GMT
+        id_col, tr_col = cols.get("staff_code"), cols.get("track_code")
+        skmob = {str(c).lower() for c in table.columns} == {"lat", "lng", "datetime", "uid"}
+        # the GeoLife sample records GMT; other files the district's wall clock
+        default_tz = "UTC" if skmob else settings.DISTRICT_TZ
         return _frame(
             table[id_col] if id_col else [default_id] * len(table),
-            parse_times(table[t_col], tz or default_tz),
-            pd.to_numeric(table[lon], errors="coerce").to_numpy(),
-            pd.to_numeric(table[lat], errors="coerce").to_numpy(),
+            parse_times(table[cols["t"]], source_tz=tz or default_tz),
+            pd.to_numeric(table[cols["lon"]], errors="coerce").to_numpy(),
+            pd.to_numeric(table[cols["lat"]], errors="coerce").to_numpy(),
             crs=crs,
             track=table[tr_col] if tr_col else None,
         )

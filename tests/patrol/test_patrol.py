@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from gis import patrol
-from gis.core import coords
+from gis.core import coords, settings
 from gis.core.errors import InputError
 
 T0 = pd.Timestamp("2026-01-05 10:00:00")
@@ -341,6 +341,50 @@ def test_unreadable_rows_are_kept_for_cleaning(tmp_path):
     with pytest.raises(InputError):
         (tmp_path / "x.csv").write_text("a,b\n1,2\n")
         patrol.read_tracks(tmp_path / "x.csv")
+
+
+def test_track_times_follow_the_district_zone(tmp_path, monkeypatch):
+    """Track times are wall clock in the district's zone (GRIDLENS_TZ), like incidents: they
+    used to be Asia/Shanghai whatever the district."""
+    monkeypatch.setattr(settings, "DISTRICT_TZ", "Europe/Berlin")
+    path = tmp_path / "walk.csv"
+    path.write_text(
+        "staff,time,lon,lat\n"
+        "A,2026-03-01 09:00:00,13.400,52.52\n"  # no offset: Berlin wall clock already
+        "A,2026-03-01T08:00:30+00:00,13.401,52.52\n"  # UTC: converted to Berlin (+1)
+    )
+    frame = patrol.read_tracks(path)
+    assert frame["t"].tolist() == [
+        pd.Timestamp("2026-03-01 09:00:00"),
+        pd.Timestamp("2026-03-01 09:00:30"),
+    ]
+    gpx = tmp_path / "walk.gpx"
+    gpx.write_text(
+        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
+        '<trk><name>A</name><trkseg><trkpt lat="52.52" lon="13.4">'
+        "<time>2026-07-01T10:00:00Z</time></trkpt></trkseg></trk></gpx>"
+    )
+    assert patrol.read_tracks(gpx)["t"].iloc[0] == pd.Timestamp("2026-07-01 12:00:00")  # CEST
+
+
+def test_track_columns_are_found_by_the_shared_column_guesser(tmp_path):
+    """Headers as real exports write them (spaces, GPS prefixes) are found by
+    gis.io.columns.detect_columns(schema=TRACK_FIELDS), as for incidents."""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Staff ID,Phone,GPS Time,GPS经度,GPS纬度\n"
+        "S1,P9,2026-03-01 09:00:00,112.93,35.80\n"
+        "S1,P9,2026-03-01 09:00:30,112.931,35.801\n"
+    )
+    frame = patrol.read_tracks(path)
+    assert frame["staff_code"].tolist() == ["S1", "S1"]
+    assert frame["t"].iloc[1] == pd.Timestamp("2026-03-01 09:00:30")
+    assert shapely.get_x(frame.geometry.iloc[1]) == pytest.approx(112.931)
+    # an override names the file column (field aliases accepted), and must exist in the file
+    again = patrol.read_tracks(path, mapping={"staff": "Phone"})
+    assert again["staff_code"].tolist() == ["P9", "P9"]
+    with pytest.raises(InputError):
+        patrol.read_tracks(path, mapping={"t": "no such column"})
 
 
 # --------------------------------------------------------------------------------------------
