@@ -6,8 +6,9 @@ Conventions
   (``datetime64[ns]``, naive wall-clock in the district's zone ``settings.DISTRICT_TZ``, like the
   store; read with ``gis.core.times.parse_times``) and point ``geometry``;
   optional ``track_code`` (a track of the source file). Cleaning adds an integer ``track_id``.
-- Distances and speeds are computed in a local metric CRS (``gis.core.crs.local_metric_crs``: CGCS2000
-  3-degree Gauss-Kruger in China, UTM elsewhere); all ``*_m`` are metres, ``*_s`` seconds.
+- Distances and speeds are computed in THE local metric CRS (``gis.core.geometry``: CGCS2000
+  3-degree Gauss-Kruger in China, UTM elsewhere, from the centre of the data's bounds); all
+  ``*_m`` are metres, ``*_s`` seconds.
 - The GPS accuracy buffer is ``GPS_ACCURACY_M`` = 20 m: the tolerance for "outside the district"
   and the buffer of street coverage. Presence in polygon units counts the interpolated position
   itself (no buffer), so a walk along a shared grid edge counts for one grid only.
@@ -29,12 +30,12 @@ Modules
 -------
 ``tracks`` (reading track files), ``clean`` (dropped fixes and their reasons, track splits),
 ``sampling`` (segments and interpolation between fixes), ``units`` (polygon and H3 units),
-``shifts`` (daily shifts), ``presence`` (visits, dwell, gaps per unit), ``streets`` (street
-coverage), ``dosage`` (Koper dosage at hot spots), ``gaps`` (coverage gaps ranked with reasons),
-``route`` (suggested route), ``coverage`` (presence and street coverage per unit), ``risk``
-(incident risk per unit), ``staff`` (patrols per staff member), ``view`` (the track pipeline and
-the patrol view of one period), ``intake`` (importing track files into the store); ``metric``
-holds the metric-CRS and nanosecond helpers they share.
+``clock`` (times in nanoseconds, daily shifts), ``presence`` (visits, dwell, gaps per unit),
+``streets`` (street coverage), ``dosage`` (Koper dosage at hot spots), ``gaps`` (coverage gaps
+ranked with reasons), ``route`` (suggested route), ``coverage`` (presence and street coverage
+per unit), ``risk`` (incident risk per unit), ``staff`` (patrols per staff member), ``view`` (the
+track pipeline and the patrol view of one period), ``intake`` (importing track files into the
+store).
 """
 
 from gis.patrol.clean import (
@@ -45,6 +46,7 @@ from gis.patrol.clean import (
     CleanResult,
     clean_fixes,
 )
+from gis.patrol.clock import DEFAULT_SHIFTS, in_shift, parse_shifts
 from gis.patrol.coverage import COVERAGE_COLUMNS, coverage_table
 from gis.patrol.dosage import dosage
 from gis.patrol.gaps import RISK_COLUMNS, GapReport, coverage_gaps
@@ -53,7 +55,6 @@ from gis.patrol.presence import presence, visit_table
 from gis.patrol.risk import unit_risk
 from gis.patrol.route import Route, route_for_staff, suggest_route
 from gis.patrol.sampling import interpolate, segments
-from gis.patrol.shifts import DEFAULT_SHIFTS, in_shift, parse_shifts
 from gis.patrol.staff import staff_summary
 from gis.patrol.streets import (
     StreetCoverage,

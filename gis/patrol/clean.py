@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.patrol.metric import NS, metric_xy, times_ns
+from gis.core.geometry import to_metric_geoms, to_metric_xy
+from gis.patrol.clock import NS, times_ns
 
 #: GPS accuracy buffer (m): tolerance outside the district and street-coverage buffer.
 GPS_ACCURACY_M = 20.0
@@ -140,13 +141,12 @@ def clean_fixes(
 
     x = np.full(n, np.nan)
     y = np.full(n, np.nan)
-    tr = None
+    crs = None
     if len(order):
-        x[order], y[order], tr = metric_xy(lon[order], lat[order])
+        x[order], y[order], crs = to_metric_xy(lon[order], lat[order])
     if district is not None and len(order):
         geom = _district_geometry(district)
-        gx, gy = tr.transform(*shapely.get_coordinates(geom).T)
-        metric = shapely.set_coordinates(geom, np.column_stack([gx, gy]))
+        metric = to_metric_geoms([geom], crs)[0]
         area = shapely.buffer(metric, tolerance_m) if tolerance_m > 0 else metric
         shapely.prepare(area)
         inside = shapely.contains_xy(area, x[order], y[order])

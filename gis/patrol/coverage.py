@@ -10,10 +10,9 @@ import pandas as pd
 
 from gis.core.errors import InputError
 from gis.patrol.clean import GPS_ACCURACY_M
-from gis.patrol.metric import NS
+from gis.patrol.clock import NS, format_window, in_shift, longest_shift_s, shift_window
 from gis.patrol.presence import presence
 from gis.patrol.sampling import segments
-from gis.patrol.shifts import format_window, in_shift, longest_shift_s, shift_window
 from gis.patrol.streets import (
     assign_streets,
     ids_as_text,
@@ -22,6 +21,7 @@ from gis.patrol.streets import (
     street_units,
 )
 from gis.patrol.units import parse_units, polygon_units
+from gis.units import UnitSpec
 
 
 def _period_segments(segs: gpd.GeoDataFrame, start, end, shift) -> gpd.GeoDataFrame:
@@ -60,7 +60,8 @@ def coverage_table(
     samples
         ``interpolate`` output (or fixes).
     units
-        A grid layer (its micro-grids) or other polygon layer, ``"h3:<res>"``, or ``"streets"``
+        A grid layer (its micro-grids) or other polygon layer, or in the unit grammar
+        (``gis.units.UnitSpec``) ``"h3:<res>"`` or ``"streets"``
         (each sample counts for the nearest street within ``buffer_m``; needs ``streets``).
     streets
         The street lines; without them ``covered_share`` is NaN.
@@ -89,7 +90,8 @@ def coverage_table(
         no streets are given). ``attrs["period"] = (start, end)``.
     """
     window = shift_window(shift)
-    kind = "streets" if isinstance(units, str) and units.strip().lower() == "streets" else None
+    text = isinstance(units, str | UnitSpec)
+    kind = UnitSpec.parse(units, allowed=("h3", "streets")).kind if text else None
     unit_ids = None
     if kind == "streets":
         if streets is None:

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from gis.core.errors import InputError
-from gis.patrol.metric import NS, time_bound, times_ns
+from gis.patrol.clock import DAY_NS, NS, time_bound, times_ns
 from gis.patrol.presence import visit_table
 from gis.patrol.sampling import as_samples
-from gis.patrol.shifts import DAY_NS
 from gis.patrol.units import polygon_units
 
 

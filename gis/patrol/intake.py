@@ -12,12 +12,14 @@ import pandas as pd
 import shapely
 
 from gis.core.errors import InputError
+from gis.core.geometry import district_outline
 from gis.io import accounting_line
 from gis.patrol.clean import CYCLE_MAX_SPEED_MPS, GPS_ACCURACY_M, clean_fixes
-from gis.patrol.metric import times_ns
-from gis.patrol.shifts import DEFAULT_SHIFTS, parse_shifts, shift_index
+from gis.patrol.clock import DEFAULT_SHIFTS, parse_shifts, shift_index, times_ns
 from gis.patrol.tracks import read_tracks
-from gis.store import read_frame, read_grids, save_frame
+from gis.store import read_grids
+from gis.store.batches import record_import_batch
+from gis.store.tracks import save_tracks, stored_fix_times
 
 ALREADY_IMPORTED = "already imported (same staff and time in the store)"
 
@@ -87,12 +89,14 @@ def import_tracks(
     """Import a GPS track file into ``patrol_tracks`` + ``patrol_fixes`` in one transaction.
 
     The file is read with ``read_tracks`` and cleaned with ``clean_fixes`` (the district is
-    the union of the current level-1 grids in the store, ``tolerance_m`` outside it allowed;
-    no district check when the store has no grids). Kept fixes whose staff member already
+    ``gis.core.geometry.district_outline`` of the store's current grids -- the union of the
+    level-1 grids -- ``tolerance_m`` outside it allowed; no district check when the store has
+    no grids). Kept fixes whose staff member already
     has a fix at the same time in the store are dropped as ``already imported``, so importing
     a file twice adds nothing. Each cleaned track becomes a ``patrol_tracks`` row (code
     ``STAFF/YYYYmmddTHHMMSS`` of its first fix; a numeric suffix if taken). An
-    ``import_batches`` row (kind ``tracks``) records the counts and reasons. Every fix is
+    ``import_batches`` row (kind ``tracks``, ``gis.store.batches.record_import_batch``) records
+    the counts and reasons; the tracks and fixes are written by ``gis.store.tracks``. Every fix is
     accounted for: ``imported + dropped = total``.
 
     Parameters
@@ -106,16 +110,10 @@ def import_tracks(
     dropped_out
         CSV for the dropped fixes with their reasons (UTF-8 with BOM, opens in Excel).
     """
-    import json
-    from datetime import datetime
-
-    import sqlalchemy as sa
-
     path = Path(path)
     fixes = read_tracks(path, crs=crs, tz=tz, mapping=mapping, staff_code=staff_code)
     grids = read_grids(engine)
-    l1 = grids[grids["level"] == "l1"] if len(grids) else grids
-    district = (l1 if len(l1) else grids) if len(grids) else None
+    district = district_outline(grids) if len(grids) else None
     res = clean_fixes(
         fixes,
         max_speed_mps=max_speed_mps,
@@ -127,18 +125,7 @@ def import_tracks(
     # already in the store: same staff member at the same time
     dup = np.zeros(len(kept), dtype=bool)
     if len(kept):
-        staff_codes = sorted(set(kept["staff_code"]))
-        names = ", ".join(f":s{i}" for i in range(len(staff_codes)))
-        params = {f"s{i}": c for i, c in enumerate(staff_codes)}
-        params["a"] = kept["t"].min().to_pydatetime()
-        params["b"] = kept["t"].max().to_pydatetime()
-        old = read_frame(
-            engine,
-            "patrol_fixes",
-            columns=["staff_code", "t"],
-            where=f"t >= :a AND t <= :b AND staff_code IN ({names})",
-            params=params,
-        )
+        old = stored_fix_times(engine, kept["staff_code"], kept["t"].min(), kept["t"].max())
         if len(old):
             key = pd.MultiIndex.from_arrays(
                 [old["staff_code"].astype(str), pd.to_datetime(old["t"]).astype("datetime64[ns]")]
@@ -183,59 +170,18 @@ def import_tracks(
         "split_gap_s": split_gap_s,
     }
     with engine.begin() as conn:
-        batch = conn.execute(
-            sa.text(
-                "INSERT INTO import_batches (kind, file_name, imported_by, imported_at, total,"
-                " imported, rejected, details) VALUES ('tracks', :f, :by, :at, :t, :i, :r, :d)"
-            ),
-            {
-                "f": path.name,
-                "by": imported_by,
-                "at": datetime.now().replace(microsecond=0),
-                "t": result.total,
-                "i": result.imported,
-                "r": len(result.dropped),
-                "d": json.dumps(details, ensure_ascii=False, default=str),
-            },
+        result.batch_id = record_import_batch(
+            conn,
+            kind="tracks",
+            file_name=path.name,
+            imported_by=imported_by,
+            total=result.total,
+            imported=result.imported,
+            rejected=len(result.dropped),
+            details=details,
         )
-        result.batch_id = batch.lastrowid if conn.dialect.name != "postgresql" else None
-        if result.batch_id is None:
-            result.batch_id = conn.execute(sa.text("SELECT max(id) FROM import_batches")).scalar()
         if len(tracks):
-            taken = set(
-                conn.execute(
-                    sa.text("SELECT track_code FROM patrol_tracks WHERE track_code LIKE :p"),
-                    {"p": "%/%"},
-                ).scalars()
-            )
-            codes = []
-            for code in tracks["track_code"]:
-                final, k = code, 1
-                while final in taken:
-                    k += 1
-                    final = f"{code}-{k}"
-                taken.add(final)
-                codes.append(final)
-            tracks["track_code"] = codes
-            save_frame(
-                conn,
-                "patrol_tracks",
-                tracks[["track_code", "staff_code", "shift", "started_at", "ended_at"]],
-            )
-            ids = pd.read_sql(sa.text("SELECT id, track_code FROM patrol_tracks"), conn).set_index(
-                "track_code"
-            )["id"]
-            db_id = tracks.set_index("track_id")["track_code"].map(ids)
-            out = gpd.GeoDataFrame(
-                {
-                    "track_id": kept["track_id"].map(db_id).astype("int64").to_numpy(),
-                    "staff_code": kept["staff_code"].astype(str).to_numpy(),
-                    "t": kept["t"].astype("datetime64[ns]").to_numpy(),
-                },
-                geometry=kept.geometry.to_numpy(),
-                crs=4326,
-            )
-            save_frame(conn, "patrol_fixes", out)
+            tracks["track_code"] = save_tracks(conn, tracks, kept)
     if dropped_out is not None and len(result.dropped):
         Path(dropped_out).parent.mkdir(parents=True, exist_ok=True)
         result.dropped.to_csv(dropped_out, index=False, encoding="utf-8-sig")

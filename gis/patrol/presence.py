@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from gis.core.errors import InputError
-from gis.patrol.metric import NS, time_bound, times_ns
+from gis.patrol.clock import DAY_NS, NS, parse_shifts, shift_index, time_bound, times_ns
 from gis.patrol.sampling import as_samples
-from gis.patrol.shifts import DAY_NS, parse_shifts, shift_index
 from gis.patrol.units import assign_units, parse_units, polygon_units
 
 _BY_KEYS = ("unit", "staff", "day", "shift")

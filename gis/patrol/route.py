@@ -8,14 +8,13 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from gis.core.errors import InputError
+from gis.core.geometry import to_lonlat_geoms, to_metric_xy
 from gis.grids import descendants
-from gis.patrol.metric import metric_xy
 from gis.patrol.streets import metric_streets
 
 
@@ -133,14 +132,14 @@ def suggest_route(
     score = stops["score"].to_numpy(dtype=float) if "score" in stops else np.ones(len(pts))
     ids = stops["unit_id"].to_numpy(dtype=object) if "unit_id" in stops else np.arange(len(pts))
     allxy = np.vstack([np.asarray(start_xy, dtype=float)[None, :], pts])
-    mx, my, tr = metric_xy(allxy[:, 0], allxy[:, 1])
+    mx, my, crs = to_metric_xy(allxy[:, 0], allxy[:, 1])
     mxy = np.column_stack([mx, my])
     n = len(mxy)
     mode = "straight"
     dist = np.hypot(mxy[:, None, 0] - mxy[None, :, 0], mxy[:, None, 1] - mxy[None, :, 1])
     net = None
     if streets is not None and len(streets):
-        _, lines, _ = metric_streets(streets, tr)
+        _, lines, _ = metric_streets(streets, crs)
         net = _Network(lines)
         node, hop = net.snap(mxy)
         d_net, pred = net.distances(node)
@@ -207,7 +206,6 @@ def suggest_route(
     if return_to_start and len(route) > 1:
         legs.append((route[-1], 0))
         clock += travel[route[-1], 0]
-    inv = pyproj.Transformer.from_crs(tr.target_crs, 4326, always_xy=True)
     coords = [mxy[0][None, :]]
     for a, b in legs:
         if mode == "network" and net is not None and np.isfinite(d_net[a, b]):
@@ -219,8 +217,8 @@ def suggest_route(
     if len(legs):
         xy = np.vstack(coords)
         keep = np.concatenate([[True], np.any(np.diff(xy, axis=0) != 0, axis=1)])
-        lx, ly = inv.transform(xy[keep, 0], xy[keep, 1])
-        line = shapely.LineString(np.column_stack([lx, ly])) if keep.sum() >= 2 else None
+        if keep.sum() >= 2:
+            line = to_lonlat_geoms([shapely.LineString(xy[keep])], crs)[0]
     chosen = np.array(route[1:], dtype=np.int64)
     table = pd.DataFrame(
         {

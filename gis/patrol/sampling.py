@@ -8,7 +8,8 @@ import pandas as pd
 import shapely
 
 from gis.core.errors import InputError
-from gis.patrol.metric import NS, metric_xy, times_ns
+from gis.core.geometry import to_metric_xy
+from gis.patrol.clock import NS, times_ns
 
 
 def _track_key(fixes: pd.DataFrame) -> np.ndarray:
@@ -58,7 +59,7 @@ def segments(fixes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     coords[0::2], coords[1::2] = xy[a], xy[b]
     lines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(a)), 2))
     if len(a):
-        mx, my, _ = metric_xy(xy[:, 0], xy[:, 1])
+        mx, my, _ = to_metric_xy(xy[:, 0], xy[:, 1])
         length = np.hypot(mx[b] - mx[a], my[b] - my[a])
     else:
         length = np.zeros(0)

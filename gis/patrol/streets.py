@@ -11,8 +11,14 @@ import pandas as pd
 import pyproj
 import shapely
 
+from gis.core.geometry import (
+    metric_crs_for_points,
+    to_lonlat_geoms,
+    to_metric_geoms,
+    to_metric_xy,
+)
+from gis.core.settings import STORAGE_EPSG
 from gis.patrol.clean import GPS_ACCURACY_M
-from gis.patrol.metric import metric_transformer
 from gis.patrol.units import assign_units
 
 
@@ -26,34 +32,28 @@ class StreetCoverage:
     covered_m: float
 
 
-def _to_metric_geoms(geoms: np.ndarray, tr: pyproj.Transformer) -> np.ndarray:
-    def fn(xy: np.ndarray) -> np.ndarray:
-        x, y = tr.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, fn)
-
-
 def metric_streets(
-    streets: gpd.GeoDataFrame, tr: pyproj.Transformer | None
-) -> tuple[np.ndarray, np.ndarray, pyproj.Transformer]:
+    streets: gpd.GeoDataFrame, crs: pyproj.CRS | None
+) -> tuple[np.ndarray, np.ndarray, pyproj.CRS]:
     """Street ids (``street_id``, else ``id``, else position), the street lines in the metric
-    CRS of ``tr`` (default: ``metric_transformer`` of the streets' vertices) and ``tr``."""
+    ``crs`` (default: ``gis.core.geometry.metric_crs_for_points`` of the streets' vertices) and
+    that CRS."""
     geo = (
         streets.to_crs(4326)
         if streets.crs is not None and streets.crs.to_epsg() != 4326
         else streets
     )
     geoms = geo.geometry.to_numpy()
-    if tr is None:
+    if crs is None:
         xy = shapely.get_coordinates(geoms)
-        tr = metric_transformer(xy[:, 0], xy[:, 1])
+        # no street: nothing to measure, any CRS will do
+        crs = metric_crs_for_points(xy[:, 0], xy[:, 1]) if len(xy) else STORAGE_EPSG
     ids = (
         streets["street_id"].to_numpy()
         if "street_id" in streets
         else (streets["id"].to_numpy() if "id" in streets else np.arange(len(streets)))
     )
-    return ids, _to_metric_geoms(geoms, tr), tr
+    return ids, to_metric_geoms(geoms, crs), crs
 
 
 def _coverage_result(ids, length, covered) -> StreetCoverage:
@@ -66,9 +66,9 @@ def _coverage_result(ids, length, covered) -> StreetCoverage:
 
 
 def _sampled_street_hits(
-    lines: np.ndarray, tr, tracks, *, buffer_m: float, sample_m: float
+    lines: np.ndarray, crs, tracks, *, buffer_m: float, sample_m: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Streets (metric ``lines`` from ``metric_streets``, transformer ``tr``) cut into
+    """Streets (metric ``lines`` from ``metric_streets``, in ``crs``) cut into
     ``ceil(length / sample_m)`` equal pieces, and whether each piece's midpoint is within
     ``buffer_m`` metres of a track geometry (STRtree ``dwithin``, local metric CRS).
 
@@ -83,7 +83,7 @@ def _sampled_street_hits(
     points = shapely.line_interpolate_point(lines[src], (j + 0.5) / pieces[src], normalized=True)
     geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
     geo = geo.to_crs(4326) if geo.crs is not None and geo.crs.to_epsg() != 4326 else geo
-    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
+    track_geoms = to_metric_geoms(geo.to_numpy(), crs)
     track_geoms = track_geoms[~(shapely.is_missing(track_geoms) | shapely.is_empty(track_geoms))]
     hit = np.zeros(len(points), dtype=bool)
     if len(track_geoms):
@@ -113,9 +113,9 @@ def street_coverage(
         ``streets``: ``street_id`` (or ``id``, else position), ``length_m, covered_m,
         covered_share``; overall ``covered_share`` (length-weighted).
     """
-    ids, lines, tr = metric_streets(streets, None)
+    ids, lines, crs = metric_streets(streets, None)
     length, pieces, src, points, hit = _sampled_street_hits(
-        lines, tr, tracks, buffer_m=buffer_m, sample_m=sample_m
+        lines, crs, tracks, buffer_m=buffer_m, sample_m=sample_m
     )
     covered = np.bincount(src[hit], weights=(length / pieces)[src[hit]], minlength=len(lines))
     return _coverage_result(ids, length, covered)
@@ -130,9 +130,9 @@ def street_coverage_buffer_union(
     """Reference for ``street_coverage``: buffer every track geometry by ``buffer_m``, union the
     buffers, and intersect each street with the union (exact up to the buffer's polygon
     approximation; slow for many segments)."""
-    ids, lines, tr = metric_streets(streets, None)
+    ids, lines, crs = metric_streets(streets, None)
     geo = tracks.geometry if isinstance(tracks, gpd.GeoDataFrame) else tracks
-    track_geoms = _to_metric_geoms(geo.to_numpy(), tr)
+    track_geoms = to_metric_geoms(geo.to_numpy(), crs)
     area = shapely.union_all(shapely.buffer(track_geoms, buffer_m))
     shapely.prepare(area)
     covered = shapely.length(shapely.intersection(lines, area))
@@ -179,9 +179,8 @@ def assign_streets(
     if not len(geoms) or not len(streets):
         return out
     xy = shapely.get_coordinates(geoms)
-    tr = metric_transformer(xy[:, 0], xy[:, 1])
-    _, lines, _ = metric_streets(streets, tr)
-    mx, my = tr.transform(xy[:, 0], xy[:, 1])
+    mx, my, crs = to_metric_xy(xy[:, 0], xy[:, 1])
+    _, lines, _ = metric_streets(streets, crs)
     pts = shapely.points(mx, my)
     tree = shapely.STRtree(lines)
     pi, li = tree.query_nearest(pts, max_distance=max_distance_m, all_matches=True)
@@ -216,14 +215,12 @@ def street_coverage_by_unit(
     cols = ["unit_id", "street_m", "covered_m", "covered_share"]
     if streets is None or not len(streets):
         return pd.DataFrame(columns=cols)
-    _, lines, tr = metric_streets(streets, None)
+    _, lines, crs = metric_streets(streets, None)
     length, pieces, src, points, hit = _sampled_street_hits(
-        lines, tr, tracks, buffer_m=buffer_m, sample_m=sample_m
+        lines, crs, tracks, buffer_m=buffer_m, sample_m=sample_m
     )
-    inv = pyproj.Transformer.from_crs(tr.target_crs, 4326, always_xy=True)
-    pxy = shapely.get_coordinates(points)
-    lon, lat = inv.transform(pxy[:, 0], pxy[:, 1])
-    unit = assign_units(gpd.GeoDataFrame(geometry=shapely.points(lon, lat), crs=4326), units)
+    lonlat = to_lonlat_geoms(points, crs)
+    unit = assign_units(gpd.GeoDataFrame(geometry=lonlat, crs=4326), units)
     inside = pd.notna(unit)
     code, uniq = pd.factorize(unit[inside], sort=True)
     w = (length / pieces)[src][inside]

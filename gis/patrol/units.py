@@ -3,7 +3,6 @@ each sample lies in."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import geopandas as gpd
@@ -13,15 +12,21 @@ import shapely
 
 from gis.core.errors import InputError
 from gis.grids import OUTSIDE, assign_points
+from gis.units import UnitSpec
 
 
 def parse_units(units) -> tuple[str, object]:
-    """``("h3", res)`` for ``"h3:11"``/``("h3", 11)``, else ``("polygons", frame)``."""
-    if isinstance(units, str):
-        m = re.fullmatch(r"\s*h3\s*[:=]?\s*(\d{1,2})\s*", units.lower())
-        if not m:
-            raise InputError(f"unknown unit kind {units!r}; use 'h3:11' or a polygon layer")
-        return "h3", int(m.group(1))
+    """``("h3", res)`` for ``"h3:11"`` (``gis.units.UnitSpec``'s grammar) or ``("h3", 11)``,
+    else ``("polygons", frame)`` for a polygon layer.
+
+    Raises
+    ------
+    InputError
+        Text that is not ``h3:RES`` (0-15) in the unit grammar, or anything else.
+    """
+    if isinstance(units, str | UnitSpec):
+        spec = UnitSpec.parse(units, allowed=("h3",))
+        return "h3", spec.h3_resolution
     if isinstance(units, tuple) and len(units) == 2 and units[0] == "h3":
         return "h3", int(units[1])
     if isinstance(units, gpd.GeoDataFrame):

@@ -3,23 +3,25 @@ coverage, risk, gaps and staff tables that ``gridlens gaps`` and the Patrol page
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from gis import hotspots as hs
 from gis.core.errors import InputError
+from gis.core.geometry import district_outline
 from gis.patrol.clean import CYCLE_MAX_SPEED_MPS, CleanResult, clean_fixes
+from gis.patrol.clock import format_window, shift_window
 from gis.patrol.coverage import coverage_table
 from gis.patrol.gaps import GapReport, coverage_gaps
 from gis.patrol.presence import presence
 from gis.patrol.risk import unit_risk
 from gis.patrol.sampling import interpolate, segments
-from gis.patrol.shifts import format_window, shift_window
 from gis.patrol.staff import staff_summary
-from gis.patrol.units import parse_units
+from gis.taxonomy import category_mask
+from gis.units import UnitSpec
 
 
 @dataclass
@@ -86,29 +88,36 @@ def patrol_view(
     end=None,
     shift=None,
     area=None,
+    categories: str | Sequence[str] | None = None,
 ) -> PatrolView:
     """Coverage, risk and ranked gaps for ``units`` (``grid:micro`` or ``h3:<res>``).
 
-    ``incidents`` should already be those of the period (and the categories chosen): the risk
-    is their density and Gi* bin per unit (``unit_risk``) on the same units. H3 units are the
-    cells of ``area`` (default: the union of the level-1 grids, else of all grids). With
+    ``incidents`` should already be those of the period: the risk is their density and Gi* bin
+    per unit (``unit_risk``) on the same units. ``categories`` keeps the incidents of those
+    categories by THE category rule (``gis.taxonomy.category_mask``: ``"05"`` is the major class,
+    every ``05-xx``; ``"05-04"`` exactly; None keeps all). ``units`` is in the
+    unit grammar (``gis.units.UnitSpec``). H3 units are the cells of ``area`` (default: the
+    district, ``gis.core.geometry.district_outline``: the union of the level-1 grids). With
     ``staff`` (``staff_code, name, role, grid_code``), the micro-grids each member answers for
     and did not patrol, and ``staff_summary``.
     """
-    spec = units.strip().lower()
-    if spec in ("grid:micro", "micro", "grid"):
-        kind, unit_arg = "grid:micro", grids
+    spec = UnitSpec.parse(units, allowed=("grid", "h3"))
+    if categories:
+        if "category_code" not in incidents:
+            raise InputError("choosing categories needs a category_code column in the incidents")
+        incidents = incidents[category_mask(incidents["category_code"], categories)]
+    if spec.kind == "grid" and spec.level != "micro":
+        raise InputError(f"units must be grid:micro or h3:<res>, got {units!r}")
+    kind = str(spec)
+    if spec.kind == "grid":
+        unit_arg = grids
         units_frame = hs.grid_units(grids, "micro")
         all_units = None
     else:
-        k, res = parse_units(spec)
-        if k != "h3":
-            raise InputError(f"units must be grid:micro or h3:<res>, got {units!r}")
-        kind, unit_arg = f"h3:{res}", f"h3:{res}"
+        unit_arg = kind
         if area is None:
-            l1 = grids[grids["level"] == "l1"] if "level" in grids else grids
-            area = shapely.union_all((l1 if len(l1) else grids).geometry.to_numpy())
-        units_frame = hs.h3_units(area, int(res))
+            area = district_outline(grids)
+        units_frame = hs.h3_units(area, spec.h3_resolution)
         all_units = units_frame["unit_id"].to_numpy()
     cov = coverage_table(
         samples,

@@ -18,6 +18,7 @@ import shapely
 from gis import patrol
 from gis.core import coords, settings
 from gis.core.errors import InputError
+from gis.core.geometry import to_metric_xy
 
 T0 = pd.Timestamp("2026-01-05 10:00:00")
 LAT = 35.7925  # the middle of the southern row of tiny_grids
@@ -176,6 +177,35 @@ def test_segments_and_interpolation_shapes():
     assert samples["interpolated"].sum() == 10
     x = shapely.get_x(samples.geometry.to_numpy())
     assert x[1] == pytest.approx(LON0 + V * 20)
+
+
+def test_lengths_are_measured_in_the_shared_metric_crs():
+    """Segment lengths use THE metric CRS (gis.core.geometry: from the centre of the points'
+    bounds); patrol used its own pick, the zone of the median point, which differs here."""
+    # A's three fixes near 114.0 E (Gauss-Kruger zone CM 114), B's two near 110.0 E: the median
+    # point lies in the CM 114 zone, the centre of the bounds (112.0 E) in the CM 111 zone
+    lon = np.array([114.0, 114.0001, 114.0002, 110.0, 110.0001])
+    lat = np.full(5, 35.8)
+    fixes = gpd.GeoDataFrame(
+        {"staff_code": list("AAABB"), "t": T0 + pd.to_timedelta([0, 10, 20, 0, 10], "s")},
+        geometry=shapely.points(lon, lat),
+        crs=4326,
+    )
+    seg = patrol.segments(fixes)
+    x, y, crs = to_metric_xy(lon, lat)
+    assert crs.to_epsg() == 4546  # CGCS2000 3-degree GK CM 111E
+    expected = np.hypot(np.diff(x), np.diff(y))[[0, 1, 3]]
+    np.testing.assert_allclose(seg["length_m"], expected, rtol=1e-12)
+
+
+def test_units_follow_the_shared_grammar():
+    """Unit text is gis.units.UnitSpec's grammar: a resolution outside 0-15 is refused with the
+    grammar (patrol took any two digits, and h3 failed later with its own error)."""
+    with pytest.raises(InputError, match="h3:RES"):
+        patrol.parse_units("h3:16")
+    with pytest.raises(InputError, match="not available here"):
+        patrol.parse_units("grid:micro")  # a grid needs the layer itself
+    assert patrol.parse_units(" H3 : 11 ") == ("h3", 11)
 
 
 def test_street_coverage_matches_buffer_union_on_demo(demo_small):
@@ -570,6 +600,28 @@ def test_coverage_gaps_unvisited_and_staff(tiny_grids):
 # --------------------------------------------------------------------------------------------
 # Suggested route
 # --------------------------------------------------------------------------------------------
+def test_gap_categories_follow_the_shared_rule(tiny_grids):
+    """A 2-digit category is the major class in gaps as in hotspots (gis.taxonomy.category_mask):
+    ``gridlens gaps --category 05`` matched nothing while ``hotspots --category 05`` meant every
+    05-xx."""
+    samples = patrol.interpolate(walk(), step_s=15)
+    micro = tiny_grids[tiny_grids["level"] == "micro"]
+    pts = list(shapely.point_on_surface(micro.geometry.to_numpy()))
+    codes = ["05-04", "05-05", "07-01", "05-04", "07-02", "05-01", "07-01", "05-04"]
+    incidents = gpd.GeoDataFrame({"category_code": codes}, geometry=pts, crs=4326)
+    period = dict(start=T0.floor("D"), end=T0.floor("D") + pd.Timedelta(days=1))
+    major = patrol.patrol_view(samples, tiny_grids, incidents, categories=["05"], **period)
+    fives = incidents[incidents["category_code"].str.startswith("05-")]
+    by_hand = patrol.patrol_view(samples, tiny_grids, fives, **period)
+    assert major.risk["count"].sum() == 5
+    pd.testing.assert_frame_equal(major.risk, by_hand.risk)
+    pd.testing.assert_frame_equal(major.gaps.ranked, by_hand.gaps.ranked)
+    exact = patrol.patrol_view(samples, tiny_grids, incidents, categories="05-04", **period)
+    assert exact.risk["count"].sum() == 3
+    everything = patrol.patrol_view(samples, tiny_grids, incidents, categories=None, **period)
+    assert everything.risk["count"].sum() == len(incidents)
+
+
 def test_route_straight_picks_best_within_budget():
     stops = pd.DataFrame(
         {

@@ -1,5 +1,5 @@
-"""Daily shifts: clock times as nanoseconds of the day, which shift a time falls in, and the
-shift windows of the coverage functions."""
+"""The patrol clock: times as int64 nanoseconds (naive wall clock in the district's zone),
+period bounds, clock times of the day, daily shifts and which shift a time falls in."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from gis.core.errors import InputError
-from gis.patrol.metric import NS, times_ns
 
+#: nanoseconds per second (times are ``datetime64[ns]`` viewed as int64)
+NS = 10**9
 #: Default shifts (name -> (start, end) local clock; end <= start crosses midnight).
 DEFAULT_SHIFTS: dict[str, tuple[str, str]] = {
     "day": ("09:00", "19:00"),
@@ -19,6 +20,18 @@ DEFAULT_SHIFTS: dict[str, tuple[str, str]] = {
 }
 #: nanoseconds per day
 DAY_NS = 86_400 * NS
+
+
+def times_ns(t) -> np.ndarray:
+    """Naive times as int64 nanoseconds (NaT is ``np.iinfo(np.int64).min``)."""
+    return pd.Series(t).astype("datetime64[ns]").to_numpy().view(np.int64)
+
+
+def time_bound(value, default: int) -> int:
+    """A period bound as int64 nanoseconds: ``value`` (any timestamp) or ``default`` when None."""
+    if value is None:
+        return int(default)
+    return int(pd.Timestamp(value).as_unit("ns").value)
 
 
 def _clock_ns(text: str) -> int:
