@@ -8,7 +8,7 @@ import streamlit as st
 
 from gis import maps, patrol, ui
 from gis.core.errors import InputError
-from gis.grids import descendants
+from gis.views import patrol as page_model
 
 ui.page("view")
 f = ui.filters()
@@ -25,17 +25,17 @@ if data is None:
     st.stop()
 
 # ---- period: the global filter's, within the days that have tracks; then day and shift
-first, last = patrol.default_period(data.clean.fixes)
-start, end = max(f.start, first), min(f.end, last)
-if start >= end:
+period = page_model.track_period(data.clean.fixes, f.start, f.end)
+if period.empty:
     st.info(
         ui.t(
             "patrol.no_period",
-            start=ui.fmt_date(first),
-            end=ui.fmt_date(last - pd.Timedelta(days=1)),
+            start=ui.fmt_date(period.first),
+            end=ui.fmt_date(period.last - pd.Timedelta(days=1)),
         )
     )
     st.stop()
+start, end = period.start, period.end
 opts = st.columns([1, 2, 1])
 days = [""] + [
     d.strftime("%Y-%m-%d") for d in pd.date_range(start, end, freq="D", inclusive="left")
@@ -93,33 +93,21 @@ except InputError as exc:  # a custom shift that does not parse
 # ---- the chosen grid: its micro-grids (or the H3 cells whose centre lies in it)
 micro = grids[grids["level"] == "micro"]
 names = dict(zip(micro["code"], micro["name"], strict=True))
-cov, ranked = view.coverage, view.gaps.ranked
-micro_cov, unvisited, people = micro_view.coverage, micro_view.gaps.unvisited, micro_view.staff
-if f.grid_code:
-    inside = descendants(f.grid_code, grids)
-    area = grids.loc[grids["code"] == f.grid_code].geometry.iloc[0]
-    if units == "grid:micro":
-        cov, ranked = cov[cov["unit_id"].isin(inside)], ranked[ranked["unit_id"].isin(inside)]
-    else:
-        cov = cov[patrol.h3_cells_within(cov["unit_id"], area)]
-        ranked = ranked[ranked["unit_id"].isin(set(cov["unit_id"]))]
-    micro_cov = micro_cov[micro_cov["unit_id"].isin(inside)]
-    unvisited = unvisited[unvisited["unit_id"].isin(inside)]
-    people = people[people["grid_code"].isin(inside)]
+scoped = page_model.scope_to_grid(view, micro_view, grids, f.grid_code)
+cov, ranked, unvisited, people = scoped.coverage, scoped.ranked, scoped.unvisited, scoped.staff
 
 # ---- headline numbers (micro-grids)
-fixes = data.clean.fixes
-used = (fixes["t"] >= start) & (fixes["t"] < end) & patrol.in_shift(fixes["t"], shift)
-visited = int((micro_cov["visits"] > 0).sum())
-street_m = micro_cov["street_m"].sum()
+head = page_model.headline(
+    data.clean.fixes, scoped.micro_coverage, start=start, end=end, shift=shift
+)
 c = st.columns(5)
-c[0].metric(ui.t("patrol.metric.fixes"), ui.fmt_int(used.sum()))
-c[1].metric(ui.t("patrol.metric.hours"), f"{micro_cov['dwell_s'].sum() / 3600:.1f}")
-c[2].metric(ui.t("patrol.metric.visited"), f"{visited:,} / {len(micro_cov):,}")
-c[3].metric(ui.t("patrol.metric.unvisited"), ui.fmt_int(len(micro_cov) - visited))
+c[0].metric(ui.t("patrol.metric.fixes"), ui.fmt_int(head.fixes_used))
+c[1].metric(ui.t("patrol.metric.hours"), f"{head.dwell_h:.1f}")
+c[2].metric(ui.t("patrol.metric.visited"), f"{head.visited:,} / {head.micro_grids:,}")
+c[3].metric(ui.t("patrol.metric.unvisited"), ui.fmt_int(head.unvisited))
 c[4].metric(
     ui.t("patrol.metric.covered"),
-    f"{micro_cov['covered_m'].sum() / street_m:.1%}" if street_m > 0 else "—",
+    f"{head.covered_share:.1%}" if head.covered_share is not None else "—",
     help=ui.t("patrol.metric.covered_help", buffer=f"{patrol.GPS_ACCURACY_M:g}"),
 )
 
@@ -304,7 +292,7 @@ if codes:
         m[2].metric(ui.t("patrol.route_distance"), ui.fmt_int(round(route.travel_m)))
         m[3].metric(ui.t("patrol.route_mode"), ui.t(f"patrol.mode.{route.mode}"))
         member = people.loc[people["staff_code"] == who, "grid_code"].iloc[0]
-        mine = micro[micro["code"].isin(descendants(member, grids))]
+        mine = page_model.staff_micro_grids(grids, member)
         outline = maps.polygon_layer(
             mine.geometry.to_numpy(),
             [
