@@ -12,7 +12,7 @@ import shapely
 
 from gis.core.errors import InputError
 from gis.grids import OUTSIDE, assign_points
-from gis.units import UnitSpec
+from gis.units import UnitSpec, h3_cells
 
 
 def parse_units(units) -> tuple[str, object]:
@@ -56,21 +56,14 @@ def assign_units(samples: gpd.GeoDataFrame, units) -> np.ndarray:
 
     Grid layers (with ``level``) go through ``gis.grids.assign_points`` (micro-grids; a point on
     a shared edge goes to the smaller code); other polygon layers use an STRtree (first unit in
-    layer order); ``"h3:<res>"`` uses h3 v4 ``latlng_to_cell``.
+    layer order); ``"h3:<res>"`` uses ``gis.units.h3_cells`` (h3 v4 ``latlng_to_cell``).
     """
     kind, spec = parse_units(units)
     geoms = samples.geometry.to_numpy()
     if kind == "h3":
-        lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
-        to_cell = h3.api.basic_int.latlng_to_cell
-        res = int(spec)
-        cells = np.fromiter(
-            (to_cell(a, b, res) for a, b in zip(lat.tolist(), lon.tolist(), strict=True)),
-            dtype=np.uint64,
-            count=len(lat),
-        )
+        cells = h3_cells(shapely.get_x(geoms), shapely.get_y(geoms), int(spec))
         uniq, inv = np.unique(cells, return_inverse=True)
-        names = np.array([h3.int_to_str(int(c)) for c in uniq], dtype=object)
+        names = np.array([h3.int_to_str(int(c)) if c else None for c in uniq], dtype=object)
         return names[inv]
     frame = spec
     if "level" in frame and "parent_code" in frame and "code" in frame:
