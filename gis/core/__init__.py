@@ -1,0 +1,5 @@
+"""The lowest layer: settings (the only reader of the environment), errors, CRS choice,
+Chinese coordinate systems, geometry helpers and the one time parser. Imports no other gis
+module; import its modules directly (``from gis.core.times import parse_times``)."""
+
+__all__ = ["coords", "crs", "errors", "geometry", "settings", "times"]
