@@ -110,6 +110,7 @@ def _area_from_file(path: str):
 
 def cmd_brief(args) -> int:
     from gis import planning, store
+    from gis.reports import render_briefing_html, write_briefing_excel
 
     out = Path(args.out)
     suffix = out.suffix.lower()
@@ -145,9 +146,9 @@ def cmd_brief(args) -> int:
         title=title,
     )
     if suffix == ".xlsx":
-        brief.to_excel(out, lang=args.lang)
+        write_briefing_excel(brief, out, lang=args.lang)
     else:
-        brief.to_html(args.lang, path=out)
+        render_briefing_html(brief, args.lang, path=out)
     for line in brief.summary(args.lang):
         print(line)
     print(f"briefing: {out}")
@@ -192,7 +193,7 @@ def cmd_evaluate(args) -> int:
         area, label = _area_from_file(args.area), Path(args.area).stem
         before, after = args.before, args.after
         engine = _engine(args) if (incidents is None or args.db) else None
-    before, after = planning._window(before), planning._window(after)
+    before, after = planning.parse_period(before), planning.parse_period(after)
     district = None
     if engine is not None:
         l1 = store.read_grids(engine, level="l1")

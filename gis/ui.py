@@ -16,6 +16,7 @@ import streamlit as st
 
 from gis import auth, i18n, store
 from gis.grids import assign_points
+from gis.reports import render_briefing_html, write_briefing_excel
 
 USER_KEY = "gridlens_user"
 FILTERS_KEY = "gridlens_filters"
@@ -816,18 +817,19 @@ def rect_briefing(
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def rect_briefing_html(area, start, end, categories, sources, title, lang_code: str) -> bytes:
-    """The self-contained HTML briefing (``Briefing.to_html``), UTF-8."""
-    return rect_briefing(area, start, end, categories, sources, title).to_html(lang_code).encode()
+    """The self-contained HTML briefing (``gis.reports.render_briefing_html``), UTF-8."""
+    brief = rect_briefing(area, start, end, categories, sources, title)
+    return render_briefing_html(brief, lang_code).encode()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def rect_briefing_xlsx(area, start, end, categories, sources, title, lang_code: str) -> bytes:
-    """The briefing's tables as an Excel workbook (``Briefing.to_excel``)."""
+    """The briefing's tables as an Excel workbook (``gis.reports.write_briefing_excel``)."""
     import tempfile
 
     brief = rect_briefing(area, start, end, categories, sources, title)
     with tempfile.TemporaryDirectory() as tmp:
-        path = brief.to_excel(Path(tmp) / "briefing.xlsx", lang=lang_code)
+        path = write_briefing_excel(brief, Path(tmp) / "briefing.xlsx", lang=lang_code)
         return path.read_bytes()
 
 

@@ -10,8 +10,10 @@ test downloads the HTML briefing and opens it in Chromium with no request leavin
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,9 +22,10 @@ import pytest
 import shapely
 import streamlit_folium
 
-from gis import auth, planning, store
+from gis import auth, i18n, maps, planning, store
 from gis import hotspots as hs
 from gis.grids import assign_points
+from gis.store.models import PLAN_STATUSES
 from gis.webmap import external_urls
 from tests.test_app import metrics, new_app, sign_in
 
@@ -328,13 +331,7 @@ def test_category_filter_applies_to_zones_briefing_and_evaluation(page_db, ref, 
 
 
 def test_every_label_of_the_page_is_in_both_languages():
-    import re
-    from pathlib import Path
-
-    from gis import i18n
-    from gis.store.models import PLAN_STATUSES
-
-    source = (Path(__file__).resolve().parents[1] / PAGE).read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[2] / PAGE).read_text(encoding="utf-8")
     keys = set(re.findall(r'\bt\(\s*"([a-z_.]+)"', source))
     keys |= {f"rect.status.{s}" for s in PLAN_STATUSES}
     keys |= {f"rect.trend.{t}" for t in (*planning.TRENDS, "too few")}
@@ -353,8 +350,6 @@ def test_every_label_of_the_page_is_in_both_languages():
 def screen_offset(grids, point) -> tuple[float, float]:
     """Pixels from the page's map centre to a lon/lat point: the page's view (``maps.view_for``
     of the level-1 grids, zoom + 0.7) on deck.gl's Web Mercator world of 512 x 2^zoom pixels."""
-    from gis import maps
-
     view = maps.view_for(grids[grids["level"] == "l1"].geometry)
     world = 512 * 2 ** min(18.0, view.zoom + 0.7)
 

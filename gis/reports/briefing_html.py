@@ -1,20 +1,25 @@
 """Self-contained HTML for ``gis.planning.Briefing``: map and charts drawn with matplotlib (Agg,
 no pyplot state), embedded as base64 PNG; inline CSS; no external URL at all, so the file opens
-offline on a government intranet."""
+offline on a government intranet.
+
+matplotlib is imported inside the drawing functions: importing this module stays cheap.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gis.planning import Briefing
+from gis.core.settings import STORAGE_EPSG
+from gis.planning import WEEKDAYS, Briefing
+from gis.planning.areas import metric_crs, to_metric
 
 _CJK_NAMES = (
     "Noto Sans CJK SC",
@@ -114,13 +119,11 @@ def _plot_geom(ax, geom, **kw) -> None:
 def _map(brief: Briefing, lang: str, names: dict[str, str]) -> str:
     from matplotlib.figure import Figure
 
-    from gis import planning
-
-    crs = planning._metric_crs(planning.gpd.GeoSeries([brief.area], crs=4326))
+    crs = metric_crs(gpd.GeoSeries([brief.area], crs=STORAGE_EPSG))
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot(1, 1, 1)
     if brief.context is not None and len(brief.context):
-        ctx = planning._to_metric(brief.context.geometry.to_numpy(), crs)
+        ctx = to_metric(brief.context.geometry.to_numpy(), crs)
         for g, level in zip(ctx, brief.context["level"], strict=True):
             color = "#9ecae1" if level == "dedicated" else "#bbbbbb"
             _plot_geom(ax, g, color=color, lw=0.6)
@@ -128,14 +131,14 @@ def _map(brief: Briefing, lang: str, names: dict[str, str]) -> str:
         rng = np.random.default_rng(0)
         pts = brief.points
         take = rng.choice(len(pts), size=min(len(pts), 5000), replace=False)
-        pm = planning._to_metric(shapely.points(pts[take]), crs)
+        pm = to_metric(shapely.points(pts[take]), crs)
         px, py = shapely.get_x(pm), shapely.get_y(pm)
         ax.scatter(px, py, s=3, color="#555555", alpha=0.5, lw=0, label=names["incidents"])
-    _plot_geom(ax, planning._to_metric([brief.area], crs)[0], color="#d62728", lw=2.0)
+    _plot_geom(ax, to_metric([brief.area], crs)[0], color="#d62728", lw=2.0)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    minx, miny, maxx, maxy = planning._to_metric([brief.area], crs)[0].buffer(120).bounds
+    minx, miny, maxx, maxy = to_metric([brief.area], crs)[0].buffer(120).bounds
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     # a 100 m / 200 m scale bar (metric CRS)
@@ -163,12 +166,10 @@ def _bars(brief: Briefing, lang: str) -> str | None:
 def _heat(brief: Briefing, lang: str) -> str:
     from matplotlib.figure import Figure
 
-    from gis.planning import _WEEKDAYS
-
     fig = Figure(figsize=(5.0, 6.0))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(brief.hour_weekday.to_numpy(), aspect="auto", cmap="OrRd", origin="upper")
-    ax.set_xticks(range(7), _WEEKDAYS[lang])
+    ax.set_xticks(range(7), WEEKDAYS[lang])
     ax.set_yticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)])
     fig.colorbar(im, ax=ax, label=_LABELS[lang]["incidents"])
     return _png(fig)
@@ -221,8 +222,32 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], limit: int, lang: str) 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
-def render(brief: Briefing, lang: str = "zh") -> str:
-    """The page as one HTML string."""
+def render_briefing_html(brief: Briefing, lang: str = "zh", path: str | Path | None = None) -> str:
+    """The briefing as a self-contained HTML page (map and charts as embedded PNG, no external
+    URL).
+
+    Parameters
+    ----------
+    brief
+        From ``gis.planning.briefing``.
+    lang
+        ``zh`` or ``en``.
+    path
+        Also write the page there (UTF-8).
+
+    Returns
+    -------
+    str
+        The page.
+    """
+    page = _render(brief, lang)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(page, encoding="utf-8")
+    return page
+
+
+def _render(brief: Briefing, lang: str) -> str:
     import matplotlib
 
     if lang not in _LABELS:

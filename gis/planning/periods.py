@@ -1,0 +1,52 @@
+"""Periods of the joint rectification tools: the incidents' times, the period they cover, and
+a period given as text (``START:END``) or a pair.
+
+Times are naive local wall-clock times, as stored.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gis.core.errors import InputError
+
+
+def incident_times(incidents: pd.DataFrame) -> pd.Series:
+    """The incidents' ``occurred_at`` as datetimes; ``InputError`` without that column."""
+    if "occurred_at" not in incidents:
+        raise InputError("incidents need an occurred_at column")
+    return pd.to_datetime(incidents["occurred_at"])
+
+
+def incident_period(incidents: pd.DataFrame, period) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)``: ``period`` checked, or by default the incidents' first time to just
+    after their last (one second later, so the last incident is inside ``[start, end)``)."""
+    if period is not None:
+        start, end = (pd.Timestamp(v) for v in period)
+        if not end > start:
+            raise InputError(f"period end {end} is not after its start {start}")
+        return start, end
+    t = incident_times(incidents)
+    if t.notna().sum() == 0:
+        raise InputError("no incident times to derive a period from; pass period=(start, end)")
+    return t.min(), t.max() + pd.Timedelta(seconds=1)
+
+
+def parse_period(value) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)`` from a pair or from text ``START:END`` (``START/END`` when the times
+    hold colons), e.g. the CLI's ``--before 2026-03-01:2026-04-01``.
+
+    Raises
+    ------
+    InputError
+        Text without a separator, or the end not after the start.
+    """
+    if isinstance(value, str):
+        a, sep, b = value.partition(":") if value.count(":") == 1 else value.partition("/")
+        if not sep:
+            raise InputError(f"a period is START:END or START/END, got {value!r}")
+        value = (a, b)
+    start, end = (pd.Timestamp(v) for v in value)
+    if not end > start:
+        raise InputError(f"period end {end} is not after its start {start}")
+    return start, end
