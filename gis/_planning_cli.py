@@ -155,25 +155,18 @@ def cmd_brief(args) -> int:
     return 0
 
 
-def _read_incident_file(path: str):
-    from gis.io import read_geo_file
-
-    frame, reason = read_geo_file(path)
-    frame = frame[(reason == "").to_numpy()]
-    if "occurred_at" not in frame.columns:
-        raise InputError(f"{path}: needs an occurred_at column")
-    frame = frame.copy()
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], errors="coerce")
-    if frame["occurred_at"].dt.tz is not None:
-        frame["occurred_at"] = frame["occurred_at"].dt.tz_localize(None)
-    return frame[frame["occurred_at"].notna()]
-
-
 def cmd_evaluate(args) -> int:
     from gis import planning, store
+    from gis._hotspots_cli import read_incident_file
 
     categories = list(args.category or []) or None
-    incidents = _read_incident_file(args.incidents) if args.incidents else None
+    incidents = read_incident_file(args.incidents) if args.incidents else None
+    if incidents is not None:
+        if "occurred_at" not in incidents:
+            raise InputError(
+                f"{args.incidents}: no time column found (occurred_at, time, 发生时间 ...)"
+            )
+        incidents = incidents[incidents["occurred_at"].notna()]
     if args.plan is not None:
         engine = _engine(args)
         plan = planning.get_plan(engine, args.plan)
@@ -280,6 +273,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--buffer-m", type=float, default=300.0, help="buffer width, metres")
     p.add_argument("--before", help="START:END (or START/END when times hold colons)")
     p.add_argument("--after", help="START:END, the operation's period")
-    p.add_argument("--incidents", help="incident file instead of the database (occurred_at)")
+    p.add_argument(
+        "--incidents", help="incident file instead of the database (columns found as for hotspots)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_evaluate)

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 from openpyxl import load_workbook
@@ -175,3 +176,35 @@ def test_cli_evaluate_incident_file_without_database(tmp_path, capsys):
     assert result["control_before"] == 1001
     hand = (160 / 1000 - 100 / 1001) / (50 / 1000 - 100 / 1001)
     assert result["wdq"] == pytest.approx(hand) and result["verdict"] == "displacement"
+
+
+def test_cli_evaluate_reads_incident_files_as_hotspots_does(tmp_path, capsys):
+    # drift fixed (issue 12): `evaluate --incidents` refused a CSV whose time column is `time`
+    # ("needs an occurred_at column") while `hotspots --incidents` read it; one reader now
+    inc = constructed(100, 50, 100, 160, 1000, 1000)
+    csv = tmp_path / "inc.csv"
+    pd.DataFrame(
+        {
+            "time": inc["occurred_at"].dt.strftime("%Y/%m/%d %H:%M"),
+            "category": inc["category_code"],
+            "lon": inc.geometry.x,
+            "lat": inc.geometry.y,
+        }
+    ).to_csv(csv, index=False)
+    area_file = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[to_ll(AREA_M)], crs=4326).to_file(area_file)
+    args = ["evaluate", "--area", str(area_file), "--incidents", str(csv)]
+    args += ["--before", "2026-03-01:2026-04-01", "--after", "2026-04-01:2026-05-01", "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    counts = tuple(
+        result[f"{where}_{when}"]
+        for where in ("area", "buffer", "control")
+        for when in ("before", "after")
+    )
+    assert counts == (100, 50, 100, 160, 1001, 1000)
+    assert result["verdict"] == "displacement"
+    # a file without any time column says so in one line
+    pd.DataFrame({"lon": [112.93], "lat": [35.8]}).to_csv(tmp_path / "no_time.csv", index=False)
+    assert main([*args[:4], str(tmp_path / "no_time.csv"), *args[5:]]) == 1
+    assert "no time column" in capsys.readouterr().err
