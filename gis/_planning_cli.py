@@ -189,8 +189,7 @@ def cmd_evaluate(args) -> int:
     before, after = planning.parse_period(before), planning.parse_period(after)
     district = None
     if engine is not None:
-        l1 = store.read_grids(engine, level="l1")
-        district = planning.area_geometry(l1) if len(l1) else None
+        district = planning.store_district(engine)
         if incidents is None:
             incidents = store.read_incidents(
                 engine,

@@ -57,6 +57,7 @@ from gis.planning.evaluation import (
     evaluate_plans,
     plan_periods,
     rate_ratio_test,
+    store_district,
     verdict_for,
     wdq,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "propose_zones",
     "rate_ratio_test",
     "save_plan",
+    "store_district",
     "trend_class",
     "update_plan_status",
     "verdict_for",

@@ -1,37 +1,25 @@
-"""Areas of the joint rectification tools: coercion of a user's choice to one polygon, the
-local metric CRS and the conversions to and from it, points inside an area, polygon cleaning.
+"""Geometry helpers of the joint rectification tools: incident points in metric coordinates,
+points inside an area, polygon cleaning; ``area_geometry`` is the shared area coercion.
 
 Geometries come and go in EPSG:4326; areas and distances are computed in the local metric CRS
-of ``gis.core.crs.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger in China).
+(``gis.core.geometry.local_metric_crs``: CGCS2000 3-degree Gauss-Kruger in China). The metric
+conversions and the area coercion live in ``gis.core.geometry``.
 """
 
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyproj
 import shapely
 
-from gis.core.crs import local_metric_crs
-from gis.core.errors import InputError
+from gis.core.geometry import as_area, polygonal, to_metric_xy
 from gis.core.settings import STORAGE_EPSG
 
-
-def metric_crs(geoms) -> pyproj.CRS:
-    """The local metric CRS of some geometries (a GeoSeries, or EPSG:4326 geometries)."""
-    series = geoms if isinstance(geoms, gpd.GeoSeries) else gpd.GeoSeries(geoms, crs=STORAGE_EPSG)
-    return local_metric_crs(series)
-
-
-def to_metric(geoms, crs: pyproj.CRS) -> np.ndarray:
-    """EPSG:4326 geometries projected to the metric ``crs``, as an array."""
-    return gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=STORAGE_EPSG).to_crs(crs).to_numpy()
-
-
-def to_lonlat(geoms, crs: pyproj.CRS) -> np.ndarray:
-    """Geometries in the metric ``crs`` back to EPSG:4326, as an array."""
-    return gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=crs).to_crs(STORAGE_EPSG).to_numpy()
+#: The area a user picked as one (multi)polygon in EPSG:4326: a geometry, WKT, GeoJSON, a
+#: GeoSeries / GeoDataFrame or grid codes (with ``grids``). The shared rule,
+#: ``gis.core.geometry.as_area``, under the name planning's callers know.
+area_geometry = as_area
 
 
 def points_metric(incidents: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
@@ -44,9 +32,8 @@ def points_metric(incidents: gpd.GeoDataFrame, crs: pyproj.CRS) -> tuple[np.ndar
     lon = np.full(len(arr), np.nan)
     lat = np.full(len(arr), np.nan)
     lon[ok], lat[ok] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
-    tr = pyproj.Transformer.from_crs(STORAGE_EPSG, crs, always_xy=True)
-    x, y = tr.transform(lon, lat)
-    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y, _ = to_metric_xy(lon, lat, crs)
+    return x, y
 
 
 def points_inside(geom: shapely.Geometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -60,16 +47,6 @@ def points_inside(geom: shapely.Geometry, x: np.ndarray, y: np.ndarray) -> np.nd
         shapely.prepare(geom)
         out[cand] = shapely.intersects_xy(geom, x[cand], y[cand])
     return out
-
-
-def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """Only the polygon parts of a geometry (a MultiPolygon or Polygon, possibly empty)."""
-    if geom is None or geom.is_empty:
-        return shapely.Polygon()
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def _fill_holes(geom: shapely.Geometry, max_hole_m2: float) -> shapely.Geometry:
@@ -96,46 +73,3 @@ def clean_polygon(
     if simplify_m > 0:
         geom = shapely.simplify(geom, simplify_m, preserve_topology=True)
     return polygonal(geom.buffer(0))
-
-
-def area_geometry(area, grids: pd.DataFrame | None = None) -> shapely.Geometry:
-    """One (multi)polygon in EPSG:4326 from whatever a user picked.
-
-    Parameters
-    ----------
-    area
-        A shapely geometry (EPSG:4326), WKT text, a GeoSeries / GeoDataFrame (unioned, any CRS),
-        or a sequence of grid codes (their union; needs ``grids``).
-    grids
-        The grid layer (``code``, geometry in EPSG:4326) for grid codes.
-
-    Raises
-    ------
-    InputError
-        Empty or non-polygonal area, unknown grid codes, codes without ``grids``.
-    """
-    if isinstance(area, str):
-        try:
-            area = shapely.from_wkt(area)
-        except Exception as exc:  # shapely raises its own GEOSException
-            raise InputError(f"cannot read the area as WKT ({exc})") from exc
-    if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
-        gs = area.geometry if isinstance(area, gpd.GeoDataFrame) else area
-        if gs.crs is not None and gs.crs.to_epsg() != STORAGE_EPSG:
-            gs = gs.to_crs(STORAGE_EPSG)
-        geoms = gs.to_numpy()
-        geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-        area = shapely.union_all(shapely.make_valid(geoms)) if len(geoms) else shapely.Polygon()
-    elif not isinstance(area, shapely.Geometry):
-        codes = [str(c).strip() for c in area if str(c).strip()]
-        if grids is None:
-            raise InputError("choosing grids by code needs the grid layer")
-        sel = grids[grids["code"].astype(str).isin(codes)]
-        unknown = sorted(set(codes) - set(sel["code"].astype(str)))
-        if unknown:
-            raise InputError(f"unknown grid code(s): {', '.join(unknown[:10])}")
-        area = shapely.union_all(shapely.make_valid(sel.geometry.to_numpy()))
-    geom = polygonal(area)
-    if geom.is_empty:
-        raise InputError("the area is empty or not a polygon")
-    return geom

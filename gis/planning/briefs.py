@@ -17,8 +17,9 @@ import pandas as pd
 import pyproj
 import shapely
 
+from gis.core.geometry import as_area, local_metric_crs, to_metric_geoms
 from gis.core.settings import STORAGE_EPSG
-from gis.planning.areas import area_geometry, metric_crs, points_inside, points_metric, to_metric
+from gis.planning.areas import points_inside, points_metric
 from gis.planning.departments import departments_of, main_categories, taxonomy_lookup
 from gis.planning.periods import incident_period, incident_times
 from gis.planning.trend import Trend, trend_class
@@ -235,7 +236,7 @@ def _grid_overlaps(
     g = grids
     if "valid_to" in g.columns:
         g = g[g["valid_to"].isna()]
-    geoms = to_metric(g.geometry.to_numpy(), crs)
+    geoms = to_metric_geoms(g.geometry.to_numpy(), crs)
     tree = shapely.STRtree(geoms)
     idx = tree.query(area_m, predicate="intersects")
     inter = shapely.area(shapely.intersection(geoms[idx], area_m))
@@ -283,9 +284,9 @@ def briefing(
         Rows of the top addresses table.
     """
     tax = taxonomy_lookup(taxonomy, departments)
-    geom = area_geometry(area, grids)
-    crs = metric_crs(gpd.GeoSeries([geom], crs=STORAGE_EPSG))
-    area_m = to_metric([geom], crs)[0]
+    geom = as_area(area, grids)
+    crs = local_metric_crs(gpd.GeoSeries([geom], crs=STORAGE_EPSG))
+    area_m = to_metric_geoms([geom], crs)[0]
     start, end = incident_period(incidents, period)
     t = incident_times(incidents)
     in_time = ((t >= start) & (t < end)).to_numpy()
@@ -449,7 +450,7 @@ def briefing(
         grid_table = over.reindex(columns=grid_cols).reset_index(drop=True)
         near = area_m.buffer(150.0)
         g_all = grids[grids["level"].isin(["micro", "dedicated"])] if "level" in grids else grids
-        g_m = to_metric(g_all.geometry.to_numpy(), crs)
+        g_m = to_metric_geoms(g_all.geometry.to_numpy(), crs)
         close = shapely.intersects(g_m, near)
         context = gpd.GeoDataFrame(
             {"code": g_all["code"].to_numpy()[close], "level": g_all["level"].to_numpy()[close]},

@@ -50,10 +50,12 @@ from scipy import special
 
 from gis import store
 from gis.core.errors import InputError
+from gis.core.geometry import as_area, district_outline, local_metric_crs, to_metric_geoms
 from gis.core.settings import STORAGE_EPSG
-from gis.planning.areas import area_geometry, metric_crs, points_inside, points_metric, to_metric
+from gis.planning.areas import points_inside, points_metric
 from gis.planning.periods import incident_times, parse_period
 from gis.planning.plans import get_plan, list_plans
+from gis.taxonomy import category_mask
 
 #: Evaluation significance level.
 ALPHA = 0.05
@@ -311,7 +313,8 @@ def evaluate(
         The district polygon (EPSG:4326); the control is the district minus the area and the
         buffer. Default: the convex hull of the incidents.
     categories
-        Only these category codes (e.g. the operation's target problem).
+        Only these categories (e.g. the operation's target problem): minor-class codes, or a
+        major class (``"05"``) for all its minor classes (``gis.taxonomy.category_mask``).
     alpha
         Significance level of the verdict.
     label
@@ -321,20 +324,20 @@ def evaluate(
     -------
     Evaluation
     """
-    geom = area_geometry(area_geom)
+    geom = as_area(area_geom)
     before, after = parse_period(before), parse_period(after)
     inc = incidents
     if categories:
-        inc = inc[inc["category_code"].astype(str).isin([str(c) for c in categories])]
-    crs = metric_crs(gpd.GeoSeries([geom], crs=STORAGE_EPSG))
-    area_m = to_metric([geom], crs)[0]
+        inc = inc[category_mask(inc["category_code"], list(categories))]
+    crs = local_metric_crs(gpd.GeoSeries([geom], crs=STORAGE_EPSG))
+    area_m = to_metric_geoms([geom], crs)[0]
     x, y = points_metric(inc, crs)
     if district is None:
         ok = np.isfinite(x) & np.isfinite(y)
         district_m = shapely.convex_hull(shapely.multipoints(np.column_stack([x[ok], y[ok]])))
         district_m = shapely.union(district_m, area_m.buffer(buffer_m))
     else:
-        district_m = to_metric([area_geometry(district)], crs)[0]
+        district_m = to_metric_geoms([as_area(district)], crs)[0]
     outer = area_m.buffer(float(buffer_m), quad_segs=16)
     ring = shapely.difference(outer, area_m)
     control = shapely.difference(district_m, outer)
@@ -387,6 +390,13 @@ def evaluate(
     )
 
 
+def store_district(engine) -> shapely.Geometry | None:
+    """The district of the store's current grids (``gis.core.geometry.district_outline``: the
+    union of the level-1 grids), EPSG:4326; None when the store has no grids."""
+    grids = store.read_grids(engine)
+    return district_outline(grids) if len(grids) else None
+
+
 def plan_periods(plan: Mapping[str, Any]) -> tuple[tuple, tuple]:
     """``(before, after)`` of a plan: after = its period, before = the same length just before."""
     start, end = pd.Timestamp(plan["period_start"]), pd.Timestamp(plan["period_end"])
@@ -427,8 +437,7 @@ def evaluate_plan(
         incidents = store.read_incidents(
             engine, before[0].to_pydatetime(), after[1].to_pydatetime(), list(categories or [])
         )
-    l1 = store.read_grids(engine, level="l1")
-    district = area_geometry(l1) if len(l1) else None
+    district = store_district(engine)
     return evaluate(
         plan["geometry"],
         incidents,

@@ -1,7 +1,8 @@
 """Periods of the joint rectification tools: the incidents' times, the period they cover, and
 a period given as text (``START:END``) or a pair.
 
-Times are naive local wall-clock times, as stored.
+Times are naive wall-clock times in the district's zone, as stored; text goes through the one
+time parser (``gis.core.times``).
 """
 
 from __future__ import annotations
@@ -9,23 +10,36 @@ from __future__ import annotations
 import pandas as pd
 
 from gis.core.errors import InputError
+from gis.core.times import parse_time_arg, parse_times
 
 
 def incident_times(incidents: pd.DataFrame) -> pd.Series:
-    """The incidents' ``occurred_at`` as datetimes; ``InputError`` without that column."""
+    """The incidents' ``occurred_at`` as naive wall-clock datetimes (``parse_times``: zone-aware
+    values converted to the district's zone); ``InputError`` without that column."""
     if "occurred_at" not in incidents:
         raise InputError("incidents need an occurred_at column")
-    return pd.to_datetime(incidents["occurred_at"])
+    return parse_times(incidents["occurred_at"])
+
+
+def _stamp(value, name: str) -> pd.Timestamp:
+    if isinstance(value, str):
+        stamp = parse_time_arg(value, name=name)
+        return pd.NaT if stamp is None else stamp
+    return pd.Timestamp(value)
+
+
+def _checked(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start, end = _stamp(start, "period start"), _stamp(end, "period end")
+    if not end > start:
+        raise InputError(f"period end {end} is not after its start {start}")
+    return start, end
 
 
 def incident_period(incidents: pd.DataFrame, period) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``(start, end)``: ``period`` checked, or by default the incidents' first time to just
     after their last (one second later, so the last incident is inside ``[start, end)``)."""
     if period is not None:
-        start, end = (pd.Timestamp(v) for v in period)
-        if not end > start:
-            raise InputError(f"period end {end} is not after its start {start}")
-        return start, end
+        return _checked(*period)
     t = incident_times(incidents)
     if t.notna().sum() == 0:
         raise InputError("no incident times to derive a period from; pass period=(start, end)")
@@ -39,14 +53,11 @@ def parse_period(value) -> tuple[pd.Timestamp, pd.Timestamp]:
     Raises
     ------
     InputError
-        Text without a separator, or the end not after the start.
+        Text without a separator, an unreadable time, or the end not after the start.
     """
     if isinstance(value, str):
         a, sep, b = value.partition(":") if value.count(":") == 1 else value.partition("/")
         if not sep:
             raise InputError(f"a period is START:END or START/END, got {value!r}")
         value = (a, b)
-    start, end = (pd.Timestamp(v) for v in value)
-    if not end > start:
-        raise InputError(f"period end {end} is not after its start {start}")
-    return start, end
+    return _checked(*value)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from gis import auth
 from gis.core.errors import InputError
-from gis.planning.areas import area_geometry
+from gis.core.geometry import as_area
 from gis.store import plans as plan_rows
 from gis.store.models import PLAN_STATUSES
 
@@ -91,7 +91,7 @@ def save_plan(
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
     if not end > start:
         raise InputError(f"the plan ends ({end}) before it starts ({start})")
-    geom = area_geometry(area, grids)
+    geom = as_area(area, grids)
     return plan_rows.insert_plan(
         engine,
         name=name,

@@ -27,16 +27,9 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from gis.core.errors import InputError
+from gis.core.geometry import local_metric_crs, polygonal, to_lonlat_geoms, to_metric_geoms
 from gis.core.settings import STORAGE_EPSG
-from gis.planning.areas import (
-    clean_polygon,
-    metric_crs,
-    points_inside,
-    points_metric,
-    polygonal,
-    to_lonlat,
-    to_metric,
-)
+from gis.planning.areas import clean_polygon, points_inside, points_metric
 from gis.planning.departments import (
     TaxonomyLookup,
     departments_of,
@@ -147,7 +140,7 @@ def _patrol_dwell(
             "units, or a GeoDataFrame with the presence units' polygons"
         )
     geo = presence.dissolve(by=presence["unit_id"].astype(str), aggfunc={"dwell_s": "sum"})
-    geoms = to_metric(geo.geometry.to_numpy(), crs)
+    geoms = to_metric_geoms(geo.geometry.to_numpy(), crs)
     area = shapely.area(geoms)
     dwell = geo["dwell_s"].to_numpy(dtype=float)
     out = []
@@ -263,8 +256,8 @@ def propose_zones(
     units = units_with_gi
     if units.crs is not None and units.crs.to_epsg() != STORAGE_EPSG:
         units = units.to_crs(STORAGE_EPSG)
-    crs = metric_crs(units.geometry)
-    units_m = to_metric(units.geometry.to_numpy(), crs)
+    crs = local_metric_crs(units.geometry)
+    units_m = to_metric_geoms(units.geometry.to_numpy(), crs)
     unit_area = shapely.area(units_m)
     district_area = float(unit_area.sum())
     hot, emerging = _hot_mask(units, min_bin)
@@ -384,7 +377,7 @@ def propose_zones(
     if top is not None:
         out, geoms_m = out.iloc[: int(top)], geoms_m[: int(top)]
     result = gpd.GeoDataFrame(
-        out[ZONE_COLUMNS], geometry=list(to_lonlat(geoms_m, crs)), crs=STORAGE_EPSG
+        out[ZONE_COLUMNS], geometry=list(to_lonlat_geoms(geoms_m, crs)), crs=STORAGE_EPSG
     )
     result.attrs.update(attrs)
     return result

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.core.geometry import local_metric_crs, to_metric_geoms
 from gis.core.settings import STORAGE_EPSG
 from gis.planning import WEEKDAYS, Briefing
-from gis.planning.areas import metric_crs, to_metric
 
 _CJK_NAMES = (
     "Noto Sans CJK SC",
@@ -119,11 +119,11 @@ def _plot_geom(ax, geom, **kw) -> None:
 def _map(brief: Briefing, lang: str, names: dict[str, str]) -> str:
     from matplotlib.figure import Figure
 
-    crs = metric_crs(gpd.GeoSeries([brief.area], crs=STORAGE_EPSG))
+    crs = local_metric_crs(gpd.GeoSeries([brief.area], crs=STORAGE_EPSG))
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot(1, 1, 1)
     if brief.context is not None and len(brief.context):
-        ctx = to_metric(brief.context.geometry.to_numpy(), crs)
+        ctx = to_metric_geoms(brief.context.geometry.to_numpy(), crs)
         for g, level in zip(ctx, brief.context["level"], strict=True):
             color = "#9ecae1" if level == "dedicated" else "#bbbbbb"
             _plot_geom(ax, g, color=color, lw=0.6)
@@ -131,14 +131,14 @@ def _map(brief: Briefing, lang: str, names: dict[str, str]) -> str:
         rng = np.random.default_rng(0)
         pts = brief.points
         take = rng.choice(len(pts), size=min(len(pts), 5000), replace=False)
-        pm = to_metric(shapely.points(pts[take]), crs)
+        pm = to_metric_geoms(shapely.points(pts[take]), crs)
         px, py = shapely.get_x(pm), shapely.get_y(pm)
         ax.scatter(px, py, s=3, color="#555555", alpha=0.5, lw=0, label=names["incidents"])
-    _plot_geom(ax, to_metric([brief.area], crs)[0], color="#d62728", lw=2.0)
+    _plot_geom(ax, to_metric_geoms([brief.area], crs)[0], color="#d62728", lw=2.0)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    minx, miny, maxx, maxy = to_metric([brief.area], crs)[0].buffer(120).bounds
+    minx, miny, maxx, maxy = to_metric_geoms([brief.area], crs)[0].buffer(120).bounds
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     # a 100 m / 200 m scale bar (metric CRS)

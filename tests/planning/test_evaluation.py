@@ -11,6 +11,7 @@ from scipy import stats
 
 from gis import planning
 from gis.core.errors import InputError
+from gis.core.settings import DISTRICT_TZ
 from tests.planning.cases import (
     AFTER,
     AREA_M,
@@ -118,6 +119,24 @@ def test_evaluate_periods_categories_and_errors():
     assert hull.control_before == 1001  # the hull takes in the point 5 km away
     with pytest.raises(InputError):
         planning.evaluate(to_ll(AREA_M), inc, before=("2026-04-01", "2026-03-01"), after=AFTER)
+
+
+def test_evaluate_takes_the_one_category_rule_and_time_parser():
+    # a major class ("05") keeps all its minor classes, as in every command and page
+    # (gis.taxonomy.category_mask); before, evaluate matched codes exactly and "05" kept nothing
+    inc = constructed(100, 50, 100, 100, 1000, 1000)
+    inc.loc[inc.index[:10], "category_code"] = "06-01"
+    kw = {"before": BEFORE, "after": AFTER, "district": to_ll(DISTRICT_M)}
+    assert planning.evaluate(to_ll(AREA_M), inc, categories=["05"], **kw).area_before == 90
+    assert planning.evaluate(to_ll(AREA_M), inc, categories=["06"], **kw).area_before == 10
+    # times with a UTC offset are converted to the district's wall clock (gis.core.times)
+    utc = inc.assign(
+        occurred_at=inc["occurred_at"].dt.tz_localize(DISTRICT_TZ).dt.tz_convert("UTC")
+    )
+    same = planning.evaluate(to_ll(AREA_M), utc, **kw)
+    assert same.to_dict() == planning.evaluate(to_ll(AREA_M), inc, **kw).to_dict()
+    with pytest.raises(InputError, match="cannot read"):
+        planning.evaluate(to_ll(AREA_M), inc, before="2026-03-01:someday", after=AFTER)
 
 
 def test_demo_planted_operations_are_judged_right(demo_small):
