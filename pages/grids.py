@@ -9,9 +9,11 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from gis import auth, gridedit, ui, webmap
+from gis import auth, ui, webmap
 from gis import grids as grids_lib
 from gis.core.errors import EditConflict, GridLensError
+from gis.grids import edit
+from gis.views import grids as grids_view
 
 user = ui.page("view")
 eng = ui.engine()
@@ -82,7 +84,7 @@ def edit_panel(code: str) -> None:
     if not may_edit:
         st.info(ui.t("grids.read_only"))
 
-    ops = grids_lib.operations_for(grids, code)
+    ops = grids_view.operations_for(grids, code)
     op = ui.keyed_choice(
         st.radio,
         ui.t("grids.operation"),
@@ -101,7 +103,7 @@ def edit_panel(code: str) -> None:
             zip(grids["code"], grids["version"].astype(int), strict=True)
         )
 
-    view = grids_lib.neighbourhood(grids, code)
+    view = grids_view.neighbourhood(grids, code)
     # fit the chosen grid with a margin: its neighbours show around it, the parent may not
     focus = grids.loc[grids["code"] == code].geometry.iloc[0]
     minx, miny, maxx, maxy = focus.bounds
@@ -118,7 +120,7 @@ def edit_panel(code: str) -> None:
     if op == "reshape" and may_edit:
         webmap.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
     folium.GeoJson(
-        grids_lib.neighbour_frame(view, code).to_json(drop_id=True, default=str),
+        grids_view.neighbour_frame(view, code).to_json(drop_id=True, default=str),
         name="grids",
         style_function=lambda f: webmap.neighbour_style(f["properties"]["role"]),
         tooltip=folium.GeoJsonTooltip(fields=["name", "code"], labels=False),
@@ -140,22 +142,22 @@ def edit_panel(code: str) -> None:
             moved = webmap.changed_geometries(edited, original)
             grow = st.checkbox(ui.t("grids.update_parent"), key="grids_grow")
             if code in moved:
-                result = gridedit.reshape(grids, code, moved[code], update_parent=grow)
+                result = edit.reshape(grids, code, moved[code], update_parent=grow)
             elif edited:
                 st.caption(ui.t("grids.no_change"))
         elif op == "split":
             lines = [g for g in drawn if g.geom_type == "LineString"]
             if lines:
-                result = gridedit.split(grids, code, lines[-1])
+                result = edit.split(grids, code, lines[-1])
         elif op == "merge":
-            others = grids_lib.adjacent_siblings(grids, code)
+            others = grids_view.adjacent_siblings(grids, code)
             chosen = st.multiselect(
                 ui.t("grids.merge_with"), others, format_func=label, key=f"grids_merge_{code}"
             )
             if chosen:
-                result = gridedit.merge(grids, [code, *chosen])
+                result = edit.merge(grids, [code, *chosen])
         elif op == "move":
-            targets = grids_lib.adjacent_parents(grids, code)
+            targets = grids_view.adjacent_parents(grids, code)
             target = st.selectbox(
                 ui.t("grids.new_parent"),
                 [""] + targets,
@@ -163,7 +165,7 @@ def edit_panel(code: str) -> None:
                 key=f"grids_move_{code}",
             )
             if target:
-                result = gridedit.move(grids, code, target)
+                result = edit.move(grids, code, target)
         elif op == "add_dedicated":
             c = st.columns(2)
             ded_name = c[0].text_input(ui.t("grids.ded_name"), key="grids_ded_name")
@@ -175,8 +177,8 @@ def edit_panel(code: str) -> None:
             )
             polys = [g for g in drawn if g.geom_type in ("Polygon", "MultiPolygon")]
             if polys and ded_name.strip():
-                within = code if level == "l1" else grids_lib.community_of(grids, code)
-                result = gridedit.add_dedicated(
+                within = code if level == "l1" else grids_view.community_of(grids, code)
+                result = edit.add_dedicated(
                     grids,
                     name=ded_name.strip(),
                     kind=ded_kind,
@@ -185,7 +187,7 @@ def edit_panel(code: str) -> None:
                 )
         elif op == "retire":
             if st.checkbox(ui.t("grids.retire_confirm"), key=f"grids_retire_{code}"):
-                result = gridedit.retire(grids, code)
+                result = edit.retire(grids, code)
     except GridLensError as exc:
         st.error(str(exc))
         result = None
@@ -194,7 +196,7 @@ def edit_panel(code: str) -> None:
         st.info(ui.t("grids.draw_first"))
     else:
         st.subheader(ui.t("grids.impact"))
-        preview = gridedit.impact_preview(
+        preview = edit.impact_preview(
             grids, result, incidents=ui.incident_points(), staff=ui.staff()
         )
         for note in result.notes:
@@ -254,7 +256,7 @@ def edit_panel(code: str) -> None:
                 st.error(ui.t("grids.need_reason"))
             else:
                 try:
-                    gridedit.save_edit(
+                    edit.save_edit(
                         eng,
                         result,
                         user=user,
@@ -285,7 +287,7 @@ with tab_edit:
     left, right = st.columns([2, 3])
     with left:
         query = st.text_input(ui.t("grids.search"), key="grids_search")
-        table = grids_lib.hierarchy_table(grids, query)
+        table = grids_view.hierarchy_table(grids, query)
         if table.empty:
             st.info(ui.t("grids.no_match"))
         shown = table.assign(level=table["level"].map(ui.level_name))
@@ -367,7 +369,7 @@ with tab_history:
     code = st.session_state.get("grids_code", "")
     if code:
         st.subheader(ui.t("grids.history_for", name=label(code)))
-        history = gridedit.grid_history(eng, code)
+        history = edit.grid_history(eng, code)
         st.dataframe(history, hide_index=True, width="stretch")
         if auth.can(user, "edit_grids") and auth.can_edit_grid(user, code, parents):
             current_version = (
@@ -385,7 +387,7 @@ with tab_history:
                         st.error(ui.t("grids.need_reason"))
                     else:
                         try:
-                            gridedit.restore_version(
+                            edit.restore_version(
                                 eng, code, version, user=user.username, reason=reason.strip()
                             )
                             st.success(ui.t("grids.restored", code=code, version=version))
@@ -394,7 +396,7 @@ with tab_history:
                         except GridLensError as exc:
                             st.error(str(exc))
     st.subheader(ui.t("grids.log"))
-    st.dataframe(gridedit.edit_log(eng, limit=50), hide_index=True, width="stretch")
+    st.dataframe(edit.edit_log(eng, limit=50), hide_index=True, width="stretch")
 
 # ----------------------------------------------------------------------------- import / export
 with tab_io:

@@ -1,5 +1,14 @@
 """Page models: what each page shows, computed from the library (no Streamlit, no database)."""
 
+from gis.views.grids import (
+    adjacent_parents,
+    adjacent_siblings,
+    community_of,
+    hierarchy_table,
+    neighbour_frame,
+    neighbourhood,
+    operations_for,
+)
 from gis.views.patrol import (
     PatrolHeadline,
     PatrolScope,
@@ -11,6 +20,15 @@ from gis.views.patrol import (
 )
 
 __all__ = [
+    # grids
+    "adjacent_parents",
+    "adjacent_siblings",
+    "community_of",
+    "hierarchy_table",
+    "neighbour_frame",
+    "neighbourhood",
+    "operations_for",
+    # patrol
     "PatrolHeadline",
     "PatrolScope",
     "TrackPeriod",

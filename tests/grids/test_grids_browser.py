@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import shapely
 
-from gis import auth, gridedit, store
+from gis import auth, store
+from gis.grids import edit
 from tests.browser import chromium_page, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -95,7 +96,7 @@ def test_grid_admin_drags_a_vertex_and_saves(grid_db):
     assert not shapely.equals(before, after)
     # the grid shrank (the vertex moved inwards) and a sibling took the area
     assert shapely.area(after) < shapely.area(before)
-    history = gridedit.grid_history(engine, code)
+    history = edit.grid_history(engine, code)
     assert history["edited_by"].iloc[-1] == "gridadmin"
     assert history["reason"].iloc[-1] == "浏览器测试：调整边界"
     engine.dispose()

@@ -13,10 +13,11 @@ import shapely
 import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
-from gis import gridedit, store
-from gis import grids as grids_lib
+from gis import store
+from gis.grids import edit, guess_grid_fields
+from gis.views import grids as grids_view
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 class FakeMap:
@@ -75,7 +76,7 @@ def micro_with_neighbour(grids):
 
 def pushed_into_sibling(grids, row, metres: float = 12.0):
     """The grid's shape grown ``metres`` into its first adjacent sibling (as a drag would)."""
-    sibling = grids_lib.adjacent_siblings(grids, row["code"])[0]
+    sibling = grids_view.adjacent_siblings(grids, row["code"])[0]
     other = grids.loc[grids["code"] == sibling].geometry.iloc[0]
     band = shapely.intersection(other, shapely.buffer(row.geometry, metres / 111_000))
     return shapely.union(row.geometry, band)
@@ -112,9 +113,9 @@ def test_reshape_preview_save_history_restore(page_db, fake_map):
     fake_map.drawings = [feature(code, grown)]
     at.run()
     assert not at.exception, at.exception
-    expected = gridedit.impact_preview(
+    expected = edit.impact_preview(
         grids,
-        gridedit.reshape(grids, code, shapely.geometry.shape(fake_map.drawings[0]["geometry"])),
+        edit.reshape(grids, code, shapely.geometry.shape(fake_map.drawings[0]["geometry"])),
     )
     # the preview table lists the same grids with the same area changes as the library
     previews = [d.value for d in at.dataframe if "变化（m²）" in d.value.columns]
@@ -130,7 +131,7 @@ def test_reshape_preview_save_history_restore(page_db, fake_map):
     at.button(key="FormSubmitter:grids_save_" + code + "_reshape-保存为新版本").click().run()
     assert not at.exception, at.exception
     assert store.read_grids(engine).set_index("code").loc[code, "version"] == 2
-    history = gridedit.grid_history(engine, code)
+    history = edit.grid_history(engine, code)
     assert list(history["version"].astype(int)) == [1, 2]
     assert history["reason"].iloc[-1] == "道路改线" and history["edited_by"].iloc[-1] == "admin"
 
@@ -171,8 +172,8 @@ def test_restore_from_history(page_db, fake_map):
     grids = store.read_grids(engine)
     row = micro_with_neighbour(grids)
     code = row["code"]
-    result = gridedit.reshape(grids, code, pushed_into_sibling(grids, row))
-    gridedit.save_edit(engine, result, user="admin", reason="trial")
+    result = edit.reshape(grids, code, pushed_into_sibling(grids, row))
+    edit.save_edit(engine, result, user="admin", reason="trial")
     at = open_page("gridadmin", "gridadmin-demo")  # the demo grid admin holds community 001
     pick(at, code)
     assert at.selectbox(key="grids_restore_v").options == ["1"]
@@ -184,7 +185,7 @@ def test_restore_from_history(page_db, fake_map):
     now = store.read_grids(engine).set_index("code")
     assert now.loc[code, "version"] == 3
     assert shapely.to_wkb(now.loc[code, "geometry"]) == shapely.to_wkb(row.geometry)
-    log = gridedit.edit_log(engine)
+    log = edit.edit_log(engine)
     assert log["action"].iloc[0] == "restore" and log["edited_by"].iloc[0] == "gridadmin"
 
 
@@ -234,7 +235,7 @@ def test_import_dry_run_guesses_fields_and_writes_nothing(page_db, fake_map, tmp
     )
     path = tmp_path / "three.geojson"
     src.to_file(path)
-    assert grids_lib.guess_grid_fields(list(src.columns.drop("geometry"))) == {
+    assert guess_grid_fields(list(src.columns.drop("geometry"))) == {
         "code": "网格编码",
         "name": "名称",
         "parent_code": "上级编码",

@@ -1,4 +1,4 @@
-"""Grid editing (gis.gridedit): pure operations, impact preview, versioned saves, restore.
+"""Grid editing (gis.grids.edit): pure operations, impact preview, versioned saves, restore.
 
 Tiling is checked independently of ``validate_hierarchy`` too: areas in the local metric CRS,
 the union of a parent's children against the parent, the sum of their areas against the
@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from gis import gridedit as ge
 from gis import store
 from gis.auth import PermissionDenied, User
 from gis.core.crs import local_metric_crs
 from gis.core.errors import EditConflict, InputError
+from gis.grids import edit as ge
 from gis.grids import validate_hierarchy
+from gis.grids.edit import history
 from gis.store.frames import read_frame, save_frame
 
 X0, Y0 = 112.90, 35.79
@@ -746,7 +747,7 @@ def test_restore_refused_when_the_result_would_be_invalid(engine, tiny, monkeypa
     original = store.read_grids(engine)
     ge.save_edit(engine, ge.reshape(original, P101, box(0, 0, 0.007, 0.005)), user="a", reason="1")
     before = snapshot(engine)
-    real = ge._grids.validate_hierarchy
+    real = history.validate_hierarchy
 
     def strict(grids, **kw):  # the restored state (P101 back at version 1) has an error
         report = real(grids, **kw)
@@ -759,7 +760,7 @@ def test_restore_refused_when_the_result_would_be_invalid(engine, tiny, monkeypa
             report.problems = pd.concat([report.problems, extra], ignore_index=True)
         return report
 
-    monkeypatch.setattr(ge._grids, "validate_hierarchy", strict)
+    monkeypatch.setattr(history, "validate_hierarchy", strict)
     with pytest.raises(InputError, match="a planted gap"):
         ge.restore_version(engine, P101, 1, user="c", reason="undo")
     assert snapshot(engine) == before
