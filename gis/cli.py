@@ -124,6 +124,7 @@ def cmd_grids_import(args) -> int:
             crs=args.crs,
             allow_errors=args.allow_errors,
             check_only=args.dry_run,
+            guess_fields=True,  # the one guess, as on the Grids page
         )
     except GridImportRefused as exc:
         _print_report(exc.report, args, limit=args.limit)
@@ -151,6 +152,7 @@ def cmd_grids_validate(args) -> int:
             level=args.level,
             crs=args.crs,
             sliver_m2=args.sliver_m2,
+            guess_fields=True,  # the one guess, as on the Grids page
         )
         if len(rejected):
             reasons = rejected["reason"].value_counts()

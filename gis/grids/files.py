@@ -70,6 +70,7 @@ def prepare_grids(
     *,
     mapping: dict[str, str] | None = None,
     default_level: str | None = None,
+    guess_fields: bool = False,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Map the file's fields to grid columns and split rows into accepted and rejected.
 
@@ -79,8 +80,16 @@ def prepare_grids(
         ``{grid column: file column}``, e.g. ``{"code": "PRECINCT", "parent_code": "WARD"}``.
     default_level
         Level for rows whose file has no level column.
+    guess_fields
+        Map the grid columns ``mapping`` leaves out by :func:`guess_grid_fields` (a file
+        column ``mapping`` already uses is not guessed again).
     """
-    mapping = mapping or {}
+    mapping = dict(mapping or {})
+    if guess_fields:
+        columns = [c for c in frame.columns if c != frame.geometry.name]
+        guessed = guess_grid_fields(columns).items()
+        used = set(mapping.values())
+        mapping = {**{t: c for t, c in guessed if c not in used}, **mapping}
     frame = frame.copy()
     for target, source in mapping.items():
         if source not in frame:
@@ -171,6 +180,7 @@ def import_grids(
     allow_errors: bool = False,
     check_only: bool = False,
     sliver_m2: float = 50.0,
+    guess_fields: bool = False,
 ) -> GridImportResult:
     """Import grids from a file as new current versions, in one transaction, after validating
     the hierarchy they would make.
@@ -194,6 +204,9 @@ def import_grids(
         ``InputError`` carrying the report text, and nothing is written).
     check_only
         Dry run: validate and count, write nothing (``result.written`` is False).
+    guess_fields
+        Fill the fields ``mapping`` leaves out with :func:`guess_grid_fields` (what the
+        Grids page offers; the CLI uses it).
 
     Raises
     ------
@@ -201,7 +214,9 @@ def import_grids(
         When the would-be hierarchy has errors and ``allow_errors`` is False.
     """
     frame, reasons = read_geo_file(path, crs=crs)
-    accepted, rejected = prepare_grids(frame, reasons, mapping=mapping, default_level=level)
+    accepted, rejected = prepare_grids(
+        frame, reasons, mapping=mapping, default_level=level, guess_fields=guess_fields
+    )
     repaired = _repaired_on_import(frame, reasons, accepted)
     now = datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
@@ -264,8 +279,11 @@ def validate_grid_file(
     level: str | None = None,
     crs: str | int | None = None,
     sliver_m2: float = 50.0,
+    guess_fields: bool = False,
 ) -> tuple[ValidationReport, pd.DataFrame]:
     """Validate the hierarchy a grid file holds by itself (nothing is read from a database).
+
+    ``mapping``, ``level``, ``crs`` and ``guess_fields`` as for :func:`import_grids`.
 
     Returns
     -------
@@ -273,7 +291,9 @@ def validate_grid_file(
         The report (repaired geometries as warnings) and the rows ``prepare_grids`` rejected.
     """
     frame, reasons = read_geo_file(path, crs=crs)
-    accepted, rejected = prepare_grids(frame, reasons, mapping=mapping, default_level=level)
+    accepted, rejected = prepare_grids(
+        frame, reasons, mapping=mapping, default_level=level, guess_fields=guess_fields
+    )
     report = validate_hierarchy(accepted, sliver_m2=sliver_m2)
     return add_repairs(report, _repaired_on_import(frame, reasons, accepted)), rejected
 
