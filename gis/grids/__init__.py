@@ -18,6 +18,7 @@
   versioned saves, history and restore.
 """
 
+from gis.core.geometry import REGULAR_LEVELS
 from gis.grids.assign import OUTSIDE, GridIndex, assign_points, assign_points_at, grid_index
 from gis.grids.codes import (
     SequenceFullError,
@@ -66,7 +67,6 @@ from gis.grids.hierarchy import (
     GRID_COLUMNS,
     LEVEL_ZH,
     PARENT_LEVEL,
-    REGULAR_LEVELS,
     clean_code,
     descendants,
     hierarchy_summary,

@@ -14,7 +14,8 @@ import pandas as pd
 import shapely
 
 from gis.core.errors import InputError
-from gis.grids.hierarchy import REGULAR_LEVELS, clean_code, in_force
+from gis.core.geometry import REGULAR_LEVELS
+from gis.grids.hierarchy import clean_code, in_force
 
 #: the label of a point that lies in no grid (never dropped)
 OUTSIDE = "outside"

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.core.crs import local_metric_crs
 from gis.core.errors import InputError
-from gis.core.settings import STORAGE_EPSG
+from gis.core.geometry import to_metric
 from gis.grids.hierarchy import clean_code
 
 
@@ -266,8 +265,7 @@ def number_children(
     """
     if len(children) == 0:
         return pd.Series([], index=children.index, dtype=object)
-    frame = children if children.crs is not None else children.set_crs(STORAGE_EPSG)
-    metric = frame.geometry.to_crs(local_metric_crs(frame.geometry.to_crs(STORAGE_EPSG)))
+    metric, _ = to_metric(children.geometry)
     rep = shapely.get_coordinates(shapely.point_on_surface(metric.to_numpy()))
     band = float(np.sqrt(max(metric.area.mean(), 1e-6)))
     code = clean_code(parent_code) or ""

@@ -24,6 +24,7 @@ from gis.grids.hierarchy import GRID_COLUMNS, in_force
 from gis.grids.report import ValidationReport, add_repairs
 from gis.grids.validate import validate_hierarchy
 from gis.io import accounting_line, read_geo_file, rejected_rows, write_geo_file
+from gis.io.columns import GRID_FIELDS, detect_columns
 from gis.store import read_grids
 from gis.store.frames import save_frame
 from gis.store.grids import close_grid_rows, read_current_grid_rows
@@ -145,26 +146,18 @@ def prepare_grids(
     return accepted, rejected_rows(frame, reason)
 
 
-#: file column names (lower case) that usually hold each grid field, in order of preference
-GRID_FIELD_NAMES: dict[str, tuple[str, ...]] = {
-    "code": ("code", "编码", "网格编码", "precinct"),
-    "name": ("name", "名称", "网格名称"),
-    "parent_code": ("parent_code", "parent", "上级编码", "ward"),
-    "level": ("level", "层级"),
-}
+#: header names (normalised: case-folded, ``_`` as a space) that hold each grid field, best
+#: first; the grid schema of the one column guesser, :data:`gis.io.columns.GRID_FIELDS`
+GRID_FIELD_NAMES = GRID_FIELDS.names
 
 
 def guess_grid_fields(columns: list[str]) -> dict[str, str]:
     """The file column that probably holds each grid field (``code, name, parent_code,
-    level``), matched case-insensitively against :data:`GRID_FIELD_NAMES`; fields with no
-    likely column are absent. A starting point for the mapping a person confirms."""
-    lower = {str(c).lower(): c for c in reversed(columns)}  # first column wins on a tie
-    out = {}
-    for field_name, names in GRID_FIELD_NAMES.items():
-        hit = next((lower[n] for n in names if n in lower), None)
-        if hit is not None:
-            out[field_name] = hit
-    return out
+    level``): :func:`gis.io.columns.detect_columns` with :data:`gis.io.columns.GRID_FIELDS`
+    (known header names first, then headers containing a keyword such as ``上级``); fields with
+    no likely column are absent. A starting point for the mapping a person confirms, and what
+    the CLI fills unmapped fields with."""
+    return dict(detect_columns(columns, schema=GRID_FIELDS))
 
 
 def import_grids(

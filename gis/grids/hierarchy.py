@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.core.crs import areas_m2
+from gis.core.geometry import areas_m2
 from gis.store.models import GRID_LEVELS
 
 #: attribute columns of the ``grids`` table a grid file and an edit carry (besides geometry)
@@ -30,7 +30,6 @@ GRID_COLUMNS = [
 
 #: Which level a regular grid's parent must have (dedicated grids may sit under any regular one).
 PARENT_LEVEL = {"l2": "l1", "micro": "l2"}
-REGULAR_LEVELS = ("l1", "l2", "micro")
 LEVEL_ZH = {"l1": "一级网格", "l2": "二级网格", "micro": "微网格", "dedicated": "专属网格"}
 #: kinds of dedicated grid (专属网格) the demo district and DOMAIN.md name
 DEDICATED_KINDS = ("school", "hospital", "market", "park", "enterprise", "government")

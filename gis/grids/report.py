@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.core.crs import areas_m2
+from gis.core.geometry import areas_m2
 from gis.core.settings import STORAGE_EPSG
 
 #: columns of ``ValidationReport.problems``, in order

@@ -12,9 +12,9 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gis.core.crs import local_metric_crs
+from gis.core.geometry import REGULAR_LEVELS, local_metric_crs
 from gis.core.settings import STORAGE_EPSG
-from gis.grids.hierarchy import LEVEL_ZH, PARENT_LEVEL, REGULAR_LEVELS, clean_code
+from gis.grids.hierarchy import LEVEL_ZH, PARENT_LEVEL, clean_code
 from gis.grids.report import (
     PROBLEM_COLUMNS,
     ValidationReport,
@@ -191,7 +191,7 @@ def validate_hierarchy(
         Mean width (m) below which a piece is a sliver whatever its area; also the distance
         within which two siblings count as neighbours for ``isolated``.
     metric_crs
-        CRS for areas; default ``gis.core.crs.local_metric_crs`` of the grids.
+        CRS for areas; default ``gis.core.geometry.local_metric_crs`` of the grids.
     code_format
         ``"gb"``: codes must be 14- or 15-digit numbers that extend their parent's code
         (GB/T 2260 county + street + community + sequence); ``None``: no format check;

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.core.crs import areas_m2
+from gis.core.geometry import areas_m2
 
 
 def hierarchy_table(grids: gpd.GeoDataFrame, query: str = "") -> pd.DataFrame:

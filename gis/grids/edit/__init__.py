@@ -50,7 +50,7 @@ Precision
     polygon parts below :data:`NOISE_M2` are dust and dropped, and a detached part of a
     neighbour smaller than ``sliver_m2`` is handed on by the longest-border rule, so no
     sliver is left behind. Areas in messages and previews are m² in the local metric CRS
-    (:func:`gis.core.crs.local_metric_crs`).
+    (:func:`gis.core.geometry.local_metric_crs`).
 Codes
     A grid never changes code in place: a grid whose parent changes (``move``, children of a
     ``split`` or ``merge``) gets a new code under its new parent from
@@ -67,6 +67,7 @@ Attributes
     sums, ``split`` shares by area.
 """
 
+from gis.core.geometry import REGULAR_LEVELS
 from gis.grids.edit.geometry import (
     EXTEND_M,
     GRID_DEG,
@@ -84,7 +85,6 @@ from gis.grids.edit.history import (
 from gis.grids.edit.operations import add_dedicated, merge, move, reshape, retire, split
 from gis.grids.edit.preview import ImpactPreview, impact_preview
 from gis.grids.edit.result import ATTRIBUTES, DEDICATED, REQUIRED_COLUMNS, EditResult
-from gis.grids.hierarchy import REGULAR_LEVELS
 from gis.grids.validate import NOISE_M2
 
 __all__ = [

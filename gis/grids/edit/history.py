@@ -20,8 +20,8 @@ import shapely
 from sqlalchemy.engine import Connection, Engine
 
 from gis.auth import User, grid_parents, require_grid_edit
-from gis.core.crs import areas_m2
 from gis.core.errors import EditConflict, InputError
+from gis.core.geometry import areas_m2
 from gis.core.settings import STORAGE_EPSG
 from gis.grids.edit.geometry import SLIVER_M2, as_multi
 from gis.grids.edit.result import ATTRIBUTES, EditResult, is_missing

@@ -10,12 +10,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.core.crs import local_metric_crs
-from gis.core.settings import STORAGE_EPSG
+from gis.core.geometry import REGULAR_LEVELS, local_metric_crs, to_metric_geoms
 from gis.grids.assign import assign_points
 from gis.grids.edit.geometry import SLIVER_M2
 from gis.grids.edit.result import DEDICATED, EditResult
-from gis.grids.hierarchy import REGULAR_LEVELS
 from gis.grids.validate import NOISE_M2, validate_hierarchy
 
 _TEXT = {
@@ -366,7 +364,7 @@ def _metric_areas(geoms: pd.Series, crs) -> np.ndarray:
     out = np.zeros(len(arr))
     ok = np.array([g is not None for g in arr], dtype=bool)
     if ok.any():
-        out[ok] = gpd.GeoSeries(arr[ok], crs=STORAGE_EPSG).to_crs(crs).area.to_numpy()
+        out[ok] = shapely.area(to_metric_geoms(arr[ok], crs))
     return out
 
 

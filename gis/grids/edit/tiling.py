@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from gis.core.errors import InputError
+from gis.core.geometry import REGULAR_LEVELS, district_outline
 from gis.core.settings import STORAGE_EPSG
 from gis.grids.codes import next_free_codes
 from gis.grids.edit.geometry import (
@@ -28,7 +29,7 @@ from gis.grids.edit.geometry import (
     union_all,
 )
 from gis.grids.edit.result import ATTRIBUTES, DEDICATED, REQUIRED_COLUMNS, EditResult, is_missing
-from gis.grids.hierarchy import GRID_COLUMNS, REGULAR_LEVELS
+from gis.grids.hierarchy import GRID_COLUMNS
 from gis.grids.validate import NOISE_M2
 
 
@@ -109,10 +110,11 @@ class EditDraft:
         return self.scale.area_m2(geom)
 
     def district(self):
-        """The district: the union of the level-1 grids as loaded (or as grown by an edit)."""
+        """The district (:func:`gis.core.geometry.district_outline` of the grids as loaded), or
+        the district an edit grew or shrank."""
         if self._district is None:
-            tops = [self.orig_geom[c] for c in self.children(None)]
-            self._district = union_all(tops) if tops else shapely.MultiPolygon()
+            regular = self.before[self.before["level"].isin(REGULAR_LEVELS)]
+            self._district = district_outline(regular) if len(regular) else shapely.MultiPolygon()
         return self._district
 
     def extend_district(self, geom) -> None:
