@@ -435,7 +435,7 @@ def _unit_geometry(by: str, ids, grids, streets):
     if by == "streets":
         layer = patrol.street_units(streets).set_index("unit_id").geometry
     elif by.startswith("h3"):
-        return list(hotspots._h3_polygons(ids)) if ids else []
+        return list(hotspots.h3_polygons(ids)) if ids else []
     else:
         micro = grids[grids["level"] == "micro"]
         layer = micro.set_index(micro["code"].astype(str)).geometry

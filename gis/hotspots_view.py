@@ -122,7 +122,7 @@ def count_from_index(
     sel = idx if keep is None else idx[np.asarray(keep, dtype=bool)]
     inside = sel[sel >= 0]
     counts = np.bincount(inside, minlength=len(units)).astype(np.int64)
-    out = hs._unit_counts_frame(units, counts)
+    out = hs.unit_counts_frame(units, counts)
     out.attrs.update(n_points=int(len(sel)), n_outside=int(len(sel) - len(inside)))
     return out
 

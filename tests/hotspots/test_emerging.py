@@ -17,6 +17,7 @@ import shapely
 from scipy.stats import kendalltau
 
 from gis import hotspots as hs
+from gis.core.errors import InputError
 
 # --------------------------------------------------------------------------------------------
 # Space-time cube
@@ -42,9 +43,9 @@ def test_step_edges_month_week_day():
     assert (w[1:] - w[:-1] == pd.Timedelta(days=7)).all()
     d = hs.step_edges("2026-01-01", "2026-01-04", "day")
     assert list(d.day) == [1, 2, 3, 4]
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.step_edges("2026-01-01", "2026-01-04", "fortnight")
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.step_edges("2026-01-04", "2026-01-01", "day")
 
 
@@ -327,14 +328,14 @@ def test_emerging_rejects_bad_input(demo_small, micro):
     units, W, _ = micro
     inc = demo_small.incidents.iloc[:2000]
     cube = hs.space_time_cube(inc, inc["occurred_at"], units, step="month", end="2025-12-01")
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.emerging_hotspots(cube, W)  # one step
     cube = hs.space_time_cube(inc, inc["occurred_at"], units, step="day")
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.emerging_hotspots(cube, W, confidence=0.8)
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.space_time_gi_star(cube, W, global_window="slice")
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.space_time_weights(sp.identity(3), 4, -1)
 
 

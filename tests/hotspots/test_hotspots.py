@@ -18,6 +18,8 @@ import shapely
 from scipy.stats import gaussian_kde, norm
 
 from gis import hotspots as hs
+from gis.core.crs import local_metric_crs
+from gis.core.errors import InputError
 from gis.grids import assign_points
 
 esda = pytest.importorskip("esda")
@@ -264,15 +266,15 @@ def test_kde_on_boston_reports_with_far_outliers(boston):
     pts = points[rng.choice(len(points), 20_000, replace=False)]
     city = hs.study_area(precincts)
     epsg = 32619  # UTM 19N: Boston is outside China, so UTM
-    assert hs.local_metric_crs(precincts.geometry).to_epsg() == epsg
+    assert local_metric_crs(precincts.geometry).to_epsg() == epsg
     x, y = _metric(pts, epsg)
     res = hs.kde(pts, bandwidth_m=200.0, cell_m=40.0, extent=city)
     assert res.epsg == epsg
     minx, miny, maxx, maxy = gpd.GeoSeries([city], crs=4326).to_crs(epsg).total_bounds
     assert res.x_m[0] == pytest.approx(minx + 20.0) and res.y_m[0] == pytest.approx(miny + 20.0)
     # without an area the zone comes from the bulk of the points, not from far-off reports
-    assert hs._metric_crs_for(pts[:, 0], pts[:, 1]).to_epsg() == epsg
-    with pytest.raises(hs.InputError):
+    assert hs.points_metric_crs(pts[:, 0], pts[:, 1]).to_epsg() == epsg
+    with pytest.raises(InputError):
         hs.kde(pts, extent=(minx, miny, maxx, maxy))
     gx, gy = np.meshgrid(res.x_m, res.y_m)
     dens = res.density_km2.ravel()
@@ -485,5 +487,5 @@ def test_hotspots_frame_columns_and_attrs(fishnet_counts, h3_counts):
     lisa = hs.hotspots(h3_counts, method="local_moran", weights="ring", permutations=199)
     assert {"lisa_i", "lisa_q", "lisa_p", "lisa_cluster"} <= set(lisa.columns)
     assert set(lisa["lisa_cluster"]) <= {"HH", "LL", "HL", "LH", "ns"}
-    with pytest.raises(hs.InputError):
+    with pytest.raises(InputError):
         hs.hotspots(fishnet_counts, weights="ring")
