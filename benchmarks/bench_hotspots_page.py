@@ -3,12 +3,12 @@
 Incidents: the demo district's (seed 42) resampled to ``--incidents`` with ~25 m of jitter,
 their times, categories and sources kept (so the planted hotspots stay). Units: H3
 resolution 9 over the district. One *interaction* is what the page does after a filter
-change: filter (``dashboard.filter_incidents``) -> count per unit -> Gi* + FDR bins
-(``hotspots_view.analyse``) -> the metrics and the map layer's data (colours, GeoJSON, the deck
+change: filter (``gis.views.home.filter_incidents``) -> count per unit -> Gi* + FDR bins
+(``gis.views.hotspots.analyse``) -> the metrics and the map layer's data (colours, GeoJSON, the deck
 JSON sent to the browser).
 
 - **ours**: counts from the point -> unit index computed once per unit choice
-  (``hotspots_view.count_from_index``), as the page does.
+  (``gis.views.hotspots.count_from_index``), as the page does.
 - **peer**: the same interaction locating every filtered point again
   (``gis.hotspots.count_by_unit``), i.e. without the cached index.
 
@@ -31,9 +31,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks._common import best_of, result_line  # noqa: E402
-from gis import dashboard, maps  # noqa: E402
 from gis import hotspots as hs  # noqa: E402
-from gis import hotspots_view as hv  # noqa: E402
+from gis import maps  # noqa: E402
+from gis.views import home  # noqa: E402
+from gis.views import hotspots as hv  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -66,7 +67,7 @@ def synthetic_incidents(n: int, seed: int = 0):
 
 def interaction(inc, idx, units, streets_layer, flt: dict, *, recount: bool) -> dict:
     """One filter change on the page: mask, count, Gi* + FDR, metrics, layer JSON."""
-    sub = dashboard.filter_incidents(inc, **flt)
+    sub = home.filter_incidents(inc, **flt)
     if recount:  # peer: locate the filtered points again
         counted = hs.count_by_unit(sub[["lon", "lat"]].to_numpy(), units)
     else:
@@ -136,7 +137,7 @@ def main() -> int:
         )
 
     # the other layers, last 90 days
-    sub = dashboard.filter_incidents(inc, **last90)
+    sub = home.filter_incidents(inc, **last90)
     keep = np.zeros(len(inc), dtype=bool)
     keep[sub.index.to_numpy()] = True
     counted = hv.count_from_index(idx, units, keep)

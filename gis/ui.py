@@ -433,7 +433,7 @@ def keyed_value(widget, label: str, key: str, default, **kw):
 @st.cache_data(show_spinner=False)
 def hotspot_unit_frame(by: str, within: str | None = None):
     """The analysis units (``hotspots_view.make_units``) of ``by`` in the district or grid."""
-    from gis import hotspots_view
+    from gis.views import hotspots as hotspots_view
 
     return hotspots_view.make_units(by, grids(), within)
 
@@ -452,7 +452,7 @@ def incident_mask(start, end, categories: tuple, sources: tuple, grid_code: str 
     """Which rows of ``incidents()`` pass the filters (``dashboard.filter_incidents``)."""
     import numpy as np
 
-    from gis import dashboard
+    from gis.views import home as dashboard
 
     inc = incidents_shared()
     sub = dashboard.filter_incidents(
@@ -489,7 +489,7 @@ def hotspot_units(
     Returns the frame of ``hotspots_view.analyse`` (plus ``pattern`` etc. with
     ``emerging_step``); ``attrs`` carry the band chosen.
     """
-    from gis import hotspots_view
+    from gis.views import hotspots as hotspots_view
 
     mask = incident_mask(start, end, categories, sources, grid_code)
     units = hotspot_unit_frame(by, grid_code)
@@ -558,7 +558,7 @@ def hotspot_detail(
     """``hotspots_view.unit_detail`` of one unit's filtered incidents."""
     import numpy as np
 
-    from gis import hotspots_view
+    from gis.views import hotspots as hotspots_view
 
     units = hotspot_unit_frame(by, grid_code)
     pos = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == str(unit_id))
@@ -599,7 +599,8 @@ def patrol_view(
 ):
     """``patrol.patrol_view`` for the filters (incidents of the period, categories and sources
     as risk; the staff who have tracks when ``with_staff``)."""
-    from gis import dashboard, patrol
+    from gis import patrol
+    from gis.views import home as dashboard
 
     data = patrol_tracks()
     inc = dashboard.filter_incidents(

@@ -15,10 +15,11 @@ import zoneinfo
 import pandas as pd
 import streamlit as st
 
-from gis import auth, dashboard, i18n, ui
+from gis import auth, i18n, ui
 from gis.core import coords, settings
 from gis.core.errors import GridLensError
 from gis.incidents import TARGETS, import_incidents
+from gis.views import home
 
 user = ui.page("view")
 #: the language of this run, bound into format functions (AppTest calls them outside the run)
@@ -383,7 +384,7 @@ def history_panel() -> None:
 
 def export_panel() -> None:
     f = ui.filters()
-    sub = dashboard.filter_incidents(
+    sub = home.filter_incidents(
         ui.incidents(),
         start=f.start,
         end=f.end,

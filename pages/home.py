@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gis import dashboard, maps, ui
+from gis import maps, ui
 from gis.grids import descendants, hierarchy_summary
+from gis.views import home
 
 ui.page("view")
 f = ui.filters()
@@ -20,17 +21,17 @@ if grids.empty:
     st.stop()
 
 with st.spinner():
-    scoped = dashboard.filter_incidents(
+    scoped = home.filter_incidents(
         ui.incidents(),
         categories=f.categories,
         sources=f.sources,
         grid_code=f.grid_code,
         grids=grids,
     )
-    in_period = dashboard.filter_incidents(scoped, start=f.start, end=f.end)
-weeks = dashboard.weeks_ending(f.end - pd.Timedelta(seconds=1))
-by_cat = dashboard.week_by_category(scoped, weeks)
-closure = dashboard.on_time_closure(scoped, ui.taxonomy(), weeks.this_start, weeks.end)
+    in_period = home.filter_incidents(scoped, start=f.start, end=f.end)
+weeks = home.weeks_ending(f.end - pd.Timedelta(seconds=1))
+by_cat = home.week_by_category(scoped, weeks)
+closure = home.on_time_closure(scoped, ui.taxonomy(), weeks.this_start, weeks.end)
 summary = hierarchy_summary(grids)
 
 st.caption(
@@ -80,7 +81,7 @@ with left:
         horizontal=True,
         format_func=lambda m: ui.t(f"home.{m}"),
     )
-    rates = dashboard.grid_rates(grids, in_period, level)
+    rates = home.grid_rates(grids, in_period, level)
     if f.grid_code:  # show the chosen grid's own sub-grids, not a district of zeros
         mask = rates["code"].isin(descendants(f.grid_code, grids))
         rates = rates[mask] if mask.any() else rates
@@ -118,7 +119,7 @@ with left:
 
 with right:
     st.subheader(ui.t("home.trend"))
-    st.line_chart(dashboard.daily_counts(in_period, f.start, f.end), height=200)
+    st.line_chart(home.daily_counts(in_period, f.start, f.end), height=200)
     st.subheader(ui.t("home.by_category"))
     table = pd.DataFrame(
         {
@@ -146,7 +147,7 @@ card_code = st.selectbox(
 )
 st.session_state["home_card"] = card_code
 if card_code:
-    card = dashboard.grid_card(card_code, grids, ui.staff(), in_period)
+    card = home.grid_card(card_code, grids, ui.staff(), in_period)
     cols = st.columns(4)
     cols[0].metric(ui.t("card.code"), card["code"])
     cols[1].metric(ui.t("card.level"), ui.level_name(card["level"]))

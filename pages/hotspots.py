@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gis import hotspots_view as hv
 from gis import maps, ui
 from gis.core.errors import InputError
+from gis.views import hotspots as hv
 
 ui.page("view")
 f = ui.filters()

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gis import dashboard, store
+from gis import store
+from gis.views import home
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -95,8 +96,8 @@ def test_week_numbers_match_the_library(analyst, demo_db):
     engine = store.open_store(demo_db)
     inc = store.read_incidents(engine)
     _, end = analyst.session_state["flt_period"]
-    weeks = dashboard.weeks_ending(pd.Timestamp(end))
-    expected = dashboard.week_by_category(inc, weeks)["this_week"].sum()
+    weeks = home.weeks_ending(pd.Timestamp(end))
+    expected = home.week_by_category(inc, weeks)["this_week"].sum()
     assert metrics(analyst)["本周新增事件"] == f"{expected:,}"
 
 

@@ -24,10 +24,11 @@ import shapely
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from gis import auth, dashboard, store
+from gis import auth, store
 from gis.core import coords
 from gis.grids import assign_points
 from gis.incidents import District
+from gis.views import home
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/data.py"
@@ -358,7 +359,7 @@ def test_analyst_and_grid_admin_cannot_import_but_export_filtered(page_db):
     f = at.session_state["gridlens_filters"]
     assert f.categories == ("05-04",)
     inc[["micro", "l2", "l1"]] = assign_points(inc.geometry, grids)
-    ref = dashboard.filter_incidents(inc, start=f.start, end=f.end, categories=("05-04",))
+    ref = home.filter_incidents(inc, start=f.start, end=f.end, categories=("05-04",))
     last = inc["occurred_at"].max().normalize()
     assert f.end == last + pd.Timedelta(days=1)
     assert f.start == max(inc["occurred_at"].min().normalize(), last - pd.Timedelta(days=89))

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis import dashboard
 from gis.grids import OUTSIDE, assign_points, descendants
+from gis.views import home
 
 TAX = pd.DataFrame({"code": ["05-05", "05-04"], "time_limit_h": [2.0, 24.0]})
 
@@ -23,7 +23,7 @@ def frame(rows):
 
 
 def test_weeks_and_week_by_category():
-    weeks = dashboard.weeks_ending(pd.Timestamp("2026-10-31 15:00"))
+    weeks = home.weeks_ending(pd.Timestamp("2026-10-31 15:00"))
     assert weeks.this_start == pd.Timestamp("2026-10-25")
     assert weeks.end == pd.Timestamp("2026-11-01")
     assert weeks.last_start == pd.Timestamp("2026-10-18")
@@ -37,7 +37,7 @@ def test_weeks_and_week_by_category():
             ("2026-11-01 00:00", None, None, "05-04", "closed", "patrol"),  # after both
         ]
     )
-    table = dashboard.week_by_category(inc, weeks)
+    table = home.week_by_category(inc, weeks)
     assert table.loc["05-05"].tolist()[:3] == [2, 1, 1]
     assert table.loc["05-04"].tolist()[:3] == [0, 1, -1]
     assert table.loc["05-05", "change_pct"] == pytest.approx(100.0)
@@ -58,11 +58,9 @@ def test_on_time_closure_counts_cases_due_in_the_window():
             ("2026-10-26 07:00", "2026-10-26 08:00", None, "99-99", "handling", "x"),
         ]
     )
-    out = dashboard.on_time_closure(
-        inc, TAX, pd.Timestamp("2026-10-25"), pd.Timestamp("2026-11-01")
-    )
+    out = home.on_time_closure(inc, TAX, pd.Timestamp("2026-10-25"), pd.Timestamp("2026-11-01"))
     assert out == {"due": 3, "closed_on_time": 1, "share": pytest.approx(1 / 3)}
-    none = dashboard.on_time_closure(
+    none = home.on_time_closure(
         inc.iloc[:0], TAX, pd.Timestamp("2026-10-25"), pd.Timestamp("2026-11-01")
     )
     assert none["due"] == 0 and np.isnan(none["share"])
@@ -70,7 +68,7 @@ def test_on_time_closure_counts_cases_due_in_the_window():
 
 def test_daily_counts_include_empty_days():
     inc = frame([("2026-10-02 10:00", None, None, "05-05", "closed", "x")] * 3)
-    days = dashboard.daily_counts(inc, pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-04"))
+    days = home.daily_counts(inc, pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-04"))
     assert days.tolist() == [0, 3, 0]
 
 
@@ -110,7 +108,7 @@ def test_filter_by_grid_category_source_and_period(tiny_grids):
     parent = dict(zip(tiny_grids["code"], tiny_grids["parent_code"], strict=True))
     inc["l2"] = inc["micro"].map(parent)
     inc["l1"] = inc["l2"].map(parent)
-    got = dashboard.filter_incidents(
+    got = home.filter_incidents(
         inc,
         start=pd.Timestamp("2026-01-01"),
         end=pd.Timestamp("2026-01-31"),
@@ -132,7 +130,7 @@ def test_filter_by_grid_category_source_and_period(tiny_grids):
 def test_grid_rates_per_area_and_population(tiny_grids):
     micro = tiny_grids[tiny_grids["level"] == "micro"]["code"].tolist()
     inc = pd.DataFrame({"micro": [micro[0]] * 10 + [micro[1]] * 5})
-    out = dashboard.grid_rates(tiny_grids, inc, "micro").set_index("code")
+    out = home.grid_rates(tiny_grids, inc, "micro").set_index("code")
     assert out.loc[micro[0], "incidents"] == 10 and out.loc[micro[2], "incidents"] == 0
     # population 1000 per micro-grid in the fixture
     assert out.loc[micro[0], "per_1000"] == pytest.approx(10.0)

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from gis import hotspots as hs
-from gis import hotspots_view as hv
 from gis import store
 from gis.grids import assign_points
+from gis.views import hotspots as hv
 from tests.test_app import metrics, new_app, sign_in
 
 PAGE = "pages/hotspots.py"

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gis import hotspots as hs
 from gis.core.errors import InputError
+from gis.grids import descendants
 
 #: the unit choices the page offers (the CLI's ``--by`` spelling)
 H3_RESOLUTIONS = (8, 9, 10)
@@ -77,8 +78,6 @@ def make_units(by: str, grids: gpd.GeoDataFrame, within: str | None = None) -> g
     kind, arg = parse_by(by)
     area_grids = grids
     if within:
-        from gis.grids import descendants
-
         inside = grids[grids["code"].isin(descendants(within, grids))]
         if inside.empty:
             raise InputError(f"no grid {within!r}")
