@@ -3,15 +3,18 @@ hot spots and the "when" tables.
 
 Pure functions on GeoDataFrames and numpy arrays (no database, no Streamlit). Geometries come
 and go in EPSG:4326 (lon/lat); metric work happens in a local metric CRS chosen by
-``gis.core.crs.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger inside China, UTM elsewhere).
+``gis.core.geometry.local_metric_crs`` (CGCS2000 3-degree Gauss-Kruger inside China, UTM
+elsewhere).
 One statistic a module (esda style); every public name is re-exported here, so
 ``from gis import hotspots as hs; hs.gi_star(...)`` works. (No module shares a name with a
 function: ``import gis.hotspots.density`` is a module, ``hs.kde`` the function.)
 
-- ``inputs`` -- points to lon/lat, ``study_area``, the metric CRS of points, incident times.
+- ``inputs`` -- points to lon/lat, ``study_area`` (the district, else the hull of the points),
+  ``naive_times`` (the shared time parser, as an index).
 - ``counts`` -- **units**: ``h3_units``, ``fishnet_units`` (square cells on a fixed metric
   lattice), ``grid_units`` (a level of the grid hierarchy); ``count_by_unit`` counts points per
-  unit with zero-count units kept, densities per real unit area and rates per 1,000 residents.
+  unit with zero-count units kept, densities per real unit area and rates per 1,000 residents;
+  ``analysis_units`` builds the units of a ``--by`` choice (``gis.units.UnitSpec``).
 - ``density`` -- **kernel density**: ``kde`` (Gaussian or quartic kernel; linear binning + FFT
   convolution), ``silverman_bandwidth_m`` (the robust spatial Silverman rule ArcGIS documents).
 - ``weights`` -- scipy.sparse CSR matrices, binary, without the diagonal: ``queen_weights``,
@@ -34,6 +37,7 @@ from gis.hotspots.analysis import (
     hotspots,
 )
 from gis.hotspots.counts import (
+    analysis_units,
     count_by_unit,
     fishnet_units,
     grid_units,
@@ -76,12 +80,8 @@ from gis.hotspots.gistar import (
     gi_star,
 )
 from gis.hotspots.inputs import (
-    STORAGE_EPSG,
-    area_geometry,
-    lonlat_to_metric,
     naive_times,
     points_lonlat,
-    points_metric_crs,
     study_area,
 )
 from gis.hotspots.lisa import (
@@ -124,11 +124,7 @@ from gis.hotspots.weights import (
 )
 
 __all__ = [
-    "STORAGE_EPSG",
     "points_lonlat",
-    "points_metric_crs",
-    "lonlat_to_metric",
-    "area_geometry",
     "study_area",
     "naive_times",
     "h3_cells_lonlat",
@@ -136,6 +132,7 @@ __all__ = [
     "h3_units",
     "fishnet_units",
     "grid_units",
+    "analysis_units",
     "unit_kind",
     "lattice_table",
     "unit_index",

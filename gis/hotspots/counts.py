@@ -17,15 +17,11 @@ import pyproj
 import shapely
 from h3._cy import latlng_to_cell as _h3_latlng_to_cell  # the C function, no str conversion
 
-from gis.core.crs import local_metric_crs
 from gis.core.errors import InputError
-from gis.hotspots.inputs import (
-    STORAGE_EPSG,
-    area_geometry,
-    lonlat_to_metric,
-    points_lonlat,
-    study_area,
-)
+from gis.core.geometry import as_area, to_metric, to_metric_xy
+from gis.core.settings import STORAGE_EPSG
+from gis.hotspots.inputs import points_lonlat, study_area
+from gis.units import UnitSpec
 
 
 def _units_frame(unit_id, geometry, area_km2, attrs: dict, **columns) -> gpd.GeoDataFrame:
@@ -89,7 +85,7 @@ def h3_units(area, resolution: int) -> gpd.GeoDataFrame:
         raise InputError(f"H3 resolution must be 0..15, got {resolution}")
     if isinstance(area, np.ndarray) and area.ndim == 2:
         area = study_area(points=area)
-    geom = area_geometry(area)
+    geom = as_area(area)
     shape = h3.geo_to_h3shape(geom)  # GeoJSON order (lng, lat): no axis swap possible
     cells = sorted(h3.h3shape_to_cells_experimental(shape, int(resolution), contain="overlap"))
     areas = np.array([h3.cell_area(c, unit="km^2") for c in cells])
@@ -132,10 +128,10 @@ def fishnet_units(
     """
     if not cell_m > 0:
         raise InputError(f"cell size must be positive, got {cell_m}")
-    geom = area_geometry(area)
-    series = gpd.GeoSeries([geom], crs=STORAGE_EPSG)
-    metric = pyproj.CRS.from_user_input(crs) if crs is not None else local_metric_crs(series)
-    geom_m = series.to_crs(metric).iloc[0]
+    series = gpd.GeoSeries([as_area(area)], crs=STORAGE_EPSG)
+    metric = pyproj.CRS.from_user_input(crs) if crs is not None else None
+    series_m, metric = to_metric(series, metric)
+    geom_m = series_m.iloc[0]
     minx, miny, maxx, maxy = geom_m.bounds
     x0, y0 = origin
     ix = np.arange(math.floor((minx - x0) / cell_m), math.floor((maxx - x0) / cell_m) + 1)
@@ -179,12 +175,46 @@ def grid_units(grids: gpd.GeoDataFrame, level: str = "micro") -> gpd.GeoDataFram
     sel = sel.to_crs(STORAGE_EPSG) if sel.crs is not None else sel.set_crs(STORAGE_EPSG)
     sel = sel.sort_values("code") if "code" in sel.columns else sel
     cols = {c: sel[c].to_numpy() for c in ("name", "population") if c in sel.columns}
-    metric = local_metric_crs(sel.geometry)
-    area = sel.geometry.to_crs(metric).area.to_numpy() / 1e6
+    area = to_metric(sel.geometry)[0].area.to_numpy() / 1e6
     ids = sel["code"].to_numpy() if "code" in sel.columns else np.arange(len(sel)).astype(str)
     return _units_frame(
         ids, sel.geometry.to_numpy(), area, {"unit_kind": "grid", "level": level}, **cols
     )
+
+
+def analysis_units(
+    by: str | UnitSpec,
+    grids: gpd.GeoDataFrame | None = None,
+    points=None,
+) -> gpd.GeoDataFrame:
+    """The analysis units of a unit choice over the study area, zero-count units included.
+
+    Parameters
+    ----------
+    by
+        ``h3:RES``, ``fishnet:METRES`` or ``grid:LEVEL``: THE unit grammar
+        (``gis.units.UnitSpec``; ``streets`` are patrol units and are refused here).
+    grids
+        The grid hierarchy (EPSG:4326). The study area is the district (``study_area``);
+        ``grid:LEVEL`` units are its grids of that level (``grid_units``).
+    points
+        Incident points (GeoSeries/GeoDataFrame or an (n, 2) lon/lat array): without grids,
+        the study area is their convex hull.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        From ``h3_units``, ``fishnet_units`` or ``grid_units``.
+    """
+    spec = UnitSpec.parse(by, allowed=("h3", "fishnet", "grid"))
+    if spec.kind == "grid":
+        if grids is None or not len(grids):
+            raise InputError(f"units {spec} need the grids")
+        return grid_units(grids, spec.level)
+    area = study_area(grids, points)
+    if spec.kind == "h3":
+        return h3_units(area, spec.h3_resolution)
+    return fishnet_units(area, spec.cell_m)
 
 
 def unit_kind(units: pd.DataFrame) -> str:
@@ -224,7 +254,7 @@ def _assign_units(lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame) -> 
     if kind == "fishnet" and "cell_m" in units.attrs:
         cell = units.attrs["cell_m"]
         x0, y0 = units.attrs["origin"]
-        x, y = lonlat_to_metric(lon[ok], lat[ok], pyproj.CRS.from_epsg(units.attrs["metric_epsg"]))
+        x, y, _ = to_metric_xy(lon[ok], lat[ok], pyproj.CRS.from_epsg(units.attrs["metric_epsg"]))
         ix = np.floor((x - x0) / cell).astype(np.int64)
         iy = np.floor((y - y0) / cell).astype(np.int64)
         table, ixmin, iymin = lattice_table(units["ix"].to_numpy(), units["iy"].to_numpy())

@@ -113,8 +113,8 @@ def space_time_cube(
     points
         Incident points (GeoSeries/GeoDataFrame in EPSG:4326, or an (n, 2) lon/lat array).
     times
-        One time per point (wall-clock, as stored; tz-aware times are taken at their wall-clock
-        value), e.g. ``incidents["occurred_at"]``.
+        One time per point (wall-clock, as stored; times with a zone or UTC offset are
+        converted to the district's zone, ``naive_times``), e.g. ``incidents["occurred_at"]``.
     units
         From ``h3_units``, ``fishnet_units`` or ``grid_units``; points go to units as in
         ``count_by_unit`` (``unit_index``).

@@ -16,15 +16,10 @@ import pyproj
 import shapely
 from scipy.signal import fftconvolve
 
-from gis.core.crs import local_metric_crs
 from gis.core.errors import InputError
-from gis.hotspots.inputs import (
-    STORAGE_EPSG,
-    area_geometry,
-    lonlat_to_metric,
-    points_lonlat,
-    points_metric_crs,
-)
+from gis.core.geometry import as_area, local_metric_crs, metric_crs_for_points, to_metric_xy
+from gis.core.settings import STORAGE_EPSG
+from gis.hotspots.inputs import points_lonlat
 
 #: Gaussian kernels are truncated at this many standard deviations (exp(-12.5) = 4e-6 of peak).
 GAUSS_TRUNCATE_SD = 5.0
@@ -280,7 +275,7 @@ def kde(
         raise InputError("no points with coordinates")
     area_bounds = None
     if extent is not None and not isinstance(extent, tuple | list | np.ndarray):
-        area = gpd.GeoSeries([area_geometry(extent)], crs=STORAGE_EPSG)
+        area = gpd.GeoSeries([as_area(extent)], crs=STORAGE_EPSG)
         metric = pyproj.CRS.from_user_input(crs) if crs is not None else local_metric_crs(area)
         area_bounds = tuple(area.to_crs(metric).total_bounds)
     elif extent is not None:
@@ -288,8 +283,10 @@ def kde(
             raise InputError("an extent in metres needs its crs (or give the extent as an area)")
         metric = pyproj.CRS.from_user_input(crs)
     else:
-        metric = pyproj.CRS.from_user_input(crs) if crs is not None else points_metric_crs(lon, lat)
-    x, y = lonlat_to_metric(lon, lat, metric)
+        metric = (
+            pyproj.CRS.from_user_input(crs) if crs is not None else metric_crs_for_points(lon, lat)
+        )
+    x, y, _ = to_metric_xy(lon, lat, metric)
     rule = "given"
     if bandwidth_m is None:
         h, rule = silverman_bandwidth_m(x, y, w), "silverman"

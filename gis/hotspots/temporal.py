@@ -10,22 +10,20 @@ import shapely
 from scipy.stats import binomtest
 
 from gis.core.errors import InputError
+from gis.core.geometry import as_area
 from gis.hotspots.gistar import fdr_mask
-from gis.hotspots.inputs import area_geometry, naive_times, points_lonlat
+from gis.hotspots.inputs import naive_times, points_lonlat
+from gis.taxonomy import category_mask
 
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _select(incidents: pd.DataFrame, category=None, area=None) -> pd.DataFrame:
-    """Incidents of some categories (codes, or major-class prefixes like ``"05"``) in an area."""
+    """Incidents of some categories (``gis.taxonomy.category_mask``: codes, or major classes
+    like ``"05"``) in an area."""
     sel = incidents
     if category is not None:
-        cats = [category] if isinstance(category, str) else list(category)
-        codes = sel["category_code"].astype(str)
-        keep = np.zeros(len(sel), dtype=bool)
-        for c in cats:
-            keep |= (codes == c).to_numpy() if "-" in c else codes.str.startswith(c).to_numpy()
-        sel = sel[keep]
+        sel = sel[category_mask(sel["category_code"], category)]
     if area is not None:
         if isinstance(area, str) or (
             isinstance(area, list | tuple) and area and isinstance(area[0], str)
@@ -35,7 +33,7 @@ def _select(incidents: pd.DataFrame, category=None, area=None) -> pd.DataFrame:
             grids = [area] if isinstance(area, str) else list(area)
             sel = sel[sel["grid_code"].isin(grids).to_numpy()]
         else:
-            geom = area_geometry(area)
+            geom = as_area(area)
             shapely.prepare(geom)
             lon, lat = points_lonlat(sel)
             ok = np.isfinite(lon) & np.isfinite(lat)
@@ -60,7 +58,8 @@ def hour_weekday(
         Incidents with ``occurred_at`` (wall-clock local time, as stored), ``category_code``
         and, for an area, a point geometry (EPSG:4326) or a ``grid_code`` column.
     category
-        A minor-class code (``"05-05"``), a major-class prefix (``"05"``) or a list of them.
+        A minor-class code (``"05-05"``), a major class (``"05"``: every ``"05-xx"``) or a
+        list of them (``gis.taxonomy.category_mask``).
     area
         A polygon (shapely geometry, GeoSeries or GeoDataFrame in EPSG:4326: points inside
         it), or grid code(s) matched against ``grid_code``.

@@ -20,8 +20,8 @@ import shapely
 from h3._cy import grid_disk
 from scipy.spatial import cKDTree
 
-from gis.core.crs import local_metric_crs
 from gis.core.errors import InputError
+from gis.core.geometry import to_metric
 from gis.hotspots.counts import lattice_table, unit_kind
 
 
@@ -302,8 +302,8 @@ def unit_centroids_m(units: gpd.GeoDataFrame, crs: pyproj.CRS | int | None = Non
     """(n, 2) unit centroids in a metric CRS (the units' own, or ``local_metric_crs``)."""
     if crs is None:
         epsg = units.attrs.get("metric_epsg")
-        crs = pyproj.CRS.from_epsg(epsg) if epsg else local_metric_crs(units.geometry)
-    cent = units.geometry.to_crs(crs).centroid
+        crs = pyproj.CRS.from_epsg(epsg) if epsg else None
+    cent = to_metric(units.geometry, crs)[0].centroid
     return np.column_stack([cent.x.to_numpy(), cent.y.to_numpy()])
 
 

@@ -14,8 +14,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.core.crs import areas_m2
+from gis.core.geometry import areas_m2
 from gis.grids import descendants
+from gis.taxonomy import category_mask
 
 LEVEL_COLUMN = {"micro": "micro", "l2": "l2", "l1": "l1"}
 
@@ -30,7 +31,8 @@ def filter_incidents(
     grid_code: str | None = None,
     grids: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Incidents with ``start <= occurred_at < end``, of the given categories and sources, inside
+    """Incidents with ``start <= occurred_at < end``, of the given categories
+    (``gis.taxonomy.category_mask``: ``"05"`` is the whole major class) and sources, inside
     ``grid_code`` (a grid of any level; ``grids`` gives the hierarchy)."""
     keep = np.ones(len(incidents), dtype=bool)
     t = incidents["occurred_at"]
@@ -39,7 +41,7 @@ def filter_incidents(
     if end is not None:
         keep &= (t < end).to_numpy()
     if categories:
-        keep &= incidents["category_code"].isin(list(categories)).to_numpy()
+        keep &= category_mask(incidents["category_code"], list(categories))
     if sources:
         keep &= incidents["source"].isin(list(sources)).to_numpy()
     if grid_code:

@@ -18,7 +18,9 @@ import pandas as pd
 
 from gis import hotspots as hs
 from gis.core.errors import InputError
+from gis.core.geometry import as_area
 from gis.grids import descendants
+from gis.units import UnitSpec
 
 #: the unit choices the page offers (the CLI's ``--by`` spelling)
 H3_RESOLUTIONS = (8, 9, 10)
@@ -45,29 +47,13 @@ EXPORT_COLUMNS = (
 )
 
 
-def parse_by(by: str) -> tuple[str, int | float | str]:
-    """``"h3:9"`` -> ``("h3", 9)``, ``"fishnet:200"`` -> ``("fishnet", 200.0)``,
-    ``"grid:micro"`` -> ``("grid", "micro")`` (the CLI's ``--by`` values)."""
-    kind, _, arg = str(by).partition(":")
-    try:
-        if kind == "h3":
-            return kind, int(arg or 9)
-        if kind == "fishnet":
-            return kind, float(arg or 200)
-    except ValueError as exc:
-        raise InputError(f"bad unit choice {by!r}: {exc}") from None
-    if kind == "grid":
-        return kind, arg or "micro"
-    raise InputError(f"units must be h3:RES, fishnet:METRES or grid:LEVEL, got {by!r}")
-
-
 def make_units(by: str, grids: gpd.GeoDataFrame, within: str | None = None) -> gpd.GeoDataFrame:
     """The analysis units of ``by`` over the district of ``grids`` (zero-count cells included).
 
     Parameters
     ----------
     by
-        ``h3:RES``, ``fishnet:METRES`` or ``grid:LEVEL`` (see ``parse_by``).
+        ``h3:RES``, ``fishnet:METRES`` or ``grid:LEVEL`` (``gis.units.UnitSpec``).
     grids
         The grid hierarchy (EPSG:4326); the study area is the union of its level-1 grids.
     within
@@ -75,26 +61,21 @@ def make_units(by: str, grids: gpd.GeoDataFrame, within: str | None = None) -> g
         it; for grid units, those of the level inside it). A grid level coarser than
         ``within`` keeps the whole district's grids.
     """
-    kind, arg = parse_by(by)
-    area_grids = grids
-    if within:
-        inside = grids[grids["code"].isin(descendants(within, grids))]
-        if inside.empty:
-            raise InputError(f"no grid {within!r}")
-        area_grids = inside
-    if kind == "grid":
-        if within:
-            level = area_grids[area_grids["level"] == str(arg)]
-            if len(level):
-                return hs.grid_units(level, str(arg))
-        return hs.grid_units(grids, str(arg))
-    if within:
-        area = hs.study_area(grids[grids["code"] == within].assign(level="l1"))
-    else:
-        area = hs.study_area(grids)
-    if kind == "h3":
-        return hs.h3_units(area, int(arg))
-    return hs.fishnet_units(area, float(arg))
+    spec = UnitSpec.parse(by, allowed=("h3", "fishnet", "grid"))
+    if not within:
+        return hs.analysis_units(spec, grids)
+    inside = grids[grids["code"].isin(descendants(within, grids))]
+    if inside.empty:
+        raise InputError(f"no grid {within!r}")
+    if spec.kind == "grid":
+        level = inside[inside["level"] == spec.level]
+        if len(level):
+            return hs.grid_units(level, spec.level)
+        return hs.grid_units(grids, spec.level)
+    area = as_area([within], grids)
+    if spec.kind == "h3":
+        return hs.h3_units(area, spec.h3_resolution)
+    return hs.fishnet_units(area, spec.cell_m)
 
 
 def count_from_index(

@@ -18,8 +18,8 @@ import shapely
 from scipy.stats import gaussian_kde, norm
 
 from gis import hotspots as hs
-from gis.core.crs import local_metric_crs
 from gis.core.errors import InputError
+from gis.core.geometry import local_metric_crs, metric_crs_for_points
 from gis.grids import assign_points
 
 esda = pytest.importorskip("esda")
@@ -273,7 +273,7 @@ def test_kde_on_boston_reports_with_far_outliers(boston):
     minx, miny, maxx, maxy = gpd.GeoSeries([city], crs=4326).to_crs(epsg).total_bounds
     assert res.x_m[0] == pytest.approx(minx + 20.0) and res.y_m[0] == pytest.approx(miny + 20.0)
     # without an area the zone comes from the bulk of the points, not from far-off reports
-    assert hs.points_metric_crs(pts[:, 0], pts[:, 1]).to_epsg() == epsg
+    assert metric_crs_for_points(pts[:, 0], pts[:, 1]).to_epsg() == epsg
     with pytest.raises(InputError):
         hs.kde(pts, extent=(minx, miny, maxx, maxy))
     gx, gy = np.meshgrid(res.x_m, res.y_m)

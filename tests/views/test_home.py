@@ -137,3 +137,21 @@ def test_grid_rates_per_area_and_population(tiny_grids):
     area = out.loc[micro[0], "area_km2"]
     assert 0.1 < area < 0.3  # 0.005° x 0.005° at 35.8°N is about 0.2 km²
     assert out.loc[micro[0], "per_km2"] == pytest.approx(10 / area)
+
+
+def test_filter_incidents_category_rule_major_class():
+    # the one category rule: "05" is the major class, "05-04" exactly that minor class
+    inc = frame(
+        [
+            ("2026-10-01 08:00", "2026-10-01 08:05", None, code, "open", "12345")
+            for code in ("05-04", "05-05", "06-01")
+        ]
+    )
+    assert list(home.filter_incidents(inc, categories=["05"])["category_code"]) == [
+        "05-04",
+        "05-05",
+    ]
+    assert list(home.filter_incidents(inc, categories=["05-05", "06"])["category_code"]) == [
+        "05-05",
+        "06-01",
+    ]

@@ -16,6 +16,7 @@ import pytest
 
 from gis import hotspots as hs
 from gis import store
+from gis.core.errors import InputError
 from gis.grids import assign_points
 from gis.views import hotspots as hv
 from tests.test_app import metrics, new_app, sign_in
@@ -357,3 +358,15 @@ def test_browser_gi_bins_legend_and_map_offline(demo_db, data):
         assert value == f"{int((ref['gi_bin'] == 3).sum()):,}"
         guard.check()
         guard.screenshot("hotspots_gi_zh")
+
+
+def test_make_units_reads_the_unit_grammar(data):
+    # gis.units.UnitSpec: a bare level and spaces are the same choice as grid:micro, h3:9
+    grids, _ = data
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(hv.make_units("micro", grids)),
+        pd.DataFrame(hv.make_units("grid:micro", grids)),
+    )
+    assert len(hv.make_units(" h3 : 9 ", grids)) == len(hv.make_units("h3:9", grids))
+    with pytest.raises(InputError, match="h3:RES"):
+        hv.make_units("h3:x", grids)
