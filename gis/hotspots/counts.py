@@ -2,7 +2,8 @@
 
 ``h3_units``, ``fishnet_units`` (square cells on a fixed metric lattice) and ``grid_units`` (a
 level of the grid hierarchy) cover the study area with zero-count units kept; ``count_by_unit``
-counts points per unit with densities per real unit area and rates per 1,000 residents.
+counts points per unit with densities per real unit area and rates per 1,000 residents;
+``analysis_units`` builds the units of a ``--by`` choice (``gis.units.UnitSpec``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from h3._cy import latlng_to_cell as _h3_latlng_to_cell  # the C function, no str conversion
 
 from gis.core.errors import InputError
 from gis.core.geometry import as_area, to_metric, to_metric_xy
 from gis.core.settings import STORAGE_EPSG
 from gis.hotspots.inputs import points_lonlat, study_area
-from gis.units import UnitSpec
+from gis.units import UnitSpec, h3_cells
 
 
 def _units_frame(unit_id, geometry, area_km2, attrs: dict, **columns) -> gpd.GeoDataFrame:
@@ -32,23 +32,6 @@ def _units_frame(unit_id, geometry, area_km2, attrs: dict, **columns) -> gpd.Geo
     )
     frame.attrs.update(attrs)
     return frame
-
-
-def h3_cells_lonlat(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
-    """H3 cell (uint64) of each lon/lat point; 0 where a coordinate is missing.
-
-    h3 4.x has no vectorised API: this loops over the C function ``latlng_to_cell`` (about
-    2 M points/s here), which beats converting to strings by 40 %.
-    """
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    out = np.zeros(len(lon), dtype=np.uint64)
-    la, lo = lat[ok].tolist(), lon[ok].tolist()
-    out[ok] = np.fromiter(
-        (_h3_latlng_to_cell(a, b, resolution) for a, b in zip(la, lo, strict=True)),
-        dtype=np.uint64,
-        count=len(la),
-    )
-    return out
 
 
 def h3_polygons(cells: list[str]) -> np.ndarray:
@@ -246,7 +229,7 @@ def _assign_units(lon: np.ndarray, lat: np.ndarray, units: gpd.GeoDataFrame) -> 
         unit_int = np.array([h3.str_to_int(c) for c in units["unit_id"]], dtype=np.uint64)
         order = np.argsort(unit_int)
         sorted_int = unit_int[order]
-        pts = h3_cells_lonlat(lon, lat, res)
+        pts = h3_cells(lon, lat, res)
         pos = np.minimum(np.searchsorted(sorted_int, pts), len(sorted_int) - 1)
         hit = ok & (sorted_int[pos] == pts)
         out[hit] = order[pos[hit]]
