@@ -375,15 +375,11 @@ def test_duplicate_chains_resolve_to_the_earliest():
     assert link_duplicates(x, y, t, cat, radius_m=20.0).tolist() == [0, 1, 2, 3, 4, 5]
 
 
-def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force(monkeypatch):
+def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force():
     """Dense random reports: time slabs of 500 and the pairs folded into a spanning forest at
     every slab give the primaries of an all-pairs reference (earliest of each chain)."""
-    import functools
-
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-
-    import gis.incidents as incidents
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -403,11 +399,7 @@ def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force(monkeypatch
         members = np.flatnonzero(label == lab)
         expected[members] = members[np.lexsort((members, hours[members]))[0]]
     assert (link_duplicates(x, y, t, cat) == expected).all()
-    monkeypatch.setattr(incidents, "_PAIRS_HELD", 0)
-    monkeypatch.setattr(
-        incidents, "_trailing_pairs", functools.partial(incidents._trailing_pairs, slab=500)
-    )
-    assert (link_duplicates(x, y, t, cat) == expected).all()
+    assert (link_duplicates(x, y, t, cat, slab=500, pairs_held=0) == expected).all()
 
 
 def test_repeat_locations_three_in_thirty_days():
