@@ -30,11 +30,12 @@ Modules, one concept each:
 - ``export``: ``export_incidents``.
 - ``files``: ``read_incident_file``, incident points of a file for analysis without a database.
 
-Pure analysis functions (no database): ``parse_times``, ``detect_columns``, ``link_duplicates``,
-``flag_repeat_locations``, ``assign_incident_grids``, ``crs_hint``, ``prepare_incidents``.
+Pure analysis functions (no database): ``link_duplicates``, ``flag_repeat_locations``,
+``assign_incident_grids``, ``crs_hint``, ``prepare_incidents``. Times are read by
+``gis.core.times.parse_times``, columns found by ``gis.io.columns.detect_columns``
+(``INCIDENT_FIELDS``), the import batch recorded by ``gis.store.batches.record_import_batch``.
 """
 
-from gis.incidents.columns import TARGETS, ColumnMapping, detect_columns, read_mapping_file
 from gis.incidents.export import export_incidents
 from gis.incidents.files import read_incident_file
 from gis.incidents.intake import ImportResult, ProgressCallback, import_incidents, store_context
@@ -48,6 +49,7 @@ from gis.incidents.links import (
 from gis.incidents.locate import District, assign_grids_in_force, assign_incident_grids, crs_hint
 from gis.incidents.prepare import (
     STORE_COLUMNS,
+    TARGETS,
     TIME_COLUMNS,
     UNKNOWN_POLICIES,
     Prepared,
@@ -55,7 +57,6 @@ from gis.incidents.prepare import (
     raw_coordinates,
 )
 from gis.incidents.preview import IntakePreview, detect
-from gis.incidents.times import parse_times
 
 __all__ = [
     "STORE_COLUMNS",
@@ -64,10 +65,6 @@ __all__ = [
     "UNKNOWN_POLICIES",
     "DUPLICATE_WINDOW",
     "REPEAT_WINDOW",
-    "parse_times",
-    "ColumnMapping",
-    "detect_columns",
-    "read_mapping_file",
     "District",
     "crs_hint",
     "assign_incident_grids",

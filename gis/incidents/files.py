@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from gis.core import settings
-from gis.incidents.columns import ColumnMapping, detect_columns, read_mapping_file
-from gis.incidents.times import parse_times
+from gis.core.times import parse_times
 from gis.io import read_geo_file
+from gis.io.columns import INCIDENT_FIELDS, detect_columns, read_mapping_file
 
 #: Fields that say where a row is: they choose the reader's geometry columns.
 _GEOMETRY_FIELDS = ("lon", "lat", "wkt")
@@ -53,14 +53,16 @@ def read_incident_file(
     """
     tz = settings.DISTRICT_TZ if tz is None else tz
     given = read_mapping_file(mapping) if isinstance(mapping, str | Path) else dict(mapping or {})
-    # field aliases resolved (and unknown fields refused) before the columns are known
-    fields = ColumnMapping({}).with_overrides({k: v for k, v in given.items() if v})
-    where = {k: fields[k] for k in _GEOMETRY_FIELDS if k in fields}
+    where = {}  # the geometry columns chosen by the user go to the reader
+    for key, column in given.items():
+        target = INCIDENT_FIELDS.canonical(key)
+        if target in _GEOMETRY_FIELDS and column is not None and str(column).strip():
+            where[target] = str(column).strip()
     frame, reason = read_geo_file(path, **where)
     cols = [c for c in frame.columns if c != frame.geometry.name]
     sample = pd.DataFrame(frame[cols].head(200)).astype("string")
     # a WKT column is consumed by the reader; lon/lat stay in the frame and in the mapping
-    others = {k: v for k, v in given.items() if str(k).strip() != "wkt"}
+    others = {k: v for k, v in given.items() if INCIDENT_FIELDS.canonical(k) != "wkt"}
     detected = detect_columns(cols, sample).with_overrides(others, list(map(str, cols)))
     out = gpd.GeoDataFrame(geometry=frame.geometry, crs=frame.crs)
     time_field = next((f for f in ("occurred_at", "reported_at") if f in detected), None)

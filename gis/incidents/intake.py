@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,11 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gis.core import coords, settings
-from gis.incidents.columns import ColumnMapping, detect_columns, read_mapping_file
 from gis.incidents.links import DUPLICATE_WINDOW, REPEAT_WINDOW, detect_links
 from gis.incidents.locate import District, assign_grids_in_force
 from gis.incidents.prepare import prepare_incidents
 from gis.io import accounting_line, read_source, release_memory
+from gis.io.columns import ColumnMapping, detect_columns, read_mapping_file
+from gis.store.batches import record_import_batch
 from gis.store.frames import read_frame, save_frame
 from gis.taxonomy import read_category_aliases
 
@@ -328,24 +328,16 @@ def import_incidents(
         "repeat_locations": result.repeat_locations,
     }
     with engine.begin() as conn:
-        batch = conn.execute(
-            sa.text(
-                "INSERT INTO import_batches (kind, file_name, imported_by, imported_at, total,"
-                " imported, rejected, details) VALUES ('incidents', :f, :by, :at, :t, :i, :r, :d)"
-            ),
-            {
-                "f": info.name,
-                "by": imported_by,
-                "at": datetime.now().replace(microsecond=0),
-                "t": result.total,
-                "i": result.imported,
-                "r": result.rejected_count,
-                "d": json.dumps(details, ensure_ascii=False, default=str),
-            },
+        result.batch_id = record_import_batch(
+            conn,
+            kind="incidents",
+            file_name=info.name,
+            imported_by=imported_by,
+            total=result.total,
+            imported=result.imported,
+            rejected=result.rejected_count,
+            details=details,
         )
-        result.batch_id = batch.lastrowid if conn.dialect.name != "postgresql" else None
-        if result.batch_id is None:
-            result.batch_id = conn.execute(sa.text("SELECT max(id) FROM import_batches")).scalar()
         if len(changed):
             conn.execute(
                 sa.text(

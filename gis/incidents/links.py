@@ -12,13 +12,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyproj
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from gis.core.crs import local_metric_crs
+from gis.core.geometry import to_metric_xy
 from gis.incidents.locate import District
 
 #: Default windows of duplicate links and repeat locations.
@@ -249,8 +248,7 @@ def detect_links(
     if metric is not None:
         x, y = metric.metric(lon, lat)
     else:
-        crs = local_metric_crs(gpd.GeoSeries(geoms, crs=4326))
-        x, y = pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+        x, y, _ = to_metric_xy(lon, lat)
     primary = link_duplicates(
         x,
         y,

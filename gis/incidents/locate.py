@@ -13,7 +13,7 @@ import pyproj
 import shapely
 
 from gis.core import coords
-from gis.core.crs import local_metric_crs
+from gis.core.geometry import REGULAR_LEVELS, district_outline, local_metric_crs
 from gis.grids import OUTSIDE, assign_points
 
 
@@ -27,20 +27,18 @@ class District:
 
     @classmethod
     def from_grids(cls, grids: gpd.GeoDataFrame) -> District | None:
-        """From current grids (EPSG:4326): level-1 union, else the finest level present."""
-        regular = grids[grids["level"].isin(["l1", "l2", "micro"])]
-        if regular.empty:
+        """From current grids (EPSG:4326): ``gis.core.geometry.district_outline`` (the union of
+        the level-1 grids, else of the coarsest regular level present); None without any."""
+        if not grids["level"].isin(REGULAR_LEVELS).any():
             return None
-        for level in ("l1", "l2", "micro"):
-            part = regular[regular["level"] == level]
-            if len(part):
-                break
-        metric = local_metric_crs(part.geometry)
-        outline = shapely.union_all(part.to_crs(metric).geometry.to_numpy())
-        shapely.prepare(outline)
-        return cls(metric, outline, pyproj.Transformer.from_crs(4326, metric, always_xy=True))
+        outline = gpd.GeoSeries([district_outline(grids)], crs=4326)
+        metric = local_metric_crs(outline)
+        outline_m = outline.to_crs(metric).iloc[0]
+        shapely.prepare(outline_m)
+        return cls(metric, outline_m, pyproj.Transformer.from_crs(4326, metric, always_xy=True))
 
     def metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Metric ``x, y`` (m, in ``metric_crs``) of WGS-84 ``lon, lat``."""
         return self.to_metric.transform(lon, lat)
 
     def within(self, lon: np.ndarray, lat: np.ndarray, tolerance_m: float) -> np.ndarray:

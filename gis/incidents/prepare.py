@@ -15,8 +15,8 @@ import shapely
 
 from gis.core import coords, settings
 from gis.core.errors import InputError
+from gis.core.times import parse_times
 from gis.incidents.locate import District, crs_hint
-from gis.incidents.times import parse_times
 from gis.taxonomy import UNCLASSIFIED, map_categories, read_category_aliases
 
 STORE_COLUMNS = [
@@ -40,6 +40,24 @@ STORE_COLUMNS = [
     "is_repeat_location",
 ]
 TIME_COLUMNS = ("occurred_at", "reported_at", "closed_at")
+#: Fields a file column can be mapped to (store columns and the coordinates), in the order the
+#: Data page shows them: the fields of ``gis.io.columns.INCIDENT_FIELDS``.
+TARGETS = (
+    "external_id",
+    "category_code",
+    "occurred_at",
+    "reported_at",
+    "closed_at",
+    "source",
+    "status",
+    "severity",
+    "department",
+    "address",
+    "description",
+    "lon",
+    "lat",
+    "wkt",
+)
 UNKNOWN_POLICIES = ("reject", "unclassified")
 
 

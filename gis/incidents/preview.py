@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 
 from gis.core import coords
 from gis.core.errors import InputError
-from gis.incidents.columns import ColumnMapping, detect_columns, read_mapping_file
 from gis.incidents.intake import store_context
 from gis.incidents.locate import District, crs_hint
 from gis.incidents.prepare import raw_coordinates
 from gis.io import read_source
+from gis.io.columns import ColumnMapping, detect_columns, read_mapping_file
 from gis.taxonomy import map_categories, read_category_aliases
 
 
