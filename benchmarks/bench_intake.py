@@ -58,11 +58,11 @@ TEXTS = {
 
 def make_demo_db(path: Path) -> None:
     from gis import store
-    from gis.demo import generate_district
+    from gis.demo import generate_district, load_demo
 
     engine = store.open_store(str(path))
     store.init_db(engine)
-    store.load_demo(engine, generate_district(seed=42, track_days=1))
+    load_demo(engine, generate_district(seed=42, track_days=1))
     engine.dispose()
 
 

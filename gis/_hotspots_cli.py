@@ -54,13 +54,14 @@ def read_incident_file(
 ) -> gpd.GeoDataFrame:
     """Incident points from a CSV/Excel with lon/lat (or WKT) or any vector file (EPSG:4326).
 
-    The time and category columns are found by ``gis.incidents.detect_columns`` (``occurred_at``,
+    The time and category columns are found by ``gis.io.columns.detect_columns`` (``occurred_at``,
     ``发生时间``, ``Created Date`` ...; ``category_code``, ``事件类型`` ...) and renamed to
     ``occurred_at`` (parsed to wall-clock times) and ``category_code``. Rows without a point
     are dropped (their number is in ``attrs["n_dropped"]``).
     """
-    from gis.incidents import detect_columns, parse_times
+    from gis.core.times import parse_times
     from gis.io import read_geo_file
+    from gis.io.columns import detect_columns
 
     frame, reason = read_geo_file(path, lon=lon, lat=lat)
     cols = [c for c in frame.columns if c != frame.geometry.name]

@@ -52,7 +52,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     district = demo.generate_district(seed=args.seed, track_days=args.track_days)
     t1 = time.perf_counter()
-    written = store.load_demo(engine, district)
+    written = demo.load_demo(engine, district)
     from gis import auth
 
     accounts = auth.ensure_demo_users(engine)

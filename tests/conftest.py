@@ -133,10 +133,12 @@ def demo_small():
 @pytest.fixture(scope="session")
 def demo_db(demo_small, tmp_path_factory) -> str:
     """A SpatiaLite file holding the demo district; its path is also put in ``GRIDLENS_DB``."""
+    from gis.demo import load_demo
+
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     engine = store.open_store(str(path))
     store.init_db(engine)
-    store.load_demo(engine, demo_small)
+    load_demo(engine, demo_small)
     from gis import auth
 
     auth.ensure_demo_users(engine)

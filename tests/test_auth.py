@@ -435,7 +435,7 @@ def test_cli_demo_creates_and_prints_demo_accounts(tmp_path, tiny_grids, monkeyp
             "grids": store.save_frame(engine, "grids", tiny_grids.assign(version=1, valid_from=T0))
         }
 
-    monkeypatch.setattr(store, "load_demo", fake_load)
+    monkeypatch.setattr(demo, "load_demo", fake_load)
     db = tmp_path / "demo.db"
     code, out, err = cli(monkeypatch, capsys, "demo", "--seed", "7", "--db", str(db))
     assert code == 0, err

@@ -231,7 +231,7 @@ def test_incidents_round_trip_and_reimport_adds_nothing(tmp_path, capsys):
 
 
 def test_utc_offsets_are_converted_to_the_district_zone(tmp_path):
-    from gis.incidents import parse_times
+    from gis.core.times import parse_times
 
     times = parse_times(
         pd.Series(["2026-05-03T09:00:00+00:00", "2026-05-03 09:00", "2026-05-03T01:00:00Z", None])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -26,12 +25,9 @@ from gis.core import settings
 from gis.core.errors import StoreError
 from gis.store import migrate
 from gis.store.engine import backend, check_spatial, make_engine
-from gis.store.frames import count_rows, read_frame, save_frame, typed_text
+from gis.store.frames import clear_tables, count_rows, read_frame, save_frame, typed_text
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gis.demo import DemoDistrict
-
-#: tables filled by the demo, in an order that respects foreign keys
+#: tables filled by the demo (``gis.demo.load_demo``), in an order that respects foreign keys
 DEMO_TABLES = (
     "grids",
     "staff",
@@ -98,51 +94,6 @@ def get_meta(engine: Engine, key: str, default=None):
         return json.loads(value)
     except ValueError:
         return value
-
-
-def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") -> dict[str, int]:
-    """Replace the district's data with the generated demo district, in one transaction.
-
-    Returns
-    -------
-    dict[str, int]
-        Rows written per table.
-    """
-    valid_from = datetime(2025, 1, 1)
-    grids = demo.grids.copy()
-    grids["version"] = 1
-    grids["valid_from"] = valid_from
-    grids["valid_to"] = pd.NaT
-    grids["created_by"] = loaded_by
-    incidents = demo.incidents.copy()
-    tracks = demo.tracks.copy()
-    written: dict[str, int] = {}
-    with engine.begin() as conn:
-        for table in reversed(DEMO_TABLES):
-            conn.execute(sa.text(f'DELETE FROM "{table}"'))
-        conn.execute(sa.text("DELETE FROM grid_edits"))
-        written["grids"] = save_frame(conn, "grids", grids)
-        written["staff"] = save_frame(conn, "staff", demo.staff.assign(active=True))
-        written["streets"] = save_frame(
-            conn, "streets", demo.streets.drop(columns=["street_id"], errors="ignore")
-        )
-        written["places"] = save_frame(
-            conn, "places", demo.places.drop(columns=["place_id"], errors="ignore")
-        )
-        written["incidents"] = save_frame(conn, "incidents", incidents)
-        written["patrol_tracks"] = save_frame(conn, "patrol_tracks", tracks)
-        ids = pd.read_sql(sa.text("SELECT id, track_code FROM patrol_tracks"), conn)
-        track_id = dict(zip(ids["track_code"], ids["id"], strict=True))
-        fixes = demo.fixes.copy()
-        fixes["track_id"] = fixes["track_code"].map(track_id).astype("int64")
-        written["patrol_fixes"] = save_frame(
-            conn, "patrol_fixes", fixes[["track_id", "staff_code", "t", "geometry"]]
-        )
-        set_meta(conn, "district", {"name_zh": "北城街道（演示）", "name_en": "Beicheng (demo)"})
-        set_meta(conn, "demo_seed", demo.seed)
-        set_meta(conn, "demo_truth", demo.truth)
-        set_meta(conn, "demo_fingerprint", demo.fingerprint())
-    return written
 
 
 def read_grids(
@@ -303,7 +254,7 @@ def summary(engine: Engine) -> dict[str, int | str | None]:
 __all__ = [
     "open_store",
     "init_db",
-    "load_demo",
+    "clear_tables",
     "read_grids",
     "read_incidents",
     "read_fixes",

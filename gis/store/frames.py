@@ -414,4 +414,21 @@ def count_rows(engine: Engine, table: str) -> int:
         return int(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar())
 
 
-__all__ = ["save_frame", "read_frame", "count_rows", "table_columns", "typed_text", "backend"]
+def clear_tables(conn: Connection, tables: Iterable[str]) -> None:
+    """Delete every row of each of ``tables``, in the order given (children before parents).
+
+    Runs on the caller's connection, so it is part of the caller's transaction.
+    """
+    for table in tables:
+        conn.execute(sa.text(f'DELETE FROM "{table}"'))
+
+
+__all__ = [
+    "save_frame",
+    "read_frame",
+    "count_rows",
+    "clear_tables",
+    "table_columns",
+    "typed_text",
+    "backend",
+]

@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 from gis import auth, store
+from gis.demo import load_demo
 from gis.grids import edit
 from tests.browser import chromium_page, require_browser, streamlit_server
 
@@ -20,7 +21,7 @@ def grid_db(demo_small, tmp_path) -> str:
     path = tmp_path / "grids.db"
     engine = store.open_store(str(path))
     store.init_db(engine)
-    store.load_demo(engine, demo_small)
+    load_demo(engine, demo_small)
     auth.ensure_demo_users(engine)
     engine.dispose()
     return str(path)

@@ -6,12 +6,13 @@ import pandas as pd
 import shapely
 
 from gis import store
+from gis.demo import load_demo
 from gis.grids import hierarchy_summary
 
 
 def test_demo_loads_and_reads_back_exactly(engine, demo_small):
     store.init_db(engine)
-    written = store.load_demo(engine, demo_small)
+    written = load_demo(engine, demo_small)
     assert written["grids"] == len(demo_small.grids) == 523
     assert written["incidents"] == len(demo_small.incidents) >= 150_000
     assert written["patrol_fixes"] == len(demo_small.fixes)
@@ -44,5 +45,5 @@ def test_demo_loads_and_reads_back_exactly(engine, demo_small):
     assert (back["occurred_at"].to_numpy() == month["occurred_at"].to_numpy()).all()
     assert shapely.equals_exact(back.geometry.to_numpy(), month.geometry.to_numpy(), 0).all()
     # loading again replaces rather than duplicates
-    store.load_demo(engine, demo_small)
+    load_demo(engine, demo_small)
     assert store.count_rows(engine, "incidents") == len(inc)

@@ -30,7 +30,7 @@ from gis.grids import assign_points
 from gis.incidents import District
 from gis.views import home
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "pages/data.py"
 HEADERS = ["案件编号", "事件类型", "发生时间", "经度", "纬度", "地址", "问题描述"]
 

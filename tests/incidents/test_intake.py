@@ -20,18 +20,17 @@ from gis import store
 from gis.cli import main
 from gis.core import coords
 from gis.core.errors import InputError
+from gis.core.times import parse_times
 from gis.grids import import_grids
 from gis.incidents import (
-    ColumnMapping,
+    TARGETS,
     detect,
-    detect_columns,
     export_incidents,
     flag_repeat_locations,
     import_incidents,
     link_duplicates,
-    parse_times,
-    read_mapping_file,
 )
+from gis.io.columns import INCIDENT_FIELDS, ColumnMapping, detect_columns, read_mapping_file
 from gis.store import migrate
 from gis.taxonomy import UNCLASSIFIED, read_taxonomy
 
@@ -135,6 +134,12 @@ def test_detect_columns_english_and_why():
     with pytest.raises(InputError, match="not in the file"):
         zh.with_overrides({"lon": "nope"}, ["案件编号"])
     assert list(m.to_frame().columns) == ["field", "column", "confidence", "why"]
+
+
+def test_page_fields_are_the_incident_schema():
+    """``TARGETS`` (the Data page's order) lists exactly the fields the column guesser knows."""
+    assert sorted(TARGETS) == sorted(INCIDENT_FIELDS.fields)
+    assert len(set(TARGETS)) == len(TARGETS)
 
 
 def test_mapping_files(tmp_path):
@@ -271,6 +276,63 @@ def test_file_without_ids_reimports_nothing(tiny_db, tmp_path):
     assert store.count_rows(tiny_db, "incidents") == 4
 
 
+@pytest.mark.postgis
+@pytest.mark.parametrize("engine", ["postgis"], indirect=True)
+def test_concurrent_imports_each_get_their_own_batch(engine, tiny_grids, tmp_path):
+    """Two imports whose transactions overlap on PostgreSQL: each result names its own
+    ``import_batches`` row and its incidents carry it. The slow import is held right after its
+    batch row is inserted until the fast one has committed, the moment at which
+    ``SELECT max(id)`` returned the other import's id."""
+    import threading
+
+    from gis.store.batches import read_import_batches
+
+    _load_tiny(engine, tiny_grids)
+    slow_csv, fast_csv = tmp_path / "slow.csv", tmp_path / "fast.csv"
+    _rows(3).to_csv(slow_csv, index=False)
+    _rows(5, 事件编号=[f"F{i}" for i in range(5)]).to_csv(fast_csv, index=False)
+    inserted, fast_done = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def hold_after_batch_insert(conn, cursor, statement, parameters, context, executemany):
+        if threading.current_thread().name == "slow" and "INSERT INTO import_batches" in statement:
+            inserted.set()
+            assert fast_done.wait(60), "the fast import did not finish"
+
+    def slow():
+        try:
+            results["slow"] = import_incidents(engine, slow_csv, now=NOW, imported_by="slow")
+        except Exception as exc:  # pragma: no cover - reported below
+            results["slow"] = exc
+        finally:
+            inserted.set()
+
+    sa.event.listen(engine, "after_cursor_execute", hold_after_batch_insert)
+    try:
+        worker = threading.Thread(target=slow, name="slow")
+        worker.start()
+        assert inserted.wait(60)
+        results["fast"] = import_incidents(engine, fast_csv, now=NOW, imported_by="fast")
+        fast_done.set()
+        worker.join(60)
+    finally:
+        fast_done.set()
+        sa.event.remove(engine, "after_cursor_execute", hold_after_batch_insert)
+    slow_r, fast_r = results["slow"], results["fast"]
+    assert not isinstance(slow_r, Exception), slow_r
+    assert (slow_r.imported, fast_r.imported) == (3, 5)
+    assert slow_r.batch_id != fast_r.batch_id
+    batches = read_import_batches(engine).set_index("id")
+    assert batches.loc[slow_r.batch_id, "imported_by"] == "slow"
+    assert batches.loc[fast_r.batch_id, "imported_by"] == "fast"
+    rows = store.read_frame(engine, "incidents", columns=["external_id", "batch_id"])
+    by_batch = rows.groupby("batch_id")["external_id"].apply(lambda s: sorted(s)).to_dict()
+    assert by_batch == {
+        slow_r.batch_id: ["E0", "E1", "E2"],
+        fast_r.batch_id: ["F0", "F1", "F2", "F3", "F4"],
+    }
+
+
 def test_failure_half_way_leaves_database_unchanged(engine, tiny_grids, tmp_path):
     _load_tiny(engine, tiny_grids)
     rng = np.random.default_rng(3)
@@ -375,15 +437,11 @@ def test_duplicate_chains_resolve_to_the_earliest():
     assert link_duplicates(x, y, t, cat, radius_m=20.0).tolist() == [0, 1, 2, 3, 4, 5]
 
 
-def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force(monkeypatch):
+def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force():
     """Dense random reports: time slabs of 500 and the pairs folded into a spanning forest at
     every slab give the primaries of an all-pairs reference (earliest of each chain)."""
-    import functools
-
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-
-    import gis.incidents as incidents
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -403,11 +461,7 @@ def test_link_duplicates_in_slabs_and_folded_pairs_match_brute_force(monkeypatch
         members = np.flatnonzero(label == lab)
         expected[members] = members[np.lexsort((members, hours[members]))[0]]
     assert (link_duplicates(x, y, t, cat) == expected).all()
-    monkeypatch.setattr(incidents, "_PAIRS_HELD", 0)
-    monkeypatch.setattr(
-        incidents, "_trailing_pairs", functools.partial(incidents._trailing_pairs, slab=500)
-    )
-    assert (link_duplicates(x, y, t, cat) == expected).all()
+    assert (link_duplicates(x, y, t, cat, slab=500, pairs_held=0) == expected).all()
 
 
 def test_repeat_locations_three_in_thirty_days():

@@ -12,6 +12,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gis import demo
+from gis.grids import number_west_east_north_south
 from gis.taxonomy import read_taxonomy
 
 METRIC = 4547
@@ -54,18 +55,18 @@ def _per_day(mask: pd.Series, times: pd.Series, start: str, end: str) -> float:
 def test_numbering_west_east_north_south_small_example():
     # two rows of 100 m: north row (y ~ 1000) west->east, then the south row
     pts = np.array([[300, 1000], [100, 990], [200, 880], [50, 870], [200, 1010]], dtype=float)
-    seq = demo.number_west_east_north_south(pts, band_m=100.0)
+    seq = number_west_east_north_south(pts, band_m=100.0)
     assert seq.tolist() == [3, 1, 5, 4, 2]
-    assert demo.number_west_east_north_south(np.empty((0, 2)), 10.0).tolist() == []
+    assert number_west_east_north_south(np.empty((0, 2)), 10.0).tolist() == []
 
 
 def test_numbering_overflow_raises_not_wraps():
     pts = np.column_stack([np.arange(9.0), np.zeros(9)])
-    assert demo.number_west_east_north_south(pts, 50.0, max_seq=9).max() == 9
+    assert number_west_east_north_south(pts, 50.0, max_seq=9).max() == 9
     with pytest.raises(ValueError, match="顺序码已满"):
-        demo.number_west_east_north_south(pts, 50.0, max_seq=8)
+        number_west_east_north_south(pts, 50.0, max_seq=8)
     with pytest.raises(ValueError):
-        demo.number_west_east_north_south(pts[:, :1], 50.0)
+        number_west_east_north_south(pts[:, :1], 50.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,15 +125,13 @@ def test_codes_number_west_east_north_south(grids_m):
     rep = pd.DataFrame(rep, index=g.index, columns=["x", "y"])
     area = g.geometry.area
     l1 = g.index[g["level"] == "l1"]
-    seq = demo.number_west_east_north_south(
-        rep.loc[l1].to_numpy(), np.sqrt(area[l1].sum() / len(l1))
-    )
+    seq = number_west_east_north_south(rep.loc[l1].to_numpy(), np.sqrt(area[l1].sum() / len(l1)))
     assert (seq == l1.str[9:12].astype(int)).all()
     for lev, digits in [("l2", slice(12, 13)), ("micro", slice(13, 15))]:
         kids = g[g["level"] == lev]
         for parent, grp in kids.groupby("parent_code"):
             band = np.sqrt(area[grp.index].mean())
-            seq = demo.number_west_east_north_south(rep.loc[grp.index].to_numpy(), band)
+            seq = number_west_east_north_south(rep.loc[grp.index].to_numpy(), band)
             assert (seq == grp.index.str[digits].astype(int)).all(), parent
     # spot check: the first micro of a level-2 grid is in its northern row, west of its row mates
     kids = g[(g["level"] == "micro") & (g["parent_code"] == g.index[g["level"] == "l2"][0])]

@@ -1,0 +1,56 @@
+"""``export_incidents``: incidents out to CSV, Excel, GeoJSON or GeoPackage, in any CRS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gis.core import coords
+from gis.core.errors import InputError
+from gis.incidents.prepare import STORE_COLUMNS
+from gis.io import write_geo_file
+from gis.taxonomy import read_taxonomy
+
+
+def export_incidents(
+    frame: gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    crs: str | int | None = None,
+    lang: str | None = None,
+    taxonomy: pd.DataFrame | None = None,
+) -> Path:
+    """Write incidents to CSV (lon/lat), Excel, GeoJSON or GeoPackage.
+
+    Parameters
+    ----------
+    crs
+        ``None``/``"wgs84"`` (default) or ``"gcj02"``/``"bd09"``/an EPSG code: the coordinates
+        are converted on the way out (GeoJSON/GeoPackage then carry a note in ``coord_crs``;
+        their declared CRS stays EPSG:4326 for the Chinese systems, which have no EPSG code).
+    lang
+        ``"zh"`` or ``"en"``: add ``category_name`` in that language (from ``taxonomy``).
+    """
+    cols = [c for c in STORE_COLUMNS if c in frame]
+    out = frame[[*cols, frame.geometry.name]].copy()
+    name = coords.normalize_crs(crs)
+    if lang is not None:
+        if lang not in ("zh", "en"):
+            raise InputError(f"lang={lang!r}; use zh or en")
+        tax = read_taxonomy() if taxonomy is None else taxonomy
+        names = tax.set_index("code")[f"name_{lang}"]
+        pos = out.columns.get_loc("category_code") + 1 if "category_code" in out else 0
+        out.insert(
+            pos, "category_name", out.get("category_code", pd.Series(dtype=object)).map(names)
+        )
+    if name != coords.WGS84 and len(out):
+        geoms = out.geometry.to_numpy()
+        x, y = coords.from_wgs84(shapely.get_x(geoms), shapely.get_y(geoms), name)
+        out = out.set_geometry(shapely.points(x, y))
+        if name.startswith("EPSG:"):
+            out = out.set_crs(name, allow_override=True)
+        out["export_crs"] = name
+    return write_geo_file(out, path)
