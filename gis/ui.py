@@ -524,7 +524,7 @@ def hotspot_kde(
     """Kernel density of the filtered incidents over the district (or the filter's grid) and
     its heat-map image: ``{"image", "bounds", "bandwidth_m", "bandwidth_rule", "cell_m",
     "max_km2", "n"}``."""
-    from gis import hotspots, maps
+    from gis import hotspots, viz
 
     mask = incident_mask(start, end, categories, sources, grid_code)
     pts = incidents_shared()[["lon", "lat"]].to_numpy()[mask]
@@ -533,7 +533,7 @@ def hotspot_kde(
     if len(pts) == 0:
         return {"n": 0}
     res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area)
-    image, bounds = maps.kde_image(res)
+    image, bounds = viz.kde_image(res)
     return {
         "image": image,
         "bounds": bounds,

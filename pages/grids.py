@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from gis import auth, ui, webmap
+from gis import auth, ui, viz
 from gis import grids as grids_lib
 from gis.core.errors import EditConflict, GridLensError
 from gis.grids import edit
@@ -108,21 +108,21 @@ def edit_panel(code: str) -> None:
     focus = grids.loc[grids["code"] == code].geometry.iloc[0]
     minx, miny, maxx, maxy = focus.bounds
     pad = max(maxx - minx, maxy - miny) * 0.35
-    m = webmap.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
-    webmap.add_vector_basemap(m, ui.streets(), view)
+    m = viz.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
+    viz.add_vector_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
         draw_options["rectangle"] = False
     if op not in ("split", "add_dedicated"):
         draw_options["polygon"] = False
     draw_group = folium.FeatureGroup(name="edit", control=False)
-    webmap.add_draw(m, draw_group, draw_options=draw_options)
+    viz.add_draw(m, draw_group, draw_options=draw_options)
     if op == "reshape" and may_edit:
-        webmap.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
+        viz.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
     folium.GeoJson(
         grids_view.neighbour_frame(view, code).to_json(drop_id=True, default=str),
         name="grids",
-        style_function=lambda f: webmap.neighbour_style(f["properties"]["role"]),
+        style_function=lambda f: viz.neighbour_style(f["properties"]["role"]),
         tooltip=folium.GeoJsonTooltip(fields=["name", "code"], labels=False),
     ).add_to(m)
     out = st_folium(
@@ -132,14 +132,14 @@ def edit_panel(code: str) -> None:
         use_container_width=True,
         returned_objects=["all_drawings"],
     )
-    edited, drawn = webmap.read_drawings((out or {}).get("all_drawings"), "code")
+    edited, drawn = viz.read_drawings((out or {}).get("all_drawings"), "code")
     st.caption(ui.t("caption.offline"))
 
     result = None
     try:
         if op == "reshape":
             original = dict(zip(grids["code"], grids.geometry, strict=True))
-            moved = webmap.changed_geometries(edited, original)
+            moved = viz.changed_geometries(edited, original)
             grow = st.checkbox(ui.t("grids.update_parent"), key="grids_grow")
             if code in moved:
                 result = edit.reshape(grids, code, moved[code], update_parent=grow)

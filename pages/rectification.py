@@ -4,7 +4,7 @@ briefing with the HTML and Excel downloads; saving it as a plan (leaders and adm
 with their evaluation once their period is over.
 
 Thin: the numbers come from ``gis.planning`` through the cached wrappers of ``gis.ui`` (keyed by
-the unit choice, the filters and the area), the layers from ``gis.maps`` / ``gis.webmap``.
+the unit choice, the filters and the area), the layers from ``gis.viz``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from gis import auth, i18n, maps, planning, ui, webmap
+from gis import auth, i18n, planning, ui, viz
 from gis.core.errors import GridLensError, InputError
 
 #: the unit choices for the proposed areas; the first is the CLI's default (``gridlens zones``)
@@ -168,8 +168,8 @@ elif mode == "draw":
     west, south, east, north = l1.total_bounds
     # a centre and zoom rather than fitting the bounds: Leaflet fits them before the iframe has
     # its final size and the district comes out small
-    m = webmap.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
-    webmap.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
+    m = viz.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
+    viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
             zones[["zone_id", "geometry"]].to_json(drop_id=True),
@@ -182,7 +182,7 @@ elif mode == "draw":
             },
             tooltip=folium.GeoJsonTooltip(fields=["zone_id"], labels=False),
         ).add_to(m)
-    webmap.add_draw(
+    viz.add_draw(
         m,
         folium.FeatureGroup(name="area", control=False),
         draw_options={"polyline": False},
@@ -194,7 +194,7 @@ elif mode == "draw":
         use_container_width=True,
         returned_objects=["all_drawings"],
     )
-    _, drawn = webmap.read_drawings((out or {}).get("all_drawings"), "code")
+    _, drawn = viz.read_drawings((out or {}).get("all_drawings"), "code")
     polys = [g for g in drawn if g.geom_type in ("Polygon", "MultiPolygon") and g.area > 0]
     if polys:
         area = shapely.union_all(polys)
@@ -228,10 +228,10 @@ else:
 
 # ------------------------------------------------------------------ the map
 with map_slot:
-    layers = [maps.street_layer(ui.streets())]
+    layers = [viz.street_layer(ui.streets())]
     l1 = grids[grids["level"] == "l1"]
     layers.append(
-        maps.polygon_layer(
+        viz.polygon_layer(
             l1.geometry.to_numpy(),
             [{"tip": f"{n} · {c}"} for n, c in zip(l1["name"], l1["code"], strict=True)],
             layer_id="communities",
@@ -241,9 +241,9 @@ with map_slot:
         )
     )
     if zones is not None:
-        colors = maps.rank_colors(len(zones))
+        colors = viz.rank_colors(len(zones))
         layers.append(
-            maps.polygon_layer(
+            viz.polygon_layer(
                 zones.geometry.to_numpy(),
                 [
                     {
@@ -267,7 +267,7 @@ with map_slot:
             outline = None
         if outline is not None:
             layers.append(
-                maps.polygon_layer(
+                viz.polygon_layer(
                     [outline],
                     [{"tip": area_name}],
                     layer_id="area",
@@ -276,10 +276,10 @@ with map_slot:
                     pickable=False,
                 )
             )
-    view = maps.view_for(l1.geometry)
+    view = viz.view_for(l1.geometry)
     view.zoom = min(18.0, view.zoom + 0.7)  # view_for fits 256 px; the map is 480 px high
     st.pydeck_chart(
-        maps.deck(layers, view, tooltip={"text": "{tip}"}),
+        viz.deck(layers, view, tooltip={"text": "{tip}"}),
         height=480,
         on_select="rerun",
         selection_mode="single-object",
@@ -288,7 +288,7 @@ with map_slot:
     if zones is not None:
         st.markdown(
             f"{ui.t('rect.map_legend')}: "
-            + maps.legend_html(list(zip(maps.rank_colors(len(zones)), zone_ids, strict=True))),
+            + viz.legend_html(list(zip(viz.rank_colors(len(zones)), zone_ids, strict=True))),
             unsafe_allow_html=True,
         )
     st.caption(ui.t("caption.offline"))
@@ -386,7 +386,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     with left:
         st.markdown(f"**{ui.t('rect.hour_weekday')}**")
         days = ui.t("rect.weekdays").split(",")
-        chart = maps.hour_weekday_chart(
+        chart = viz.hour_weekday_chart(
             brief.hour_weekday,
             days=days,
             hour_title=ui.t("rect.hour"),

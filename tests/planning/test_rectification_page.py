@@ -22,11 +22,11 @@ import pytest
 import shapely
 import streamlit_folium
 
-from gis import auth, i18n, maps, planning, store
+from gis import auth, i18n, planning, store, viz
 from gis import hotspots as hs
 from gis.grids import assign_points
 from gis.store.models import PLAN_STATUSES
-from gis.webmap import external_urls
+from gis.viz import external_urls
 from tests.test_app import metrics, new_app, sign_in
 
 PAGE = "pages/rectification.py"
@@ -348,9 +348,9 @@ def test_every_label_of_the_page_is_in_both_languages():
 
 
 def screen_offset(grids, point) -> tuple[float, float]:
-    """Pixels from the page's map centre to a lon/lat point: the page's view (``maps.view_for``
+    """Pixels from the page's map centre to a lon/lat point: the page's view (``viz.view_for``
     of the level-1 grids, zoom + 0.7) on deck.gl's Web Mercator world of 512 x 2^zoom pixels."""
-    view = maps.view_for(grids[grids["level"] == "l1"].geometry)
+    view = viz.view_for(grids[grids["level"] == "l1"].geometry)
     world = 512 * 2 ** min(18.0, view.zoom + 0.7)
 
     def merc(lon: float, lat: float) -> tuple[float, float]:
