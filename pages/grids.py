@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 
 from gis import auth, ui, viz
 from gis import grids as grids_lib
-from gis.core.errors import EditConflict, GridLensError
+from gis.core.errors import EditConflict
 from gis.grids import edit
 from gis.views import grids as grids_view
 
@@ -43,7 +43,7 @@ else:
 def reload_grid() -> None:
     """Drop what this user started from, so the grid is edited again from the latest version."""
     st.session_state.pop(f"grids_base_{st.session_state.get('grids_code', '')}", None)
-    ui.refresh_grids()
+    ui.clear_caches("grids")
 
 
 def choose(code: str) -> None:
@@ -136,7 +136,7 @@ def edit_panel(code: str) -> None:
     st.caption(ui.t("caption.offline"))
 
     result = None
-    try:
+    with ui.guard():
         if op == "reshape":
             original = dict(zip(grids["code"], grids.geometry, strict=True))
             moved = viz.changed_geometries(edited, original)
@@ -188,9 +188,6 @@ def edit_panel(code: str) -> None:
         elif op == "retire":
             if st.checkbox(ui.t("grids.retire_confirm"), key=f"grids_retire_{code}"):
                 result = edit.retire(grids, code)
-    except GridLensError as exc:
-        st.error(str(exc))
-        result = None
 
     if result is None:
         st.info(ui.t("grids.draw_first"))
@@ -255,29 +252,30 @@ def edit_panel(code: str) -> None:
             if not reason.strip():
                 st.error(ui.t("grids.need_reason"))
             else:
-                try:
-                    edit.save_edit(
-                        eng,
-                        result,
-                        user=user,
-                        reason=reason.strip(),
-                        expected_versions=st.session_state[base_key],
-                    )
-                except EditConflict as exc:
-                    st.error(ui.t("grids.conflict", msg=str(exc)))
-                    st.button(ui.t("grids.reload"), key="grids_reload", on_click=reload_grid)
-                except GridLensError as exc:
-                    st.error(str(exc))
-                else:
-                    st.session_state.pop(base_key, None)
-                    st.session_state["grids_saved"] = ", ".join(
-                        sorted({*result.changed, *result.created})
-                    )
-                    if code in result.retired:
-                        survivors = [c for c in result.created if c in set(result.grids["code"])]
-                        choose(survivors[0] if survivors else "")
-                    ui.refresh_grids()
-                    st.rerun()
+                with ui.guard():  # an edit conflict offers a reload; other errors: a message
+                    try:
+                        edit.save_edit(
+                            eng,
+                            result,
+                            user=user,
+                            reason=reason.strip(),
+                            expected_versions=st.session_state[base_key],
+                        )
+                    except EditConflict as exc:
+                        st.error(ui.t("grids.conflict", msg=str(exc)))
+                        st.button(ui.t("grids.reload"), key="grids_reload", on_click=reload_grid)
+                    else:
+                        st.session_state.pop(base_key, None)
+                        st.session_state["grids_saved"] = ", ".join(
+                            sorted({*result.changed, *result.created})
+                        )
+                        if code in result.retired:
+                            survivors = [
+                                c for c in result.created if c in set(result.grids["code"])
+                            ]
+                            choose(survivors[0] if survivors else "")
+                        ui.clear_caches("grids")
+                        st.rerun()
     if st.session_state.get("grids_saved"):
         st.success(ui.t("grids.saved", codes=st.session_state.pop("grids_saved")))
 
@@ -386,15 +384,13 @@ with tab_history:
                     if not reason.strip():
                         st.error(ui.t("grids.need_reason"))
                     else:
-                        try:
+                        with ui.guard():
                             edit.restore_version(
                                 eng, code, version, user=user.username, reason=reason.strip()
                             )
                             st.success(ui.t("grids.restored", code=code, version=version))
-                            ui.refresh_grids()
+                            ui.clear_caches("grids")
                             st.rerun()
-                        except GridLensError as exc:
-                            st.error(str(exc))
     st.subheader(ui.t("grids.log"))
     st.dataframe(edit.edit_log(eng, limit=50), hide_index=True, width="stretch")
 
@@ -420,12 +416,9 @@ with tab_io:
     else:
         upload = st.file_uploader(ui.t("grids.import_file"), key="grids_upload")
         if upload is not None:
-            path = ui.uploaded_file(upload)
-            try:
+            with ui.guard(stop=True):
+                path = ui.uploaded_file(upload)
                 columns, n_rows = ui.file_columns(str(path))
-            except GridLensError as exc:
-                st.error(str(exc))
-                st.stop()
             st.caption(ui.t("grids.file_rows", n=ui.fmt_int(n_rows)))
             fields = [""] + columns
             guessed = grids_lib.guess_grid_fields(columns)
@@ -463,11 +456,9 @@ with tab_io:
                 crs=file_crs.strip() or None,
                 imported_by=user.username,
             )
-            try:
+            with ui.guard() as outcome:
                 check = grids_lib.import_grids(eng, path, check_only=True, **options)
-            except GridLensError as exc:
-                st.error(str(exc))
-            else:
+            if not outcome.failed:
                 st.info(check.summary_line())
                 if len(check.rejected):
                     st.dataframe(check.rejected, hide_index=True, width="stretch")
@@ -482,12 +473,9 @@ with tab_io:
                     if not reason.strip():
                         st.error(ui.t("grids.need_reason"))
                     else:
-                        try:
+                        with ui.guard():
                             done = grids_lib.import_grids(
                                 eng, path, reason_text=reason.strip(), **options
                             )
-                        except GridLensError as exc:
-                            st.error(str(exc))
-                        else:
-                            ui.refresh_grids()
+                            ui.clear_caches("grids")
                             st.success(ui.t("grids.imported", line=done.summary_line()))

@@ -14,7 +14,6 @@ import streamlit as st
 
 from gis import hotspots_view as hv
 from gis import ui, viz
-from gis.core.errors import InputError
 
 ui.page("view")
 f = ui.filters()
@@ -154,24 +153,18 @@ with st.expander(ui.t("hotspots.params"), expanded=False):
 flt = dict(
     start=f.start, end=f.end, categories=f.categories, sources=f.sources, grid_code=f.grid_code
 )
-try:
-    with st.spinner(ui.t("hotspots.computing")):
-        frame = ui.hotspot_units(
-            by,
-            weights=weights,
-            band_m=band_m,
-            value=value,
-            lisa=layer == "lisa",
-            permutations=permutations,
-            emerging_step=step if layer == "emerging" else None,
-            **flt,
-        )
-        kde = (
-            ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
-        )
-except InputError as exc:
-    st.warning(ui.t("hotspots.error", msg=str(exc)))
-    st.stop()
+with ui.guard("hotspots.error", stop=True), st.spinner(ui.t("hotspots.computing")):
+    frame = ui.hotspot_units(
+        by,
+        weights=weights,
+        band_m=band_m,
+        value=value,
+        lisa=layer == "lisa",
+        permutations=permutations,
+        emerging_step=step if layer == "emerging" else None,
+        **flt,
+    )
+    kde = ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
 summary = hv.summary(frame)
 
 # ------------------------------------------------------------------ metrics

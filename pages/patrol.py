@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from gis import patrol, ui, viz
-from gis.core.errors import InputError
 from gis.views import patrol as page_model
 
 ui.page("view")
@@ -82,13 +81,9 @@ st.caption(
     )
 )
 args = (start, end, shift, tuple(f.categories), tuple(f.sources))
-try:
-    with st.spinner():
-        micro_view = ui.patrol_view("grid:micro", *args, True)
-        view = micro_view if units == "grid:micro" else ui.patrol_view(units, *args, False)
-except InputError as exc:  # a custom shift that does not parse
-    st.error(str(exc))
-    st.stop()
+with ui.guard(stop=True), st.spinner():  # e.g. a custom shift that does not parse
+    micro_view = ui.patrol_view("grid:micro", *args, True)
+    view = micro_view if units == "grid:micro" else ui.patrol_view(units, *args, False)
 
 # ---- the chosen grid: its micro-grids (or the H3 cells whose centre lies in it)
 micro = grids[grids["level"] == "micro"]

@@ -21,6 +21,7 @@ from streamlit_folium import st_folium
 
 from gis import auth, i18n, planning, ui, viz
 from gis.core.errors import GridLensError, InputError
+from gis.store.models import PLAN_STATUSES
 
 #: the unit choices for the proposed areas; the first is the CLI's default (``gridlens zones``)
 UNIT_CHOICES = ["h3:10", "h3:9", "fishnet:200", "grid:micro"]
@@ -81,12 +82,9 @@ by = ui.keyed_choice(
 flt = dict(
     start=f.start, end=f.end, categories=f.categories, sources=f.sources, grid_code=f.grid_code
 )
-try:
-    with st.spinner(ui.t("hotspots.computing")):
-        zones = ui.rect_zones(by, **flt)
-except InputError as exc:
-    st.warning(ui.t("rect.error", msg=str(exc)))
-    zones = None
+zones = None
+with ui.guard("rect.error"), st.spinner(ui.t("hotspots.computing")):
+    zones = ui.rect_zones(by, **flt)
 if zones is None or not len(zones):
     zones = None
     st.info(ui.t("rect.no_zones"))
@@ -298,11 +296,9 @@ with map_slot:
 def show_briefing(key, title: tuple[str, str], name: str) -> None:
     """The briefing of the area ``key`` (``ui.area_key``), its downloads and the save form."""
     args = (key, f.start, f.end, f.categories, f.sources, title)
-    try:
-        with st.spinner(ui.t("hotspots.computing")):
-            brief = ui.rect_briefing(*args)
-    except GridLensError as exc:
-        st.warning(ui.t("rect.error", msg=str(exc)))
+    with ui.guard("rect.error") as outcome, st.spinner(ui.t("hotspots.computing")):
+        brief = ui.rect_briefing(*args)
+    if outcome.failed:
         return
     st.subheader(title[0] if lang == "zh" else title[1])
     st.markdown("\n".join(f"- {line}" for line in brief.summary(lang)))
@@ -523,7 +519,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         if not (isinstance(period, tuple | list) and len(period) == 2):
             st.error(ui.t("rect.plan_period_first"))
             return
-        try:
+        with ui.guard("rect.error"):
             plan_id = planning.save_plan(
                 ui.engine(),
                 name=plan_name,
@@ -534,9 +530,6 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
                 notes=notes or None,
                 user=user,
             )
-        except GridLensError as exc:
-            st.error(ui.t("rect.error", msg=str(exc)))
-        else:
             st.success(ui.t("rect.plan_saved", id=plan_id, name=plan_name.strip()))
 
 
@@ -634,8 +627,6 @@ else:
 if plan["notes"]:
     st.caption(f"{ui.t('rect.plan_notes')}: {plan['notes']}")
 if auth.can(user, "save_plan"):
-    from gis.store.models import PLAN_STATUSES
-
     with st.form("rect_status"):
         status = st.selectbox(
             ui.t("rect.status_new"),
@@ -646,13 +637,10 @@ if auth.can(user, "save_plan"):
         )
         status_notes = st.text_input(ui.t("rect.status_notes"), key=f"rect_status_notes_{pid}")
         if st.form_submit_button(ui.t("rect.status_submit")):
-            try:
+            with ui.guard("rect.error"):
                 planning.update_plan_status(
                     ui.engine(), pid, status, user=user, notes=status_notes or None
                 )
-            except GridLensError as exc:
-                st.error(ui.t("rect.error", msg=str(exc)))
-            else:
                 st.session_state["rect_flash"] = ui.t(
                     "rect.status_done", id=pid, status=ui.t(f"rect.status.{status}")
                 )

@@ -9,7 +9,7 @@ import shapely
 
 from gis import auth, store
 from gis.grids import edit
-from tests.browser import chromium_page, require_browser, streamlit_server
+from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 FRAME = 'iframe[title="streamlit_folium.st_folium"]'

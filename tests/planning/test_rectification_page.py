@@ -27,7 +27,7 @@ from gis import hotspots as hs
 from gis.grids import assign_points
 from gis.store.models import PLAN_STATUSES
 from gis.viz import external_urls
-from tests.test_app import metrics, new_app, sign_in
+from tests.ui.apptest import metrics, new_app, sign_in
 
 PAGE = "pages/rectification.py"
 METRIC = 4547  # CGCS2000 3-degree GK, CM 114E: the local metric CRS around 112.93E
@@ -367,7 +367,7 @@ def screen_offset(grids, point) -> tuple[float, float]:
 def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_path):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from tests.browser import chromium_page, require_browser, streamlit_server
+    from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
     require_browser()
     db = tmp_path / "browser.db"

@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from gis import viz
-from tests.browser import ROOT, chromium_page, require_browser, streamlit_server
+from tests.ui.browser import ROOT, chromium_page, require_browser, streamlit_server
 
 APP = ROOT / "tests" / "viz" / "apps" / "webmap_app.py"
 FRAME = 'iframe[title="streamlit_folium.st_folium"]'
