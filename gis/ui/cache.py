@@ -25,6 +25,7 @@ from gis.grids import assign_points, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
+from gis.store.batches import read_import_batches
 from gis.ui.language import lang
 
 #: what a page may change in the store, and the loaders to forget when it does
@@ -412,9 +413,11 @@ def intake_check(
 @depends_on("incidents", "grids")
 @st.cache_data(show_spinner=False)
 def import_history(limit: int = 200) -> pd.DataFrame:
-    """The last imports (``store.read_import_history``), newest first: ``id, kind, file_name,
-    imported_by, imported_at, total, imported, rejected, details`` (JSON text)."""
-    return store.read_import_history(engine(), limit)
+    """The last imports (``store.batches.read_import_batches``), newest first: ``id, kind,
+    file_name, imported_by, imported_at, total, imported, rejected, details`` (JSON text)."""
+    frame = read_import_batches(engine(), limit)
+    frame["imported_at"] = pd.to_datetime(frame["imported_at"])
+    return frame
 
 
 # --------------------------------------------------------------------------- rectification
