@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks._common import best_of, result_line  # noqa: E402
+from gis import viz  # noqa: E402
 from gis import hotspots as hs  # noqa: E402
-from gis import maps  # noqa: E402
 from gis.views import home  # noqa: E402
 from gis.views import hotspots as hv  # noqa: E402
 
@@ -76,9 +76,9 @@ def interaction(inc, idx, units, streets_layer, flt: dict, *, recount: bool) -> 
         counted = hv.count_from_index(idx, units, keep)
     frame = hv.analyse(counted)
     summary = hv.summary(frame)
-    colors = maps.class_colors(frame["gi_bin"].to_numpy(), maps.GI_BIN_RGB)
-    layer = maps.units_layer(frame, colors, ["unit_id", "count", "gi_z", "gi_bin"])
-    deck = maps.deck([streets_layer, layer], maps.view_for(frame.geometry))
+    colors = viz.class_colors(frame["gi_bin"].to_numpy(), viz.GI_BIN_RGB)
+    layer = viz.units_layer(frame, colors, ["unit_id", "count", "gi_z", "gi_bin"])
+    deck = viz.deck([streets_layer, layer], viz.view_for(frame.geometry))
     summary["json_bytes"] = len(deck.to_json())
     return summary
 
@@ -95,7 +95,7 @@ def main() -> int:
     print(
         f"{len(inc):,} synthetic incidents in the demo district ({time.perf_counter() - t0:.1f} s)"
     )
-    streets_layer = maps.street_layer(streets)  # the offline basemap, as on the page
+    streets_layer = viz.street_layer(streets)  # the offline basemap, as on the page
 
     t0 = time.perf_counter()
     units = hv.make_units(args.by, grids)
@@ -145,7 +145,7 @@ def main() -> int:
 
     def kde_layer():
         res = hs.kde(sub[["lon", "lat"]].to_numpy(), extent=area)
-        return maps.kde_layer(*maps.kde_image(res))
+        return viz.kde_layer(*viz.kde_image(res))
 
     layers = {
         "KDE heat image": kde_layer,

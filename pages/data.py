@@ -17,7 +17,6 @@ import streamlit as st
 
 from gis import auth, i18n, ui
 from gis.core import coords, settings
-from gis.core.errors import GridLensError
 from gis.incidents import TARGETS, import_incidents
 from gis.views import home
 
@@ -113,11 +112,10 @@ def import_panel() -> None:
     if upload is None:
         show_last_import(None)
         return
-    try:
+    with ui.guard() as outcome:
         path = ui.uploaded_file(upload)
         detected = ui.intake_preview(str(path))
-    except GridLensError as exc:
-        st.error(str(exc))
+    if outcome.failed:
         return
     show_last_import(str(path))
     fid = hashlib.sha256(str(path).encode()).hexdigest()[:10]
@@ -154,10 +152,9 @@ def import_panel() -> None:
         if chosen != found:
             overrides[target] = chosen or None
     ov = tuple(sorted(overrides.items()))
-    try:
+    with ui.guard() as outcome:
         preview = ui.intake_preview(str(path), ov) if ov else detected
-    except GridLensError as exc:
-        st.error(str(exc))
+    if outcome.failed:
         return
     why = {1.0: "given", 0.9: "name", 0.6: "keyword"}
     mapping = preview.mapping.to_frame()
@@ -248,11 +245,9 @@ def import_panel() -> None:
     if missing:
         st.error(ui.t("data.need", what="; ".join(missing)))
         return
-    try:
-        with st.spinner(ui.t("data.checking")):
-            check = ui.intake_check(str(path), ov, crs, tz, unknown, float(tolerance))
-    except GridLensError as exc:
-        st.error(str(exc))
+    with ui.guard() as outcome, st.spinner(ui.t("data.checking")):
+        check = ui.intake_check(str(path), ov, crs, tz, unknown, float(tolerance))
+    if outcome.failed:
         return
     m = st.columns(5)
     m[0].metric(ui.t("data.total"), ui.fmt_int(check.total))
@@ -319,7 +314,7 @@ def import_panel() -> None:
             text = ui.t("data.importing", pct=f"{fraction:.0%}")
             bar.progress(min(max(fraction, 0.0), 1.0), text=f"{text} · {message}")
 
-        try:
+        with ui.guard() as outcome:
             result = import_incidents(
                 ui.engine(),
                 path,
@@ -331,9 +326,8 @@ def import_panel() -> None:
                 tolerance_m=float(tolerance),
                 progress=progress,
             )
-        except GridLensError as exc:
+        if outcome.failed:
             bar.empty()
-            st.error(str(exc))
             return
         st.session_state["data_done"] = {
             "path": str(path),
@@ -347,7 +341,7 @@ def import_panel() -> None:
             "batch": result.batch_id,
             "line": result.summary_line(),
         }
-        ui.refresh_incidents()
+        ui.clear_caches("incidents")
         st.rerun()
 
 

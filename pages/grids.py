@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from gis import auth, ui, webmap
+from gis import auth, ui, viz
 from gis import grids as grids_lib
-from gis.core.errors import EditConflict, GridLensError
+from gis.core.errors import EditConflict
 from gis.grids import edit
 from gis.views import grids as grids_view
 
@@ -43,7 +43,7 @@ else:
 def reload_grid() -> None:
     """Drop what this user started from, so the grid is edited again from the latest version."""
     st.session_state.pop(f"grids_base_{st.session_state.get('grids_code', '')}", None)
-    ui.refresh_grids()
+    ui.clear_caches("grids")
 
 
 def choose(code: str) -> None:
@@ -108,21 +108,21 @@ def edit_panel(code: str) -> None:
     focus = grids.loc[grids["code"] == code].geometry.iloc[0]
     minx, miny, maxx, maxy = focus.bounds
     pad = max(maxx - minx, maxy - miny) * 0.35
-    m = webmap.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
-    webmap.add_vector_basemap(m, ui.streets(), view)
+    m = viz.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
+    viz.add_vector_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
         draw_options["rectangle"] = False
     if op not in ("split", "add_dedicated"):
         draw_options["polygon"] = False
     draw_group = folium.FeatureGroup(name="edit", control=False)
-    webmap.add_draw(m, draw_group, draw_options=draw_options)
+    viz.add_draw(m, draw_group, draw_options=draw_options)
     if op == "reshape" and may_edit:
-        webmap.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
+        viz.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
     folium.GeoJson(
         grids_view.neighbour_frame(view, code).to_json(drop_id=True, default=str),
         name="grids",
-        style_function=lambda f: webmap.neighbour_style(f["properties"]["role"]),
+        style_function=lambda f: viz.neighbour_style(f["properties"]["role"]),
         tooltip=folium.GeoJsonTooltip(fields=["name", "code"], labels=False),
     ).add_to(m)
     out = st_folium(
@@ -132,14 +132,14 @@ def edit_panel(code: str) -> None:
         use_container_width=True,
         returned_objects=["all_drawings"],
     )
-    edited, drawn = webmap.read_drawings((out or {}).get("all_drawings"), "code")
+    edited, drawn = viz.read_drawings((out or {}).get("all_drawings"), "code")
     st.caption(ui.t("caption.offline"))
 
     result = None
-    try:
+    with ui.guard():
         if op == "reshape":
             original = dict(zip(grids["code"], grids.geometry, strict=True))
-            moved = webmap.changed_geometries(edited, original)
+            moved = viz.changed_geometries(edited, original)
             grow = st.checkbox(ui.t("grids.update_parent"), key="grids_grow")
             if code in moved:
                 result = edit.reshape(grids, code, moved[code], update_parent=grow)
@@ -188,9 +188,6 @@ def edit_panel(code: str) -> None:
         elif op == "retire":
             if st.checkbox(ui.t("grids.retire_confirm"), key=f"grids_retire_{code}"):
                 result = edit.retire(grids, code)
-    except GridLensError as exc:
-        st.error(str(exc))
-        result = None
 
     if result is None:
         st.info(ui.t("grids.draw_first"))
@@ -255,29 +252,30 @@ def edit_panel(code: str) -> None:
             if not reason.strip():
                 st.error(ui.t("grids.need_reason"))
             else:
-                try:
-                    edit.save_edit(
-                        eng,
-                        result,
-                        user=user,
-                        reason=reason.strip(),
-                        expected_versions=st.session_state[base_key],
-                    )
-                except EditConflict as exc:
-                    st.error(ui.t("grids.conflict", msg=str(exc)))
-                    st.button(ui.t("grids.reload"), key="grids_reload", on_click=reload_grid)
-                except GridLensError as exc:
-                    st.error(str(exc))
-                else:
-                    st.session_state.pop(base_key, None)
-                    st.session_state["grids_saved"] = ", ".join(
-                        sorted({*result.changed, *result.created})
-                    )
-                    if code in result.retired:
-                        survivors = [c for c in result.created if c in set(result.grids["code"])]
-                        choose(survivors[0] if survivors else "")
-                    ui.refresh_grids()
-                    st.rerun()
+                with ui.guard():  # an edit conflict offers a reload; other errors: a message
+                    try:
+                        edit.save_edit(
+                            eng,
+                            result,
+                            user=user,
+                            reason=reason.strip(),
+                            expected_versions=st.session_state[base_key],
+                        )
+                    except EditConflict as exc:
+                        st.error(ui.t("grids.conflict", msg=str(exc)))
+                        st.button(ui.t("grids.reload"), key="grids_reload", on_click=reload_grid)
+                    else:
+                        st.session_state.pop(base_key, None)
+                        st.session_state["grids_saved"] = ", ".join(
+                            sorted({*result.changed, *result.created})
+                        )
+                        if code in result.retired:
+                            survivors = [
+                                c for c in result.created if c in set(result.grids["code"])
+                            ]
+                            choose(survivors[0] if survivors else "")
+                        ui.clear_caches("grids")
+                        st.rerun()
     if st.session_state.get("grids_saved"):
         st.success(ui.t("grids.saved", codes=st.session_state.pop("grids_saved")))
 
@@ -386,15 +384,13 @@ with tab_history:
                     if not reason.strip():
                         st.error(ui.t("grids.need_reason"))
                     else:
-                        try:
+                        with ui.guard():
                             edit.restore_version(
                                 eng, code, version, user=user.username, reason=reason.strip()
                             )
                             st.success(ui.t("grids.restored", code=code, version=version))
-                            ui.refresh_grids()
+                            ui.clear_caches("grids")
                             st.rerun()
-                        except GridLensError as exc:
-                            st.error(str(exc))
     st.subheader(ui.t("grids.log"))
     st.dataframe(edit.edit_log(eng, limit=50), hide_index=True, width="stretch")
 
@@ -420,12 +416,9 @@ with tab_io:
     else:
         upload = st.file_uploader(ui.t("grids.import_file"), key="grids_upload")
         if upload is not None:
-            path = ui.uploaded_file(upload)
-            try:
+            with ui.guard(stop=True):
+                path = ui.uploaded_file(upload)
                 columns, n_rows = ui.file_columns(str(path))
-            except GridLensError as exc:
-                st.error(str(exc))
-                st.stop()
             st.caption(ui.t("grids.file_rows", n=ui.fmt_int(n_rows)))
             fields = [""] + columns
             guessed = grids_lib.guess_grid_fields(columns)
@@ -463,11 +456,9 @@ with tab_io:
                 crs=file_crs.strip() or None,
                 imported_by=user.username,
             )
-            try:
+            with ui.guard() as outcome:
                 check = grids_lib.import_grids(eng, path, check_only=True, **options)
-            except GridLensError as exc:
-                st.error(str(exc))
-            else:
+            if not outcome.failed:
                 st.info(check.summary_line())
                 if len(check.rejected):
                     st.dataframe(check.rejected, hide_index=True, width="stretch")
@@ -482,12 +473,9 @@ with tab_io:
                     if not reason.strip():
                         st.error(ui.t("grids.need_reason"))
                     else:
-                        try:
+                        with ui.guard():
                             done = grids_lib.import_grids(
                                 eng, path, reason_text=reason.strip(), **options
                             )
-                        except GridLensError as exc:
-                            st.error(str(exc))
-                        else:
-                            ui.refresh_grids()
+                            ui.clear_caches("grids")
                             st.success(ui.t("grids.imported", line=done.summary_line()))

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gis import maps, ui
+from gis import ui, viz
 from gis.grids import descendants, hierarchy_summary
 from gis.views import home
 
@@ -85,11 +85,11 @@ with left:
     if f.grid_code:  # show the chosen grid's own sub-grids, not a district of zeros
         mask = rates["code"].isin(descendants(f.grid_code, grids))
         rates = rates[mask] if mask.any() else rates
-    edges = maps.class_breaks(rates[measure].to_numpy())
-    layers = [maps.street_layer(ui.streets()), maps.choropleth_layer(rates, measure, edges)]
-    deck = maps.deck(
+    edges = viz.class_breaks(rates[measure].to_numpy())
+    layers = [viz.street_layer(ui.streets()), viz.choropleth_layer(rates, measure, edges)]
+    deck = viz.deck(
         layers,
-        maps.view_for(rates.geometry),
+        viz.view_for(rates.geometry),
         tooltip={"text": "{name}\n{code}\n{value} · {incidents}"},
     )
     event = st.pydeck_chart(
@@ -108,7 +108,7 @@ with left:
         f"<span style='background:rgb({r},{g},{b});padding:0 10px;margin-right:2px'></span>"
         f"{lo:.0f}–{hi:.0f}"
         for (r, g, b, _), lo, hi in zip(
-            maps.choropleth_colors((edges[:-1] + edges[1:]) / 2, edges),
+            viz.choropleth_colors((edges[:-1] + edges[1:]) / 2, edges),
             edges[:-1],
             edges[1:],
             strict=True,

@@ -3,7 +3,7 @@ hot and cold spots with FDR-corrected confidence, local Moran clusters and outli
 hot spot patterns; a unit's detail and the export of the current view.
 
 Thin: the numbers come from ``gis.hotspots`` through the cached wrappers of ``gis.ui`` (keyed by
-the plain filter values), the layers from ``gis.maps``.
+the plain filter values), the layers from ``gis.viz``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gis import maps, ui
+from gis import ui, viz
 from gis.core.errors import InputError
 from gis.views import hotspots as hv
 
@@ -154,24 +154,18 @@ with st.expander(ui.t("hotspots.params"), expanded=False):
 flt = dict(
     start=f.start, end=f.end, categories=f.categories, sources=f.sources, grid_code=f.grid_code
 )
-try:
-    with st.spinner(ui.t("hotspots.computing")):
-        frame = ui.hotspot_units(
-            by,
-            weights=weights,
-            band_m=band_m,
-            value=value,
-            lisa=layer == "lisa",
-            permutations=permutations,
-            emerging_step=step if layer == "emerging" else None,
-            **flt,
-        )
-        kde = (
-            ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
-        )
-except InputError as exc:
-    st.warning(ui.t("hotspots.error", msg=str(exc)))
-    st.stop()
+with ui.guard("hotspots.error", stop=True), st.spinner(ui.t("hotspots.computing")):
+    frame = ui.hotspot_units(
+        by,
+        weights=weights,
+        band_m=band_m,
+        value=value,
+        lisa=layer == "lisa",
+        permutations=permutations,
+        emerging_step=step if layer == "emerging" else None,
+        **flt,
+    )
+    kde = ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
 summary = hv.summary(frame)
 
 # ------------------------------------------------------------------ metrics
@@ -220,14 +214,14 @@ frame = frame.assign(
 props = ["unit_id", "count", "tip"]
 if layer == "counts":
     measure = value
-    edges = maps.class_breaks(frame[measure].to_numpy())
-    colors = maps.choropleth_colors(frame[measure].to_numpy(), edges)
+    edges = viz.class_breaks(frame[measure].to_numpy())
+    colors = viz.choropleth_colors(frame[measure].to_numpy(), edges)
     colors = [c if n > 0 else [0, 0, 0, 0] for c, n in zip(colors, frame["count"], strict=True)]
     mids = (edges[:-1] + edges[1:]) / 2
     legend = [
         (col, f"{lo:,.0f}–{hi:,.0f}")
         for col, lo, hi in zip(
-            maps.choropleth_colors(mids, edges), edges[:-1], edges[1:], strict=True
+            viz.choropleth_colors(mids, edges), edges[:-1], edges[1:], strict=True
         )
     ]
     legend_title = f"{ui.t('hotspots.legend_counts')} ({ui.t(f'hotspots.value.{measure}')})"
@@ -242,43 +236,43 @@ elif layer == "gi":
         + frame["gi_bin"].map(labels)
         + (" · z = " + frame["gi_z"].round(2).astype(str))
     )
-    colors = maps.class_colors(frame["gi_bin"].to_numpy(), maps.GI_BIN_RGB)
-    legend = [(maps.GI_BIN_RGB[b], labels[b]) for b in hv.GI_BINS]
+    colors = viz.class_colors(frame["gi_bin"].to_numpy(), viz.GI_BIN_RGB)
+    legend = [(viz.GI_BIN_RGB[b], labels[b]) for b in hv.GI_BINS]
     legend_title = ui.t("hotspots.legend_gi")
 elif layer == "lisa":
     labels = {c: ui.t(f"hotspots.lisa.{c}") for c in hv.LISA_CLASSES}
     frame["tip"] = frame["tip"] + "\n" + frame["lisa_cluster"].map(labels)
-    colors = maps.class_colors(frame["lisa_cluster"].to_numpy(), maps.LISA_COLORS)
-    legend = [(maps.LISA_COLORS[c], labels[c]) for c in hv.LISA_CLASSES]
+    colors = viz.class_colors(frame["lisa_cluster"].to_numpy(), viz.LISA_COLORS)
+    legend = [(viz.LISA_COLORS[c], labels[c]) for c in hv.LISA_CLASSES]
     legend_title = ui.t("hotspots.legend_lisa")
 else:  # emerging
-    pattern_label = {k: ui.t(f"hotspots.pattern.{k}") for k in maps.PATTERN_COLORS}
+    pattern_label = {k: ui.t(f"hotspots.pattern.{k}") for k in viz.PATTERN_COLORS}
     frame["tip"] = frame["tip"] + "\n" + frame["pattern"].map(pattern_label).fillna("")
-    colors = maps.class_colors(frame["pattern"].to_numpy(), maps.PATTERN_COLORS)
+    colors = viz.class_colors(frame["pattern"].to_numpy(), viz.PATTERN_COLORS)
     present = set(frame["pattern"].dropna())
-    legend = [(c, pattern_label[k]) for k, c in maps.PATTERN_COLORS.items() if k in present]
+    legend = [(c, pattern_label[k]) for k, c in viz.PATTERN_COLORS.items() if k in present]
     legend_title = ui.t("hotspots.legend_emerging")
 
-deck_layers = [maps.street_layer(ui.streets())]
+deck_layers = [viz.street_layer(ui.streets())]
 if layer == "kde" and kde.get("n"):
-    deck_layers.append(maps.kde_layer(kde["image"], kde["bounds"]))
-deck_layers.append(maps.units_layer(frame, colors, props))
-view = maps.view_for(frame.geometry)
+    deck_layers.append(viz.kde_layer(kde["image"], kde["bounds"]))
+deck_layers.append(viz.units_layer(frame, colors, props))
+view = viz.view_for(frame.geometry)
 view.zoom = min(18.0, view.zoom + 1.0)  # view_for fits 256 px; the map is ~900 px wide
-deck = maps.deck(deck_layers, view, tooltip={"text": "{tip}"})
+deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"})
 event = st.pydeck_chart(
     deck, height=600, on_select="rerun", selection_mode="single-object", key="hs_map"
 )
 if layer == "kde":
     if kde.get("n"):
         st.markdown(
-            f"{legend_title}: " + maps.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"),
+            f"{legend_title}: " + viz.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"),
             unsafe_allow_html=True,
         )
     else:
         st.info(ui.t("hotspots.no_incidents"))
 else:
-    st.markdown(f"{legend_title}: {maps.legend_html(legend)}", unsafe_allow_html=True)
+    st.markdown(f"{legend_title}: {viz.legend_html(legend)}", unsafe_allow_html=True)
 if layer in ("gi", "emerging"):
     st.caption(ui.t("hotspots.fdr_caption"))
 if layer == "emerging":
@@ -361,7 +355,7 @@ if unit:
     with right:
         st.markdown(f"**{ui.t('hotspots.hour_weekday')}**")
         days = ui.t("hotspots.weekdays").split(",")
-        chart = maps.hour_weekday_chart(
+        chart = viz.hour_weekday_chart(
             detail["hour_weekday"],  # hours down, weekdays (Monday first) across
             days=days,
             hour_title=ui.t("hotspots.hour"),

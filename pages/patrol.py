@@ -6,8 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from gis import maps, patrol, ui
-from gis.core.errors import InputError
+from gis import patrol, ui, viz
 from gis.views import patrol as page_model
 
 ui.page("view")
@@ -82,13 +81,9 @@ st.caption(
     )
 )
 args = (start, end, shift, tuple(f.categories), tuple(f.sources))
-try:
-    with st.spinner():
-        micro_view = ui.patrol_view("grid:micro", *args, True)
-        view = micro_view if units == "grid:micro" else ui.patrol_view(units, *args, False)
-except InputError as exc:  # a custom shift that does not parse
-    st.error(str(exc))
-    st.stop()
+with ui.guard(stop=True), st.spinner():  # e.g. a custom shift that does not parse
+    micro_view = ui.patrol_view("grid:micro", *args, True)
+    view = micro_view if units == "grid:micro" else ui.patrol_view(units, *args, False)
 
 # ---- the chosen grid: its micro-grids (or the H3 cells whose centre lies in it)
 micro = grids[grids["level"] == "micro"]
@@ -124,15 +119,15 @@ layer = ui.keyed_choice(
 TOP = 20
 dwell_min = cov["dwell_s"].to_numpy() / 60.0
 if layer == "presence":
-    edges = maps.class_breaks(dwell_min[dwell_min > 0])
-    colors = maps.choropleth_colors(dwell_min, edges)
+    edges = viz.class_breaks(dwell_min[dwell_min > 0])
+    colors = viz.choropleth_colors(dwell_min, edges)
     colors = [
         col if m > 0 else [200, 200, 200, 90] for col, m in zip(colors, dwell_min, strict=True)
     ]
     caption = ui.t("patrol.map_presence")
 else:
     risk = view.risk.set_index("unit_id").reindex(cov["unit_id"])
-    colors = maps.gi_bin_colors(risk["gi_bin"].fillna(0).to_numpy())
+    colors = viz.gi_bin_colors(risk["gi_bin"].fillna(0).to_numpy())
     caption = ui.t("patrol.map_gaps", n=TOP)
 props = [
     {
@@ -143,10 +138,10 @@ props = [
     for u, m, v in zip(cov["unit_id"], dwell_min, cov["visits"], strict=True)
 ]
 top = ranked.head(TOP)
-layers = [maps.street_layer(ui.streets())]
+layers = [viz.street_layer(ui.streets())]
 if units == "grid:micro":
     geo = micro.set_index("code").geometry.reindex(cov["unit_id"])
-    layers.append(maps.polygon_layer(geo.to_numpy(), props, layer_id="units", fill=colors))
+    layers.append(viz.polygon_layer(geo.to_numpy(), props, layer_id="units", fill=colors))
     if layer == "gaps":
         tgeo = micro.set_index("code").geometry.reindex(top["unit_id"]).to_numpy()
         tprops = [
@@ -154,9 +149,9 @@ if units == "grid:micro":
             for u, r in zip(top["unit_id"], top[f"reason_{ui.lang()}"], strict=True)
         ]
         layers.append(
-            maps.polygon_layer(tgeo, tprops, layer_id="gaps", line=[0, 0, 0, 255], line_width=3)
+            viz.polygon_layer(tgeo, tprops, layer_id="gaps", line=[0, 0, 0, 255], line_width=3)
         )
-    view_state = maps.view_for(geo)
+    view_state = viz.view_for(geo)
 else:
     shown = [
         {**p, "hex": p["code"], "color": col}
@@ -169,19 +164,19 @@ else:
         )
         if (m > 0 if layer == "presence" else b != 0)
     ]
-    layers.append(maps.h3_layer(shown, layer_id="units"))
+    layers.append(viz.h3_layer(shown, layer_id="units"))
     if layer == "gaps":
         tops = [
             {"hex": u, "code": u, "name": u, "value": r, "color": [0, 0, 0, 0]}
             for u, r in zip(top["unit_id"], top[f"reason_{ui.lang()}"], strict=True)
         ]
         layers.append(
-            maps.h3_layer(tops, layer_id="gaps", filled=False, line=[0, 0, 0, 255], line_width=3)
+            viz.h3_layer(tops, layer_id="gaps", filled=False, line=[0, 0, 0, 255], line_width=3)
         )
     scope = grids[grids["code"] == f.grid_code] if f.grid_code else micro
-    view_state = maps.view_for(scope.geometry)
+    view_state = viz.view_for(scope.geometry)
 st.pydeck_chart(
-    maps.deck(layers, view_state, tooltip={"text": "{name}\n{code}\n{value}"}),
+    viz.deck(layers, view_state, tooltip={"text": "{name}\n{code}\n{value}"}),
     height=520,
     key="patrol_map",
 )
@@ -189,7 +184,7 @@ if layer == "gaps":
     legend = " ".join(
         f"<span style='background:rgba({r},{g},{b},{a / 255:.2f});padding:0 10px;"
         f"margin-right:2px'></span>{ui.t(f'patrol.gi.{k}')}"
-        for k, (r, g, b, a) in ((k, maps.GI_BIN_COLORS[k]) for k in (3, 2, 1, 0, -1))
+        for k, (r, g, b, a) in ((k, viz.GI_BIN_COLORS[k]) for k in (3, 2, 1, 0, -1))
     )
     st.markdown(f"{caption}. {legend}", unsafe_allow_html=True)
 else:
@@ -293,7 +288,7 @@ if codes:
         m[3].metric(ui.t("patrol.route_mode"), ui.t(f"patrol.mode.{route.mode}"))
         member = people.loc[people["staff_code"] == who, "grid_code"].iloc[0]
         mine = page_model.staff_micro_grids(grids, member)
-        outline = maps.polygon_layer(
+        outline = viz.polygon_layer(
             mine.geometry.to_numpy(),
             [
                 {"code": c, "name": n, "value": ""}
@@ -303,13 +298,13 @@ if codes:
             fill=[[255, 255, 255, 0]] * len(mine),
         )
         st.pydeck_chart(
-            maps.deck(
+            viz.deck(
                 [
-                    maps.street_layer(ui.streets()),
+                    viz.street_layer(ui.streets()),
                     outline,
-                    *maps.route_layers(route.line, route.stops),
+                    *viz.route_layers(route.line, route.stops),
                 ],
-                maps.view_for(mine.geometry),
+                viz.view_for(mine.geometry),
                 tooltip={"text": "{name}\n{code}"},
             ),
             height=420,

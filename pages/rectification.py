@@ -4,7 +4,7 @@ briefing with the HTML and Excel downloads; saving it as a plan (leaders and adm
 with their evaluation once their period is over.
 
 Thin: the numbers come from ``gis.planning`` through the cached wrappers of ``gis.ui`` (keyed by
-the unit choice, the filters and the area), the layers from ``gis.maps`` / ``gis.webmap``.
+the unit choice, the filters and the area), the layers from ``gis.viz``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from gis import auth, i18n, maps, planning, ui, webmap
+from gis import auth, i18n, planning, ui, viz
 from gis.core.errors import GridLensError, InputError
+from gis.store.models import PLAN_STATUSES
 
 #: the unit choices for the proposed areas; the first is the CLI's default (``gridlens zones``)
 UNIT_CHOICES = ["h3:10", "h3:9", "fishnet:200", "grid:micro"]
@@ -81,12 +82,9 @@ by = ui.keyed_choice(
 flt = dict(
     start=f.start, end=f.end, categories=f.categories, sources=f.sources, grid_code=f.grid_code
 )
-try:
-    with st.spinner(ui.t("hotspots.computing")):
-        zones = ui.rect_zones(by, **flt)
-except InputError as exc:
-    st.warning(ui.t("rect.error", msg=str(exc)))
-    zones = None
+zones = None
+with ui.guard("rect.error"), st.spinner(ui.t("hotspots.computing")):
+    zones = ui.rect_zones(by, **flt)
 if zones is None or not len(zones):
     zones = None
     st.info(ui.t("rect.no_zones"))
@@ -168,8 +166,8 @@ elif mode == "draw":
     west, south, east, north = l1.total_bounds
     # a centre and zoom rather than fitting the bounds: Leaflet fits them before the iframe has
     # its final size and the district comes out small
-    m = webmap.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
-    webmap.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
+    m = viz.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
+    viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
             zones[["zone_id", "geometry"]].to_json(drop_id=True),
@@ -182,7 +180,7 @@ elif mode == "draw":
             },
             tooltip=folium.GeoJsonTooltip(fields=["zone_id"], labels=False),
         ).add_to(m)
-    webmap.add_draw(
+    viz.add_draw(
         m,
         folium.FeatureGroup(name="area", control=False),
         draw_options={"polyline": False},
@@ -194,7 +192,7 @@ elif mode == "draw":
         use_container_width=True,
         returned_objects=["all_drawings"],
     )
-    _, drawn = webmap.read_drawings((out or {}).get("all_drawings"), "code")
+    _, drawn = viz.read_drawings((out or {}).get("all_drawings"), "code")
     polys = [g for g in drawn if g.geom_type in ("Polygon", "MultiPolygon") and g.area > 0]
     if polys:
         area = shapely.union_all(polys)
@@ -228,10 +226,10 @@ else:
 
 # ------------------------------------------------------------------ the map
 with map_slot:
-    layers = [maps.street_layer(ui.streets())]
+    layers = [viz.street_layer(ui.streets())]
     l1 = grids[grids["level"] == "l1"]
     layers.append(
-        maps.polygon_layer(
+        viz.polygon_layer(
             l1.geometry.to_numpy(),
             [{"tip": f"{n} · {c}"} for n, c in zip(l1["name"], l1["code"], strict=True)],
             layer_id="communities",
@@ -241,9 +239,9 @@ with map_slot:
         )
     )
     if zones is not None:
-        colors = maps.rank_colors(len(zones))
+        colors = viz.rank_colors(len(zones))
         layers.append(
-            maps.polygon_layer(
+            viz.polygon_layer(
                 zones.geometry.to_numpy(),
                 [
                     {
@@ -267,7 +265,7 @@ with map_slot:
             outline = None
         if outline is not None:
             layers.append(
-                maps.polygon_layer(
+                viz.polygon_layer(
                     [outline],
                     [{"tip": area_name}],
                     layer_id="area",
@@ -276,10 +274,10 @@ with map_slot:
                     pickable=False,
                 )
             )
-    view = maps.view_for(l1.geometry)
+    view = viz.view_for(l1.geometry)
     view.zoom = min(18.0, view.zoom + 0.7)  # view_for fits 256 px; the map is 480 px high
     st.pydeck_chart(
-        maps.deck(layers, view, tooltip={"text": "{tip}"}),
+        viz.deck(layers, view, tooltip={"text": "{tip}"}),
         height=480,
         on_select="rerun",
         selection_mode="single-object",
@@ -288,7 +286,7 @@ with map_slot:
     if zones is not None:
         st.markdown(
             f"{ui.t('rect.map_legend')}: "
-            + maps.legend_html(list(zip(maps.rank_colors(len(zones)), zone_ids, strict=True))),
+            + viz.legend_html(list(zip(viz.rank_colors(len(zones)), zone_ids, strict=True))),
             unsafe_allow_html=True,
         )
     st.caption(ui.t("caption.offline"))
@@ -298,11 +296,9 @@ with map_slot:
 def show_briefing(key, title: tuple[str, str], name: str) -> None:
     """The briefing of the area ``key`` (``ui.area_key``), its downloads and the save form."""
     args = (key, f.start, f.end, f.categories, f.sources, title)
-    try:
-        with st.spinner(ui.t("hotspots.computing")):
-            brief = ui.rect_briefing(*args)
-    except GridLensError as exc:
-        st.warning(ui.t("rect.error", msg=str(exc)))
+    with ui.guard("rect.error") as outcome, st.spinner(ui.t("hotspots.computing")):
+        brief = ui.rect_briefing(*args)
+    if outcome.failed:
         return
     st.subheader(title[0] if lang == "zh" else title[1])
     st.markdown("\n".join(f"- {line}" for line in brief.summary(lang)))
@@ -386,7 +382,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     with left:
         st.markdown(f"**{ui.t('rect.hour_weekday')}**")
         days = ui.t("rect.weekdays").split(",")
-        chart = maps.hour_weekday_chart(
+        chart = viz.hour_weekday_chart(
             brief.hour_weekday,
             days=days,
             hour_title=ui.t("rect.hour"),
@@ -523,7 +519,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         if not (isinstance(period, tuple | list) and len(period) == 2):
             st.error(ui.t("rect.plan_period_first"))
             return
-        try:
+        with ui.guard("rect.error"):
             plan_id = planning.save_plan(
                 ui.engine(),
                 name=plan_name,
@@ -534,9 +530,6 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
                 notes=notes or None,
                 user=user,
             )
-        except GridLensError as exc:
-            st.error(ui.t("rect.error", msg=str(exc)))
-        else:
             st.success(ui.t("rect.plan_saved", id=plan_id, name=plan_name.strip()))
 
 
@@ -634,8 +627,6 @@ else:
 if plan["notes"]:
     st.caption(f"{ui.t('rect.plan_notes')}: {plan['notes']}")
 if auth.can(user, "save_plan"):
-    from gis.store.models import PLAN_STATUSES
-
     with st.form("rect_status"):
         status = st.selectbox(
             ui.t("rect.status_new"),
@@ -646,13 +637,10 @@ if auth.can(user, "save_plan"):
         )
         status_notes = st.text_input(ui.t("rect.status_notes"), key=f"rect_status_notes_{pid}")
         if st.form_submit_button(ui.t("rect.status_submit")):
-            try:
+            with ui.guard("rect.error"):
                 planning.update_plan_status(
                     ui.engine(), pid, status, user=user, notes=status_notes or None
                 )
-            except GridLensError as exc:
-                st.error(ui.t("rect.error", msg=str(exc)))
-            else:
                 st.session_state["rect_flash"] = ui.t(
                     "rect.status_done", id=pid, status=ui.t(f"rect.status.{status}")
                 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from gis import auth, ui
-from gis.core.errors import GridLensError
 
 admin = ui.page("manage_users")
 st.title(ui.t("users.title"))
@@ -31,7 +30,7 @@ with st.form("add_user", clear_on_submit=True):
         format_func=lambda c: f"{c} {grids.set_index('code').loc[c, 'name']}",
     )
     if st.form_submit_button(ui.t("users.add"), type="primary"):
-        try:
+        with ui.guard():
             auth.create_user(
                 eng,
                 username.strip(),
@@ -43,15 +42,11 @@ with st.form("add_user", clear_on_submit=True):
             )
             st.success(ui.t("users.created", name=username))
             st.rerun()
-        except GridLensError as exc:
-            st.error(str(exc))
 
 pick = st.selectbox(ui.t("users.pick"), list(table["username"]), key="users_pick")
 if st.button(ui.t("users.toggle"), key="users_toggle") and pick:
     row = table.set_index("username").loc[pick]
-    try:
+    with ui.guard():
         auth.set_active(eng, pick, not bool(row["active"]), by=admin.username)
         st.success(ui.t("users.changed", name=pick))
         st.rerun()
-    except GridLensError as exc:
-        st.error(str(exc))

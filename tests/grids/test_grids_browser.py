@@ -10,7 +10,7 @@ import shapely
 from gis import auth, store
 from gis.demo import load_demo
 from gis.grids import edit
-from tests.browser import chromium_page, require_browser, streamlit_server
+from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 FRAME = 'iframe[title="streamlit_folium.st_folium"]'

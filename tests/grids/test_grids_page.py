@@ -207,7 +207,7 @@ def test_grid_admin_only_inside_assigned_grids(page_db, fake_map):
 def test_export_and_english(page_db, fake_map):
     at = open_page("analyst", "analyst-demo")
     # (AppTest drops the entry script's sidebar after a rerun under st.navigation: the language
-    # is set through its state, as tests/test_app.py explains)
+    # is set through its state, as tests/ui/test_app.py explains)
     at.session_state["lang"] = "en"
     at.run()
     assert not at.exception, at.exception

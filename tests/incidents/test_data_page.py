@@ -93,7 +93,7 @@ def gbk_csv(frame: pd.DataFrame) -> bytes:
 
 def open_page(username: str, db: str, **state) -> AppTest:
     """The Data page for a signed-in user, straight away (the sign-in form and the home page
-    are tested in tests/test_app.py and by the browser test below; the shell re-reads the
+    are tested in tests/ui/test_app.py and by the browser test below; the shell re-reads the
     account from the database on every run, so a session holding it is what sign-in leaves)."""
     engine = store.open_store(db)
     account = auth.get_user(engine, username)
@@ -426,7 +426,7 @@ def test_english(page_db, micro_points):
 
 @pytest.mark.browser
 def test_browser_upload_and_import(demo_db, micro_points, tmp_path):
-    from tests.browser import chromium_page, require_browser, streamlit_server
+    from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
     require_browser()
     db = tmp_path / "browser.db"

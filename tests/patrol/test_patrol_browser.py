@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from gis import store
-from tests.browser import chromium_page, require_browser, streamlit_server
+from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from gis import planning
 from gis.core.errors import InputError
 from gis.reports import render_briefing_html, write_briefing_excel
-from gis.webmap import external_urls
+from gis.viz import external_urls
 
 # --------------------------------------------------------------------------------------------
 # Briefing on the hand-made tiny grids

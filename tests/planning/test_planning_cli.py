@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from gis import planning, store
 from gis.cli import main
-from gis.webmap import external_urls
+from gis.viz import external_urls
 from tests.planning.cases import (
     AREA_M,
     LEADER,

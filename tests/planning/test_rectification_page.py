@@ -22,12 +22,12 @@ import pytest
 import shapely
 import streamlit_folium
 
-from gis import auth, i18n, maps, planning, store
+from gis import auth, i18n, planning, store, viz
 from gis import hotspots as hs
 from gis.grids import assign_points
 from gis.store.models import PLAN_STATUSES
-from gis.webmap import external_urls
-from tests.test_app import metrics, new_app, sign_in
+from gis.viz import external_urls
+from tests.ui.apptest import metrics, new_app, sign_in
 
 PAGE = "pages/rectification.py"
 METRIC = 4547  # CGCS2000 3-degree GK, CM 114E: the local metric CRS around 112.93E
@@ -348,9 +348,9 @@ def test_every_label_of_the_page_is_in_both_languages():
 
 
 def screen_offset(grids, point) -> tuple[float, float]:
-    """Pixels from the page's map centre to a lon/lat point: the page's view (``maps.view_for``
+    """Pixels from the page's map centre to a lon/lat point: the page's view (``viz.view_for``
     of the level-1 grids, zoom + 0.7) on deck.gl's Web Mercator world of 512 x 2^zoom pixels."""
-    view = maps.view_for(grids[grids["level"] == "l1"].geometry)
+    view = viz.view_for(grids[grids["level"] == "l1"].geometry)
     world = 512 * 2 ** min(18.0, view.zoom + 0.7)
 
     def merc(lon: float, lat: float) -> tuple[float, float]:
@@ -367,7 +367,7 @@ def screen_offset(grids, point) -> tuple[float, float]:
 def test_browser_leader_downloads_the_html_briefing_offline(demo_db, ref, tmp_path):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from tests.browser import chromium_page, require_browser, streamlit_server
+    from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
     require_browser()
     db = tmp_path / "browser.db"

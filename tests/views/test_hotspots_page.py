@@ -19,7 +19,7 @@ from gis import store
 from gis.core.errors import InputError
 from gis.grids import assign_points
 from gis.views import hotspots as hv
-from tests.test_app import metrics, new_app, sign_in
+from tests.ui.apptest import metrics, new_app, sign_in
 
 PAGE = "pages/hotspots.py"
 
@@ -330,7 +330,7 @@ def test_unit_detail_and_export(data):
 
 @pytest.mark.browser
 def test_browser_gi_bins_legend_and_map_offline(demo_db, data):
-    from tests.browser import chromium_page, require_browser, streamlit_server
+    from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
     require_browser()
     ref, _, _ = reference(data, "h3:9")

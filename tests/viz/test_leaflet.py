@@ -1,4 +1,4 @@
-"""Offline folium maps (gis.webmap): no CDN in the page, vendored files present, and a real
+"""Offline folium maps (gis.viz.leaflet): no CDN in the page, vendored files present, and a real
 Chromium rendering st_folium's iframe with the Draw toolbar and no request leaving 127.0.0.1."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from gis import webmap
-from tests.browser import ROOT, chromium_page, require_browser, streamlit_server
+from gis import viz
+from tests.ui.browser import ROOT, chromium_page, require_browser, streamlit_server
 
-APP = ROOT / "tests" / "apps" / "webmap_app.py"
+APP = ROOT / "tests" / "viz" / "apps" / "webmap_app.py"
 FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 
@@ -42,17 +42,17 @@ def streets() -> gpd.GeoDataFrame:
 
 
 def _editing_map(grids, streets) -> folium.Map:
-    m = webmap.offline_map(grids)
-    webmap.add_vector_basemap(m, streets, grids)
-    webmap.add_draw(m, folium.FeatureGroup(name="edit", control=False))
-    webmap.editable_geojson(m, grids, "code", fields=["name"])
+    m = viz.offline_map(grids)
+    viz.add_vector_basemap(m, streets, grids)
+    viz.add_draw(m, folium.FeatureGroup(name="edit", control=False))
+    viz.editable_geojson(m, grids, "code", fields=["name"])
     return m
 
 
 def test_editing_map_html_loads_nothing_from_elsewhere(grids, streets):
     html = _editing_map(grids, streets).get_root().render()
-    assert webmap.external_urls(html) == []
-    webmap.assert_offline_html(html)
+    assert viz.external_urls(html) == []
+    viz.assert_offline_html(html)
     # only the vendored libraries, each exactly once
     assert re.findall(r'<script src="([^"]+)"', html) == [
         "/app/static/vendor/leaflet/leaflet.js",
@@ -70,12 +70,12 @@ def test_editing_map_html_loads_nothing_from_elsewhere(grids, streets):
 def test_default_folium_map_is_not_offline():
     """The check itself: folium's defaults (CDNs, a tile server) are all found."""
     html = folium.Map(location=[35.8, 112.93]).get_root().render()
-    urls = webmap.external_urls(html)
+    urls = viz.external_urls(html)
     assert any("cdn.jsdelivr.net/npm/leaflet" in u for u in urls)
     assert any("code.jquery.com" in u for u in urls)
     assert any("tile.openstreetmap.org" in u for u in urls)  # the tile URL template in JS
     with pytest.raises(AssertionError, match="external URL"):
-        webmap.assert_offline_html(html)
+        viz.assert_offline_html(html)
 
 
 def test_external_urls_rules():
@@ -94,7 +94,7 @@ def test_external_urls_rules():
       var ns = "http://www.w3.org/2000/svg"; var rel = "/app/static/x.js";
       fetch('//api.example.net/v1');
     </script></body></html>"""
-    assert webmap.external_urls(html) == [
+    assert viz.external_urls(html) == [
         "//cdn.example.com/a.js",
         "https://example.com/b.css",
         "http://fonts.example.com/c.css",
@@ -109,7 +109,7 @@ def test_every_static_path_referenced_exists(grids, streets):
     html = _editing_map(grids, streets).get_root().render()
     refs = re.findall(r"/app/static/[^\s\"'<>)]+", html)
     assert len(refs) == 4
-    assert webmap.missing_static_files(html) == []
+    assert viz.missing_static_files(html) == []
     for ref in refs:
         assert (ROOT / "static" / ref.removeprefix("/app/static/")).is_file(), ref
     # and the files those reference (images in the stylesheets) are vendored too
@@ -117,10 +117,10 @@ def test_every_static_path_referenced_exists(grids, streets):
         for url in re.findall(r"url\(['\"]?([^'\")]+)", css.read_text()):
             if not url.startswith(("#", "data:")):
                 assert (css.parent / url).is_file(), (css, url)
-    assert webmap.missing_static_files('<script src="/app/static/vendor/nope.js">') == [
+    assert viz.missing_static_files('<script src="/app/static/vendor/nope.js">') == [
         "/app/static/vendor/nope.js"
     ]
-    assert webmap.missing_static_files("/app/static/../pyproject.toml") == [
+    assert viz.missing_static_files("/app/static/../pyproject.toml") == [
         "/app/static/../pyproject.toml"
     ]
 
@@ -152,28 +152,28 @@ def test_st_folium_gets_only_vendored_links(grids, streets, monkeypatch):
         "/app/static/vendor/leaflet-draw/leaflet.draw.css",
     ]
     page = f"<head>{seen['header']}</head><body>{seen['html']}<script>{seen['script']}</script>"
-    webmap.assert_offline_html(page)
+    viz.assert_offline_html(page)
     # st_folium reads window.drawnItems: the Draw group must be the one holding the grids
     assert re.search(r"var drawnItems =\s*feature_group_div_\d+;", seen["script"])
 
 
 def test_offline_map_inputs(grids):
-    m = webmap.offline_map((35.8, 112.93), zoom=14)
+    m = viz.offline_map((35.8, 112.93), zoom=14)
     assert m.location == [35.8, 112.93] and m.options["zoom"] == 14
     # bounds in GeoPandas order, folium order, a frame in another CRS: the same view
-    a = webmap.offline_map(tuple(grids.total_bounds))
-    b = webmap.offline_map([[35.79, 112.92], [35.795, 112.93]])
-    c = webmap.offline_map(grids.to_crs(4547))
+    a = viz.offline_map(tuple(grids.total_bounds))
+    b = viz.offline_map([[35.79, 112.92], [35.795, 112.93]])
+    c = viz.offline_map(grids.to_crs(4547))
     for mm in (a, b, c):
         assert mm.location == pytest.approx([35.7925, 112.925])
         assert "fitBounds" in mm.get_root().render()
     with pytest.raises(ValueError, match="no tiles"):
-        webmap.offline_map((35.8, 112.93), tiles="OpenStreetMap")
+        viz.offline_map((35.8, 112.93), tiles="OpenStreetMap")
     with pytest.raises(ValueError):
-        webmap.offline_map([1, 2, 3])
+        viz.offline_map([1, 2, 3])
     # a different static URL (server.baseUrlPath) reaches Leaflet and the Draw plugin
-    m = webmap.offline_map((35.8, 112.93), static_url="/gl/app/static")
-    webmap.add_draw(m)
+    m = viz.offline_map((35.8, 112.93), static_url="/gl/app/static")
+    viz.add_draw(m)
     html = m.get_root().render()
     assert "/gl/app/static/vendor/leaflet/leaflet.js" in html
     assert "/gl/app/static/vendor/leaflet-draw/leaflet.draw.js" in html
@@ -182,27 +182,27 @@ def test_offline_map_inputs(grids):
 
 
 def test_editable_geojson_checks(grids):
-    m = webmap.offline_map(grids)
+    m = viz.offline_map(grids)
     with pytest.raises(ValueError, match="add_draw"):
-        webmap.editable_geojson(m, grids, "code")
-    webmap.add_draw(m)
+        viz.editable_geojson(m, grids, "code")
+    viz.add_draw(m)
     with pytest.raises(KeyError):
-        webmap.editable_geojson(m, grids, "nope")
+        viz.editable_geojson(m, grids, "nope")
     dup = grids.assign(code=["G1", "G1"])
     with pytest.raises(ValueError, match="unique"):
-        webmap.editable_geojson(m, dup, "code")
+        viz.editable_geojson(m, dup, "code")
     # a frame in a metric CRS is drawn in EPSG:4326
-    gj = webmap.editable_geojson(m, grids.to_crs(4547), "code")
+    gj = viz.editable_geojson(m, grids.to_crs(4547), "code")
     x, y = gj.data["features"][0]["geometry"]["coordinates"][0][0]
     assert 112.9 < x < 112.94 and 35.78 < y < 35.8
 
 
 def test_basemap_of_the_demo_district_is_light(demo_small):
     grids, streets = demo_small.grids, demo_small.streets
-    m = webmap.offline_map(grids)
-    webmap.add_vector_basemap(m, streets, grids)
+    m = viz.offline_map(grids)
+    viz.add_vector_basemap(m, streets, grids)
     html = m.get_root().render()
-    webmap.assert_offline_html(html)
+    viz.assert_offline_html(html)
     # every grid and street drawn, yet the page stays small (a few hundred kB, no properties)
     assert html.count('"k": "micro"') == int((grids["level"] == "micro").sum())
     assert len(html) < 2_500_000, len(html)

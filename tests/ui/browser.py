@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GRIDLENS_CHROMIUM", "/usr/bin/chromium")
 LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost")
 LOCAL_PREFIXES += ("data:", "blob:", "about:")
@@ -63,9 +63,9 @@ def streamlit_server(db: str, timeout_s: float = 90, script: str | Path | None =
     """Run ``streamlit run app.py`` on a free port against database ``db``; yield its URL.
 
     ``script`` runs another Streamlit script instead of ``app.py`` (e.g. one under
-    ``tests/apps/``), still with the repository root as working directory. Streamlit serves
+    ``tests/viz/apps/``), still with the repository root as working directory. Streamlit serves
     ``/app/static`` from the ``static/`` folder beside the script, so such a folder needs a
-    ``static`` symlink to the repository's (``tests/apps/static`` is one).
+    ``static`` symlink to the repository's (``tests/viz/apps/static`` is one).
     """
     port = _free_port()
     env = {**os.environ, "GRIDLENS_DB": db}

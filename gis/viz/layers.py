@@ -1,31 +1,30 @@
 """Map layers built from analysis results, for pydeck (offline: no map provider, no tiles).
 
 The basemap is the district's own data (streets, grid outlines), so a map renders on an intranet
-with no internet. Functions here build layers; they never query the database.
+with no internet. Functions here build layers; they never query the database. Colours come from
+:mod:`gis.viz.palettes`.
 """
 
 from __future__ import annotations
 
-import altair as alt
+import base64
+import io
+import json
+
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pydeck as pdk
+import pyproj
 import shapely
+from PIL import Image
 
-#: line colour (RGBA), line width (pixels) and fill colour per grid level
-LEVEL_STYLE: dict[str, dict] = {
-    "l1": {"line": [192, 57, 43, 255], "width": 3.5, "fill": [0, 0, 0, 0]},
-    "l2": {"line": [230, 126, 34, 230], "width": 2.0, "fill": [0, 0, 0, 0]},
-    "micro": {"line": [127, 140, 141, 200], "width": 0.8, "fill": [236, 240, 241, 60]},
-    "dedicated": {"line": [41, 128, 185, 255], "width": 1.5, "fill": [52, 152, 219, 90]},
-}
-STREET_STYLE: dict[str, tuple[list[int], float]] = {
-    "main": ([120, 120, 120, 255], 6.0),
-    "street": ([160, 160, 160, 230], 3.0),
-    "alley": ([190, 190, 190, 200], 1.5),
-}
-LEVEL_ORDER = ("micro", "l2", "l1", "dedicated")
+from gis.viz.palettes import (
+    LEVEL_ORDER,
+    LEVEL_STYLE,
+    STREET_STYLE,
+    choropleth_colors,
+    ramp_rgb,
+)
 
 
 def view_for(geoms: gpd.GeoSeries, pitch: float = 0.0) -> pdk.ViewState:
@@ -73,8 +72,6 @@ def grid_features(grids: gpd.GeoDataFrame, labels: dict[str, str] | None = None)
 
 
 def _json(text: str) -> dict:
-    import json
-
     return json.loads(text)
 
 
@@ -140,41 +137,6 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = No
     )
 
 
-#: YlOrRd, light to dark (ColorBrewer, 7 classes)
-YL_OR_RD = [
-    [255, 255, 178],
-    [254, 217, 118],
-    [254, 178, 76],
-    [253, 141, 60],
-    [252, 78, 42],
-    [227, 26, 28],
-    [177, 0, 38],
-]
-
-
-def class_breaks(values: np.ndarray, n: int = len(YL_OR_RD)) -> np.ndarray:
-    """Quantile class breaks (``n + 1`` edges, duplicates removed) of the finite ``values``."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return np.array([0.0, 1.0])
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, n + 1)))
-    return edges if edges.size > 1 else np.array([edges[0], edges[0] + 1.0])
-
-
-def choropleth_colors(values: np.ndarray, edges: np.ndarray, alpha: int = 190) -> list[list[int]]:
-    """RGBA colour per value from its class (grey for NaN); pydeck cannot call JS, so precompute."""
-    values = np.asarray(values, dtype=float)
-    cls = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-    ramp = np.asarray(YL_OR_RD)[
-        np.linspace(0, len(YL_OR_RD) - 1, len(edges) - 1).round().astype(int)
-    ]
-    out = [[*ramp[c].tolist(), alpha] for c in cls]
-    for i in np.flatnonzero(~np.isfinite(values)):
-        out[i] = [200, 200, 200, 120]
-    return out
-
-
 def choropleth_layer(
     grids: gpd.GeoDataFrame, value_column: str, edges: np.ndarray, layer_id: str = "choropleth"
 ) -> pdk.Layer:
@@ -201,65 +163,6 @@ def choropleth_layer(
         pickable=True,
         auto_highlight=True,
     )
-
-
-# --------------------------------------------------------------------------- hotspot layers
-#: ArcGIS's Hot Spot Analysis colours (RGB) per Gi* bin (99/95/90 % hot, not significant,
-#: cold); ``GI_BIN_COLORS`` below adds an opacity per bin
-GI_BIN_RGB: dict[int, list[int]] = {
-    3: [214, 47, 39],
-    2: [237, 117, 81],
-    1: [250, 185, 132],
-    0: [238, 238, 224],
-    -1: [192, 204, 190],
-    -2: [132, 158, 186],
-    -3: [69, 117, 181],
-}
-#: local Moran clusters (HH, LL) and outliers (HL, LH), GeoDa's colours; "ns" not significant
-LISA_COLORS: dict[str, list[int]] = {
-    "HH": [215, 25, 28],
-    "LL": [44, 123, 182],
-    "HL": [253, 174, 97],
-    "LH": [171, 217, 233],
-    "ns": [238, 238, 238],
-}
-#: emerging hot spot patterns (ArcGIS's names): reds for hot, blues for cold
-PATTERN_COLORS: dict[str, list[int]] = {
-    "New Hot Spot": [128, 0, 38],
-    "Consecutive Hot Spot": [189, 0, 38],
-    "Intensifying Hot Spot": [227, 26, 28],
-    "Persistent Hot Spot": [252, 78, 42],
-    "Diminishing Hot Spot": [253, 141, 60],
-    "Sporadic Hot Spot": [254, 178, 76],
-    "Oscillating Hot Spot": [231, 41, 138],
-    "Historical Hot Spot": [201, 148, 199],
-    "New Cold Spot": [8, 48, 107],
-    "Consecutive Cold Spot": [8, 81, 156],
-    "Intensifying Cold Spot": [33, 113, 181],
-    "Persistent Cold Spot": [66, 146, 198],
-    "Diminishing Cold Spot": [107, 174, 214],
-    "Sporadic Cold Spot": [158, 202, 225],
-    "Oscillating Cold Spot": [65, 182, 196],
-    "Historical Cold Spot": [161, 217, 155],
-    "No Pattern Detected": [238, 238, 238],
-}
-
-
-def class_colors(
-    values, palette: dict, alpha: int = 190, missing: tuple[int, ...] = (200, 200, 200, 80)
-) -> list[list[int]]:
-    """RGBA colour per value from a class -> RGB ``palette`` (``missing`` for other values);
-    classes with a light, 'nothing here' colour are drawn more transparent."""
-    quiet = {0, "ns", "No Pattern Detected"}
-    out = []
-    for v in values:
-        key = v.item() if hasattr(v, "item") else v
-        rgb = palette.get(key)
-        if rgb is None:
-            out.append(list(missing))
-        else:
-            out.append([*rgb[:3], 110 if key in quiet else alpha])
-    return out
 
 
 def _native(value):
@@ -311,15 +214,6 @@ def units_layer(
     )
 
 
-def _ramp(t: np.ndarray) -> np.ndarray:
-    """YlOrRd colours (n, 3) for t in [0, 1], linearly interpolated between the 7 classes."""
-    stops = np.asarray(YL_OR_RD, dtype=float)
-    pos = np.clip(t, 0.0, 1.0) * (len(stops) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(stops) - 2)
-    frac = (pos - lo)[..., None]
-    return stops[lo] * (1 - frac) + stops[lo + 1] * frac
-
-
 def kde_image(kde_result, max_pixels: int = 640, floor: float = 0.02) -> tuple[str, list[float]]:
     """A KDE raster as a PNG ``data:`` URL on a regular lon/lat grid, and its bounds.
 
@@ -332,12 +226,6 @@ def kde_image(kde_result, max_pixels: int = 640, floor: float = 0.02) -> tuple[s
     (str, list)
         ``data:image/png;base64,...`` and ``[west, south, east, north]`` (EPSG:4326).
     """
-    import base64
-    import io
-
-    import pyproj
-    from PIL import Image
-
     x, y, dens = kde_result.x_m, kde_result.y_m, kde_result.density_km2
     half = kde_result.cell_m / 2.0
     to_ll = pyproj.Transformer.from_crs(kde_result.epsg, 4326, always_xy=True)
@@ -369,7 +257,7 @@ def kde_image(kde_result, max_pixels: int = 640, floor: float = 0.02) -> tuple[s
     top = float(dens.max()) if dens.size else 0.0
     t = vals / top if top > 0 else vals
     rgba = np.zeros((h, w, 4), dtype=np.uint8)
-    rgba[..., :3] = _ramp(t).round().astype(np.uint8)
+    rgba[..., :3] = ramp_rgb(t).round().astype(np.uint8)
     rgba[..., 3] = np.where(inside & (t >= floor), 90 + 140 * np.sqrt(t), 0).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=False)
@@ -381,40 +269,6 @@ def kde_layer(image: str, bounds: list[float], layer_id: str = "kde") -> pdk.Lay
     """The KDE heat map as a BitmapLayer of an in-page PNG (``kde_image``; nothing fetched)."""
     # quoted: a bare string would be read as a JavaScript expression by pydeck
     return pdk.Layer("BitmapLayer", data=None, id=layer_id, image=f"'{image}'", bounds=bounds)
-
-
-def legend_html(items: list[tuple[list[int], str]]) -> str:
-    """An inline HTML legend: a colour swatch then its label, for ``st.markdown``."""
-    import html
-
-    return " ".join(
-        "<span style='white-space:nowrap;margin-right:10px'>"
-        f"<span style='background:rgb({c[0]},{c[1]},{c[2]});border:1px solid #999;"
-        f"padding:0 9px;margin-right:4px'></span>{html.escape(label)}</span>"
-        for c, label in items
-    )
-
-
-def ramp_legend_html(low: str, high: str, n: int = 7) -> str:
-    """A colour ramp (YlOrRd) from ``low`` to ``high`` labels, for the KDE heat map."""
-    import html
-
-    cells = "".join(
-        f"<span style='background:rgb({int(r)},{int(g)},{int(b)});padding:0 8px'></span>"
-        for r, g, b in _ramp(np.linspace(0, 1, n))
-    )
-    return f"{html.escape(low)} {cells} {html.escape(high)}"
-
-
-#: opacity per Gi* bin where the bins are drawn over another layer (the patrol page's gaps map)
-GI_BIN_ALPHA: dict[int, int] = {3: 200, 2: 180, 1: 160, 0: 40, -1: 150, -2: 170, -3: 190}
-#: :data:`GI_BIN_RGB` with :data:`GI_BIN_ALPHA`: one palette for every Gi* map (RGBA)
-GI_BIN_COLORS: dict[int, list[int]] = {b: [*GI_BIN_RGB[b], GI_BIN_ALPHA[b]] for b in GI_BIN_RGB}
-
-
-def gi_bin_colors(bins: np.ndarray) -> list[list[int]]:
-    """RGBA colour per Gi* bin (-3..3), as ArcGIS's hot spot map (red hot, blue cold)."""
-    return [GI_BIN_COLORS.get(int(b), GI_BIN_COLORS[0]) for b in np.asarray(bins)]
 
 
 def polygon_layer(
@@ -527,60 +381,3 @@ def route_layers(line: shapely.LineString | None, stops) -> list[pdk.Layer]:
         )
     )
     return layers
-
-
-def rank_colors(n: int, alpha: int = 170) -> list[list[int]]:
-    """RGBA colour per rank 1..n (first = the darkest YlOrRd class, lighter down the ranking),
-    for ranked areas such as the proposed rectification zones."""
-    if n <= 0:
-        return []
-    top = len(YL_OR_RD) - 1
-    idx = np.linspace(top, 1, n).round().astype(int) if n > 1 else np.array([top])
-    return [[*YL_OR_RD[i], alpha] for i in idx]
-
-
-def hour_weekday_chart(
-    table: pd.DataFrame,
-    *,
-    days: list[str],
-    hour_title: str,
-    weekday_title: str,
-    count_title: str,
-    height: int = 230,
-) -> alt.Chart:
-    """An hour x weekday heat map (Altair rects, orange-red by count).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Counts with hours (0-23) as the index and weekday numbers (0 = Monday) as columns.
-    days : list of str
-        Weekday names, Monday first (indexed by ``table``'s columns); also the y-axis order.
-    hour_title, weekday_title, count_title : str
-        Axis and legend titles (already translated).
-    height : int
-        Chart height in pixels.
-
-    Returns
-    -------
-    altair.Chart
-        Hours across, weekdays down, one rect per cell with its count in the tooltip.
-    """
-    long = pd.DataFrame(
-        {
-            "hour": np.repeat(np.asarray(table.index, dtype=int), table.shape[1]),
-            "weekday": np.tile([days[i] for i in table.columns], table.shape[0]),
-            "n": table.to_numpy().ravel(),
-        }
-    )
-    return (
-        alt.Chart(long)
-        .mark_rect()
-        .encode(
-            x=alt.X("hour:O", title=hour_title),
-            y=alt.Y("weekday:N", sort=days, title=weekday_title),
-            color=alt.Color("n:Q", title=count_title, scale=alt.Scale(scheme="orangered")),
-            tooltip=["weekday", "hour", "n"],
-        )
-        .properties(height=height)
-    )

@@ -9,7 +9,8 @@ basemap is the district's own streets and grid outlines (:func:`add_vector_basem
 Only Leaflet and Leaflet.draw are vendored. jQuery, Bootstrap, Font Awesome and
 Leaflet.awesome-markers are dropped from the default map, so ``folium.Icon`` (awesome markers),
 ``folium.Choropleth`` / branca colormaps (d3 from a CDN) and other folium plugins (each carries
-its own CDN links) do not work here; :func:`external_urls` finds them in a rendered map.
+its own CDN links) do not work here; :func:`gis.viz.checks.external_urls` finds them in a
+rendered map.
 
 Coordinates are EPSG:4326 throughout; folium takes ``(lat, lon)`` pairs, GeoPandas bounds are
 ``(minx, miny, maxx, maxy)`` = ``(west, south, east, north)``.
@@ -29,9 +30,7 @@ Typical editing map::
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +42,15 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
+from shapely.geometry import shape
 
-from gis.maps import LEVEL_ORDER, LEVEL_STYLE, STREET_STYLE
+from gis.viz.palettes import LEVEL_ORDER, LEVEL_STYLE, STREET_STYLE, hex_and_opacity
 
 #: URL under which Streamlit serves ``./static`` (``server.enableStaticServing``); behind a
 #: ``server.baseUrlPath`` pass ``static_url="/<base>/app/static"``
 STATIC_URL = "/app/static"
 #: the folder served at :data:`STATIC_URL`
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
 #: (name, path under static/) of the scripts and stylesheets every offline map loads
 LEAFLET_JS = [("leaflet", "vendor/leaflet/leaflet.js")]
@@ -362,11 +362,6 @@ def editable_geojson(
     return gj
 
 
-def _hex_and_opacity(rgba: Sequence[int]) -> tuple[str, float]:
-    r, g, b, *a = rgba
-    return f"#{r:02x}{g:02x}{b:02x}", round((a[0] if a else 255) / 255, 3)
-
-
 def _lean_geojson(
     gdf: gpd.GeoDataFrame, kind: Iterable[str], precision: float | None
 ) -> dict[str, Any]:
@@ -411,7 +406,7 @@ def add_vector_basemap(
         (:data:`BASEMAP_PANE`, z-index 350) under every overlay anyway and takes no clicks.
     streets_gdf
         Street lines, EPSG:4326, optional column ``highway`` (``main`` / ``street`` /
-        ``alley``, styled as in :mod:`gis.maps`). ``None`` or empty: no streets.
+        ``alley``, styled as in :mod:`gis.viz.palettes`). ``None`` or empty: no streets.
     grids_gdf
         Grid polygons, EPSG:4326, optional column ``level`` (``l1`` / ``l2`` / ``micro`` /
         ``dedicated``). ``None`` or empty: no outlines.
@@ -445,8 +440,8 @@ def add_vector_basemap(
         rank = np.argsort([order[k] for k in kinds], kind="stable")
         styles = {}
         for lvl, st in LEVEL_STYLE.items():
-            line, line_op = _hex_and_opacity(st["line"])
-            fill, fill_op = _hex_and_opacity(st["fill"])
+            line, line_op = hex_and_opacity(st["line"])
+            fill, fill_op = hex_and_opacity(st["fill"])
             styles[lvl] = {
                 "color": line,
                 "opacity": line_op,
@@ -469,7 +464,7 @@ def add_vector_basemap(
         )
         styles = {}
         for kind, (rgba, width) in STREET_STYLE.items():
-            color, op = _hex_and_opacity(rgba)
+            color, op = hex_and_opacity(rgba)
             # pydeck widths are pixels of a 3D view; Leaflet lines look heavier, so 2/3
             styles[kind] = {
                 "color": color,
@@ -484,138 +479,6 @@ def add_vector_basemap(
             **common,
         ).add_to(group)
     return group
-
-
-# --- checking rendered HTML ------------------------------------------------------------------
-
-#: attributes through which a page loads something
-_LOAD_ATTRS = {"src", "href", "srcset", "data", "poster", "background", "xlink:href"}
-#: namespace identifiers: look like URLs, are never fetched
-_NAMESPACES = (
-    "http://www.w3.org/2000/svg",
-    "http://www.w3.org/1999/xhtml",
-    "http://www.w3.org/1999/xlink",
-)
-_ABSOLUTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
-_CSS_URL = re.compile(
-    r"""url\(\s*['"]?([^'")\s]+)|@import\s+(?:url\()?\s*['"]([^'"]+)""", re.IGNORECASE
-)
-# a URL literal in script: scheme://host or a quoted protocol-relative //host.tld
-_JS_URL = re.compile(
-    r"""(?:\b(?:https?|wss?|ftp):)//[^\s"'`<>\\)]+"""
-    r"""|(?<=["'`(])//[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?(?:/[^\s"'`<>\\)]*)?""",
-    re.IGNORECASE,
-)
-# a URL that is the target of a link (<a href="...">) written inside a JS string: not a load
-_HREF_BEFORE = re.compile(r"""href\s*=\s*(?:\\?["']|\\u0022|\\u0027|&quot;)?$""", re.IGNORECASE)
-
-
-class _UrlFinder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.urls: list[str] = []
-        self._in: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for key, value in attrs:
-            if value is None:
-                continue
-            if key == "style":
-                self._css(value)
-            elif key in _LOAD_ATTRS and not (tag == "a" and key == "href"):
-                parts = value.split(",") if key == "srcset" else [value]
-                for part in parts:
-                    url = part.strip().split(" ")[0]
-                    if _ABSOLUTE.match(url):
-                        self.urls.append(url)
-        if tag in ("script", "style"):
-            self._in = tag
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == self._in:
-            self._in = None
-
-    def handle_data(self, data: str) -> None:
-        if self._in == "style":
-            self._css(data)
-        elif self._in == "script":
-            for match in _JS_URL.finditer(data):
-                url = match.group(0)
-                if url.startswith(_NAMESPACES):
-                    continue
-                if _HREF_BEFORE.search(data[max(0, match.start() - 12) : match.start()]):
-                    continue
-                self.urls.append(url)
-
-    def _css(self, text: str) -> None:
-        for match in _CSS_URL.finditer(text):
-            url = match.group(1) or match.group(2)
-            if _ABSOLUTE.match(url):
-                self.urls.append(url)
-
-
-def external_urls(html: str) -> list[str]:
-    """Absolute or protocol-relative URLs the page would load, in order, without duplicates.
-
-    Looked at: ``src`` / ``href`` / ``srcset`` / ``data`` / ``poster`` attributes of every tag
-    but plain anchors (``<a href>`` is navigation, e.g. an attribution link); CSS ``url()`` and
-    ``@import`` in ``<style>`` and ``style=""``; URL literals in inline scripts (a tile URL
-    template, a script a plugin injects), except link targets written as ``href=...`` inside a
-    string and XML namespace identifiers. Strict by design: ``http://127.0.0.1/...`` counts
-    too, since the page must use paths relative to the server it came from.
-
-    Parameters
-    ----------
-    html
-        A rendered page, e.g. ``m.get_root().render()``.
-
-    Returns
-    -------
-    list[str]
-        The URLs, empty when the page loads nothing from elsewhere.
-    """
-    finder = _UrlFinder()
-    finder.feed(html)
-    finder.close()
-    return list(dict.fromkeys(finder.urls))
-
-
-def assert_offline_html(html: str) -> None:
-    """Raise ``AssertionError`` naming the URLs if the page would load anything from elsewhere.
-
-    See :func:`external_urls` for what counts.
-    """
-    urls = external_urls(html)
-    if urls:
-        raise AssertionError(f"page loads {len(urls)} external URL(s): {urls[:10]}")
-
-
-def missing_static_files(
-    html: str, static_url: str = STATIC_URL, static_dir: Path = STATIC_DIR
-) -> list[str]:
-    """Paths under ``static_url`` referenced by ``html`` with no file under ``static_dir``.
-
-    Parameters
-    ----------
-    html
-        A rendered page (or any text: every ``<static_url>/...`` occurrence is checked).
-    static_url, static_dir
-        The URL prefix Streamlit serves and the folder behind it.
-
-    Returns
-    -------
-    list[str]
-        The referenced URLs whose file is missing (or would escape ``static_dir``).
-    """
-    prefix = static_url.rstrip("/") + "/"
-    root = static_dir.resolve()
-    missing = []
-    for match in re.finditer(re.escape(prefix) + r"""[^\s"'`<>)\\?#]+""", html):
-        url = match.group(0)
-        path = (root / url[len(prefix) :]).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            missing.append(url)
-    return list(dict.fromkeys(missing))
 
 
 def read_drawings(
@@ -639,8 +502,6 @@ def read_drawings(
         the features drawn by hand (no id), in drawing order. Geometries are
         repaired with ``make_valid`` only when invalid (a ring Leaflet closed on itself).
     """
-    from shapely.geometry import shape
-
     by_id: dict[str, shapely.Geometry] = {}
     new: list[shapely.Geometry] = []
     for feature in drawings or []:

@@ -3,40 +3,21 @@ global filters, the grid card."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from gis import store
+from gis import auth, store, ui
 from gis.views import home
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def new_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def sign_in(at: AppTest, username: str, password: str) -> AppTest:
-    at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(password)
-    at.button[0].click().run()
-    assert not at.exception, at.exception
-    return at
+from tests.ui.apptest import APP, metrics, new_app, sign_in
 
 
 @pytest.fixture
 def analyst(demo_db):
     return sign_in(new_app(), "analyst", "analyst-demo")
-
-
-def metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
 
 
 def test_sign_in_is_required(demo_db):
@@ -106,8 +87,6 @@ def test_analyst_cannot_open_the_users_page(analyst, demo_db):
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         analyst.switch_page("pages/users.py")
     # ... and the page refuses by itself even when run with an analyst in the session
-    from gis import auth, ui
-
     page = AppTest.from_file(str(Path(APP).parent / "pages" / "users.py"), default_timeout=60)
     page.session_state[ui.USER_KEY] = auth.get_user(store.open_store(demo_db), "analyst")
     page.run()
@@ -118,10 +97,6 @@ def test_analyst_cannot_open_the_users_page(analyst, demo_db):
 def test_crafted_session_state_cannot_grant_a_role(analyst, demo_db):
     """Putting an admin-looking user object in session state does not make one an admin:
     the user is re-read from the database on every run."""
-    from dataclasses import replace
-
-    from gis import ui
-
     forged = replace(analyst.session_state[ui.USER_KEY], role="admin")
     analyst.session_state[ui.USER_KEY] = forged
     analyst.run()
@@ -149,8 +124,6 @@ def test_admin_adds_a_user(demo_db):
     form_submit.click().run()
     assert not at.exception
     engine = store.open_store(demo_db)
-    from gis import auth
-
     assert auth.authenticate(engine, "wang.wei", "a-strong-password") is not None
 
 
@@ -164,8 +137,6 @@ def test_unreachable_database_is_one_clear_message(monkeypatch, tmp_path):
     bad = tmp_path / "not-a-db.db"
     bad.write_text("not a database\n" * 50)
     monkeypatch.setenv("GRIDLENS_DB", str(bad))
-    from gis import ui
-
     ui.engine.clear()
     try:
         at = AppTest.from_file(APP, default_timeout=60)

@@ -9,7 +9,7 @@ import pytest
 
 from gis import store
 from gis.grids import assign_points
-from tests.browser import chromium_page, require_browser, streamlit_server
+from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 

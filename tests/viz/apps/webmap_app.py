@@ -1,10 +1,10 @@
-"""A tiny Streamlit app for the offline folium map test (tests/test_webmap.py).
+"""A tiny Streamlit app for the offline folium map test (tests/viz/test_leaflet.py).
 
 Two grids with codes on a vector basemap, the Draw toolbar editing them; below the map, what
 ``st_folium`` returned as ``all_drawings`` (feature count, grid codes, which grids changed).
 
-Streamlit serves ``static/`` from beside the main script: ``tests/apps/static`` is a symlink to
-the repository's ``static/``. By hand: ``.venv/bin/streamlit run tests/apps/webmap_app.py``.
+Streamlit serves ``static/`` from beside the main script: ``tests/viz/apps/static`` is a symlink to
+the repository's ``static/``. By hand: ``.venv/bin/streamlit run tests/viz/apps/webmap_app.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 from shapely.geometry import shape
 from streamlit_folium import st_folium
 
-from gis import webmap
+from gis import viz
 
 st.set_page_config(page_title="webmap test", layout="wide")
 
@@ -40,10 +40,10 @@ STREETS = gpd.GeoDataFrame(
     crs=4326,
 )
 
-m = webmap.offline_map(GRIDS.total_bounds + [-S, -S, S, S])
-webmap.add_vector_basemap(m, STREETS, GRIDS)
-webmap.add_draw(m, folium.FeatureGroup(name="edit", control=False))
-webmap.editable_geojson(m, GRIDS, "code", fields=["name"])
+m = viz.offline_map(GRIDS.total_bounds + [-S, -S, S, S])
+viz.add_vector_basemap(m, STREETS, GRIDS)
+viz.add_draw(m, folium.FeatureGroup(name="edit", control=False))
+viz.editable_geojson(m, GRIDS, "code", fields=["name"])
 out = st_folium(m, key="webmap", height=520, width=900, returned_objects=["all_drawings"])
 
 drawings = (out or {}).get("all_drawings") or []

@@ -1,0 +1,159 @@
+"""Streamlit glue: the app shell, the language, the sidebar filters, the cached loaders, widgets,
+files in and out, and the one error guard. The only ``gis`` package that imports Streamlit;
+it sits above the whole library and below the pages.
+
+- :mod:`gis.ui.shell` page setup, sign-in and roles, navigation, the page gate (``page``)
+- :mod:`gis.ui.language` the language switch (``lang``, ``t``), numbers and dates in it
+- :mod:`gis.ui.sidebar` the global sidebar filters (``filters``)
+- :mod:`gis.ui.cache` the cached loaders (store frames, the pages' analyses) and ``clear_caches``
+- :mod:`gis.ui.widgets` widgets whose values survive the language switch
+- :mod:`gis.ui.files` uploads to disk, grids and incidents as download files
+- :mod:`gis.ui.errors` the one error guard (``guard``): library errors as one message, never a
+  traceback (titiler's ``errors.py``: one map from exception class to response)
+
+(No module is named after a function it exports, so ``gis.ui.lang``, ``gis.ui.filters`` and
+``gis.ui.guard`` are always the functions.)
+
+Pages use the package: ``from gis import ui``; ``ui.page("view")``, ``ui.t(...)``,
+``ui.hotspot_units(...)``, ``with ui.guard(): ...``.
+"""
+
+from gis.ui.cache import (
+    DEPENDENCIES,
+    area_key,
+    category_name,
+    clear_caches,
+    department_name,
+    departments,
+    depends_on,
+    district,
+    engine,
+    file_columns,
+    grid_report,
+    grids,
+    hotspot_detail,
+    hotspot_kde,
+    hotspot_unit_frame,
+    hotspot_unit_index,
+    hotspot_units,
+    import_history,
+    incident_geoframe,
+    incident_mask,
+    incident_points,
+    incidents,
+    incidents_shared,
+    intake_check,
+    intake_preview,
+    patrol_route,
+    patrol_tracks,
+    patrol_view,
+    rect_briefing,
+    rect_briefing_html,
+    rect_briefing_xlsx,
+    rect_plan_evaluation,
+    rect_plans,
+    rect_zones,
+    staff,
+    store_taxonomy,
+    streets,
+    taxonomy,
+)
+from gis.ui.errors import Guard, Outcome, guard, show_error
+from gis.ui.files import (
+    GRID_EXPORT_FORMATS,
+    INCIDENT_EXPORT_FORMATS,
+    grid_export,
+    incidents_file,
+    uploaded_file,
+)
+from gis.ui.language import fmt_date, fmt_int, lang, language_switch, level_name, t
+from gis.ui.shell import (
+    PAGES,
+    USER_KEY,
+    current_user,
+    page,
+    run_app,
+    sign_in_page,
+    sign_out,
+    user_box,
+)
+from gis.ui.sidebar import FILTERS_KEY, SOURCES, Filters, filters, sidebar_filters
+from gis.ui.widgets import keyed_choice, keyed_value
+
+__all__ = [
+    # shell
+    "PAGES",
+    "USER_KEY",
+    "current_user",
+    "page",
+    "run_app",
+    "sign_in_page",
+    "sign_out",
+    "user_box",
+    # language
+    "fmt_date",
+    "fmt_int",
+    "lang",
+    "language_switch",
+    "level_name",
+    "t",
+    # filters
+    "FILTERS_KEY",
+    "SOURCES",
+    "Filters",
+    "filters",
+    "sidebar_filters",
+    # cache
+    "DEPENDENCIES",
+    "area_key",
+    "category_name",
+    "clear_caches",
+    "department_name",
+    "departments",
+    "depends_on",
+    "district",
+    "engine",
+    "file_columns",
+    "grid_report",
+    "grids",
+    "hotspot_detail",
+    "hotspot_kde",
+    "hotspot_unit_frame",
+    "hotspot_unit_index",
+    "hotspot_units",
+    "import_history",
+    "incident_geoframe",
+    "incident_mask",
+    "incident_points",
+    "incidents",
+    "incidents_shared",
+    "intake_check",
+    "intake_preview",
+    "patrol_route",
+    "patrol_tracks",
+    "patrol_view",
+    "rect_briefing",
+    "rect_briefing_html",
+    "rect_briefing_xlsx",
+    "rect_plan_evaluation",
+    "rect_plans",
+    "rect_zones",
+    "staff",
+    "store_taxonomy",
+    "streets",
+    "taxonomy",
+    # widgets
+    "keyed_choice",
+    "keyed_value",
+    # files
+    "GRID_EXPORT_FORMATS",
+    "INCIDENT_EXPORT_FORMATS",
+    "grid_export",
+    "incidents_file",
+    "uploaded_file",
+    # guard
+    "Guard",
+    "Outcome",
+    "guard",
+    "show_error",
+]

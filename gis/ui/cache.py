@@ -1,0 +1,522 @@
+"""The cached loaders of the app: the store's frames, and the pages' analyses keyed by plain
+filter values (period, categories, sources, grid, unit choice), so a rerun with the same
+filters costs nothing.
+
+Each loader says which stored data it depends on (``@depends_on("incidents", "grids")``);
+:func:`clear_caches` forgets every loader that depends on what changed (after an import, a grid
+edit). The loaders only call the library (``gis.store``, ``gis.grids``, ``gis.hotspots_view``,
+``gis.patrol``, ``gis.planning`` ...); the analysis itself lives there.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import streamlit as st
+
+from gis import hotspots, patrol, planning, store, viz
+from gis.views import home as dashboard
+from gis.views import hotspots as hotspots_view
+from gis.grids import assign_points, validate_hierarchy
+from gis.incidents import detect, import_incidents
+from gis.io import read_geo_file
+from gis.reports import render_briefing_html, write_briefing_excel
+from gis.store.batches import read_import_batches
+from gis.ui.language import lang
+
+#: what a page may change in the store, and the loaders to forget when it does
+DEPENDENCIES: dict[str, list[Callable]] = {"incidents": [], "grids": []}
+
+
+def depends_on(*kinds: str) -> Callable[[Callable], Callable]:
+    """Register a cached loader as depending on the stored ``kinds`` (``incidents``,
+    ``grids``): :func:`clear_caches` of one of them clears it. Put it above ``st.cache_*``."""
+    unknown = set(kinds) - set(DEPENDENCIES)
+    if unknown:
+        raise ValueError(f"unknown kinds of stored data: {sorted(unknown)}")
+
+    def register(loader: Callable) -> Callable:
+        for kind in kinds:
+            DEPENDENCIES[kind].append(loader)
+        return loader
+
+    return register
+
+
+def clear_caches(*kinds: str) -> None:
+    """Forget everything cached that depends on ``kinds`` (all of them when none is given):
+    ``clear_caches("incidents")`` after an import, ``clear_caches("grids")`` after a grid save,
+    restore or import."""
+    for kind in kinds or tuple(DEPENDENCIES):
+        for loader in DEPENDENCIES[kind]:
+            loader.clear()
+
+
+# --------------------------------------------------------------------------- the store's frames
+@st.cache_resource(show_spinner=False)
+def engine():
+    """One engine per process (``GRIDLENS_DB`` or the default SpatiaLite file)."""
+    return store.open_store()
+
+
+@depends_on("grids")
+@st.cache_data(show_spinner=False)
+def grids():
+    """The grids in force (``store.read_grids``)."""
+    return store.read_grids(engine())
+
+
+@st.cache_data(show_spinner=False)
+def streets():
+    """The district's streets (the offline basemap)."""
+    return store.read_frame(engine(), "streets")
+
+
+@depends_on("grids")
+@st.cache_data(show_spinner=False)
+def staff():
+    """The grid staff (each assigned to a grid)."""
+    return store.read_table(engine(), "staff")
+
+
+@st.cache_data(show_spinner=False)
+def taxonomy():
+    """The incident categories (``code``, ``name_zh``, ``name_en`` ...)."""
+    return store.read_table(engine(), "taxonomy")
+
+
+@st.cache_data(show_spinner=False)
+def departments():
+    """The departments (``code``, ``name_zh``, ``name_en`` ...)."""
+    return store.read_table(engine(), "departments")
+
+
+@st.cache_data(show_spinner=False)
+def district() -> dict:
+    """The district's description stored with the data (names in both languages ...)."""
+    return store.get_meta(engine(), "district", {}) or {}
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def incidents() -> pd.DataFrame:
+    """All incidents with their micro-grid and ancestors (assigned once, then cached)."""
+    frame = store.read_incidents(engine())
+    assigned = assign_points(frame.geometry, grids())
+    out = pd.DataFrame(frame.drop(columns="geometry"))
+    out[["micro", "l2", "l1"]] = assigned
+    out["lon"] = frame.geometry.x.to_numpy()
+    out["lat"] = frame.geometry.y.to_numpy()
+    return out
+
+
+@depends_on("grids")
+@st.cache_data(show_spinner=False)
+def grid_report(sliver_m2: float = 50.0):
+    """The validation report of the current hierarchy (``grids.validate_hierarchy``)."""
+    return validate_hierarchy(grids(), sliver_m2=sliver_m2)
+
+
+@depends_on("incidents", "grids")
+@st.cache_resource(show_spinner=False)
+def incidents_shared() -> pd.DataFrame:
+    """``incidents()`` as one shared frame (no copy per call: 1M rows cost ~1 s to copy).
+    Read-only by contract; for the cached analyses below, which select from it."""
+    return incidents()
+
+
+def incident_points():
+    """The incidents as a GeoDataFrame of points (EPSG:4326), for impact previews."""
+    inc = incidents()
+    return gpd.GeoDataFrame(
+        inc[["external_id", "category_code", "occurred_at"]],
+        geometry=gpd.points_from_xy(inc["lon"], inc["lat"]),
+        crs=4326,
+    )
+
+
+def incident_geoframe(mask):
+    """The rows of ``incidents()`` picked by a boolean mask, as points (EPSG:4326)."""
+    rows = incidents_shared()[mask]
+    return gpd.GeoDataFrame(
+        rows.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
+        crs=4326,
+    )
+
+
+def category_name(code: str) -> str:
+    """A category's name in the language (the code itself when unknown)."""
+    names = taxonomy().set_index("code")[f"name_{lang()}"]
+    return names.get(code, code)
+
+
+def department_name(code: str) -> str:
+    """A department's name in the language (the code itself when unknown)."""
+    names = departments().set_index("code")[f"name_{lang()}"]
+    return names.get(code, code)
+
+
+def store_taxonomy() -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The store's taxonomy and departments, or ``(None, None)`` for the CSV defaults (as the
+    ``gridlens zones | brief`` commands)."""
+    tax, deps = taxonomy(), departments()
+    if tax.empty or deps.empty:
+        return None, None
+    return tax, deps
+
+
+@st.cache_data(show_spinner=False)
+def file_columns(path: str) -> tuple[list[str], int]:
+    """The attribute columns of a vector or table file and its row count (for field mapping)."""
+    frame, _ = read_geo_file(path)
+    return [c for c in frame.columns if c != frame.geometry.name], len(frame)
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def incident_mask(start, end, categories: tuple, sources: tuple, grid_code: str | None):
+    """Which rows of ``incidents()`` pass the filters (``dashboard.filter_incidents``)."""
+    inc = incidents_shared()
+    sub = dashboard.filter_incidents(
+        inc,
+        start=start,
+        end=end,
+        categories=categories,
+        sources=sources,
+        grid_code=grid_code,
+        grids=grids(),
+    )
+    mask = np.zeros(len(inc), dtype=bool)
+    mask[inc.index.get_indexer(sub.index)] = True
+    return mask
+
+
+# --------------------------------------------------------------------------- hotspots
+# Cached analysis for the Hotspots page, keyed by plain filter values. The point -> unit index
+# is computed once per unit choice; a filter change then only masks and re-counts.
+@depends_on("grids")
+@st.cache_data(show_spinner=False)
+def hotspot_unit_frame(by: str, within: str | None = None):
+    """The analysis units (``hotspots_view.make_units``) of ``by`` in the district or grid."""
+    return hotspots_view.make_units(by, grids(), within)
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def hotspot_unit_index(by: str, within: str | None = None):
+    """Row of ``hotspot_unit_frame(by, within)`` of every incident of ``incidents()``."""
+    inc = incidents_shared()
+    return hotspots.unit_index(inc[["lon", "lat"]].to_numpy(), hotspot_unit_frame(by, within))
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def hotspot_units(
+    by: str,
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+    weights: str = "queen",
+    band_m: float | None = None,
+    value: str = "count",
+    lisa: bool = False,
+    permutations: int | None = 9999,
+    emerging_step: str | None = None,
+):
+    """Counts, Gi* (and local Moran, emerging patterns on demand) per unit for the filters.
+
+    Returns the frame of ``hotspots_view.analyse`` (plus ``pattern`` etc. with
+    ``emerging_step``); ``attrs`` carry the band chosen.
+    """
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    units = hotspot_unit_frame(by, grid_code)
+    counted = hotspots_view.count_from_index(hotspot_unit_index(by, grid_code), units, mask)
+    out = hotspots_view.analyse(
+        counted, weights=weights, band_m=band_m, value=value, lisa=lisa, permutations=permutations
+    )
+    if emerging_step:
+        out = hotspots_view.add_emerging(
+            out,
+            units,
+            incidents_shared()[["lon", "lat", "occurred_at"]][mask],
+            step=emerging_step,
+            start=start,
+            end=end,
+            weights=weights,
+            band_m=out.attrs.get("band_m"),
+        )
+    return out
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def hotspot_kde(
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+    kernel: str = "gaussian",
+    bandwidth_m: float | None = None,
+) -> dict:
+    """Kernel density of the filtered incidents over the district (or the filter's grid) and
+    its heat-map image: ``{"image", "bounds", "bandwidth_m", "bandwidth_rule", "cell_m",
+    "max_km2", "n"}``."""
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    pts = incidents_shared()[["lon", "lat"]].to_numpy()[mask]
+    g = grids()
+    area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
+    if len(pts) == 0:
+        return {"n": 0}
+    res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area)
+    image, bounds = viz.kde_image(res)
+    return {
+        "image": image,
+        "bounds": bounds,
+        "bandwidth_m": res.bandwidth_m,
+        "bandwidth_rule": res.bandwidth_rule,
+        "cell_m": res.cell_m,
+        "max_km2": float(res.density_km2.max()),
+        "n": res.n_points,
+    }
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def hotspot_detail(
+    by: str,
+    unit_id: str,
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+) -> dict:
+    """``hotspots_view.unit_detail`` of one unit's filtered incidents."""
+    units = hotspot_unit_frame(by, grid_code)
+    pos = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == str(unit_id))
+    in_unit = hotspot_unit_index(by, grid_code) == (pos[0] if len(pos) else -2)
+    mask = incident_mask(start, end, categories, sources, grid_code) & in_unit
+    any_time = incident_mask(None, None, categories, sources, grid_code) & in_unit
+    inc = incidents_shared()
+    coverage = (inc["occurred_at"].min(), inc["occurred_at"].max())
+    return hotspots_view.unit_detail(
+        inc[mask], history=inc[any_time], start=start, end=end, coverage=coverage
+    )
+
+
+# --------------------------------------------------------------------------- patrol
+@depends_on("grids")
+@st.cache_resource(show_spinner=False)
+def patrol_tracks():
+    """All patrol fixes in the store, cleaned (district: the level-1 grids), interpolated every
+    15 s and as segments (``patrol.TrackData``); None without fixes. Shared read-only."""
+    fixes = store.read_fixes(engine())
+    if fixes.empty:
+        return None
+    g = grids()
+    l1 = g[g["level"] == "l1"]
+    return patrol.track_data(fixes, district=l1 if len(l1) else g)
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def patrol_view(
+    units: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    shift: str | None,
+    categories: tuple[str, ...],
+    sources: tuple[str, ...],
+    with_staff: bool,
+):
+    """``patrol.patrol_view`` for the filters (incidents of the period, categories and sources
+    as risk; the staff who have tracks when ``with_staff``)."""
+    data = patrol_tracks()
+    inc = dashboard.filter_incidents(
+        incidents(), start=start, end=end, categories=categories, sources=sources
+    )
+    people = None
+    if with_staff:
+        s = staff()
+        people = s[s["staff_code"].isin(set(data.clean.fixes["staff_code"]))]
+    return patrol.patrol_view(
+        data.samples,
+        grids(),
+        inc,
+        units=units,
+        streets=streets(),
+        segs=data.segs,
+        staff=people,
+        start=start,
+        end=end,
+        shift=shift,
+    )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def patrol_route(
+    staff_code: str,
+    budget_min: int,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    shift: str | None,
+    categories: tuple[str, ...],
+    sources: tuple[str, ...],
+):
+    """``patrol.route_for_staff`` on the micro-grid gaps of the filters, along the streets."""
+    view = patrol_view("grid:micro", start, end, shift, categories, sources, True)
+    return patrol.route_for_staff(
+        view.gaps.ranked, staff_code, staff(), grids(), budget_s=budget_min * 60, streets=streets()
+    )
+
+
+# --------------------------------------------------------------------------- data (intake)
+@depends_on("grids")
+@st.cache_data(show_spinner=False, max_entries=8)
+def intake_preview(path: str, overrides: tuple[tuple[str, str | None], ...] = ()):
+    """``incidents.detect`` of an uploaded file with the store's grids and aliases."""
+    return detect(path, mapping=dict(overrides), engine=engine())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=4)
+def intake_check(
+    path: str,
+    overrides: tuple[tuple[str, str | None], ...],
+    crs: str | None,
+    tz: str,
+    unknown: str,
+    tolerance_m: float,
+):
+    """The dry run of an import (``import_incidents(..., dry_run=True)``): nothing written."""
+    return import_incidents(
+        engine(),
+        path,
+        mapping=dict(overrides),
+        crs=crs,
+        tz=tz,
+        unknown=unknown,
+        tolerance_m=tolerance_m,
+        dry_run=True,
+    )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def import_history(limit: int = 200) -> pd.DataFrame:
+    """The last imports (``store.batches.read_import_batches``), newest first: ``id, kind,
+    file_name, imported_by, imported_at, total, imported, rejected, details`` (JSON text)."""
+    frame = read_import_batches(engine(), limit)
+    frame["imported_at"] = pd.to_datetime(frame["imported_at"])
+    return frame
+
+
+# --------------------------------------------------------------------------- rectification
+# Cached analysis for the Joint rectification page (``gis.planning``), keyed by plain values:
+# the unit choice and the filters; an area as the hex WKB of its polygon or a tuple of grid codes.
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False)
+def rect_zones(
+    by: str,
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+):
+    """``planning.propose_zones`` on the Gi* of ``hotspot_units(by, ...)`` and the incidents of
+    the filters, the trend over ``(start, end)``; ranked, with ``reason_zh`` / ``reason_en``."""
+    units = hotspot_units(by, start, end, categories, sources, grid_code)
+    mask = incident_mask(start, end, categories, sources, grid_code)
+    tax, deps = store_taxonomy()
+    return planning.propose_zones(
+        units, incident_geoframe(mask), taxonomy=tax, departments=deps, period=(start, end)
+    )
+
+
+def area_key(area) -> str | tuple[str, ...]:
+    """The cache key of an area: hex WKB of a geometry (exact, unlike WKT), or grid codes."""
+    if isinstance(area, shapely.Geometry):
+        return shapely.to_wkb(area, hex=True)
+    return tuple(str(c) for c in area)
+
+
+def _area_value(key: str | tuple[str, ...]):
+    return list(key) if isinstance(key, tuple) else shapely.from_wkb(bytes.fromhex(key))
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=32)
+def rect_briefing(
+    area: str | tuple[str, ...],
+    start,
+    end,
+    categories: tuple = (),
+    sources: tuple = (),
+    title: tuple[str, str] | None = None,
+):
+    """``planning.briefing`` of an area (``area_key``) on the incidents of the period,
+    categories and sources (not the grid filter: the area is the place), with the grids and
+    staff of the store."""
+    tax, deps = store_taxonomy()
+    return planning.briefing(
+        _area_value(area),
+        incident_geoframe(incident_mask(start, end, categories, sources, None)),
+        grids=grids(),
+        staff=staff(),
+        taxonomy=tax,
+        departments=deps,
+        period=(start, end),
+        title=title,
+    )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=16)
+def rect_briefing_html(area, start, end, categories, sources, title, lang_code: str) -> bytes:
+    """The self-contained HTML briefing (``gis.reports.render_briefing_html``), UTF-8."""
+    brief = rect_briefing(area, start, end, categories, sources, title)
+    return render_briefing_html(brief, lang_code).encode()
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=16)
+def rect_briefing_xlsx(area, start, end, categories, sources, title, lang_code: str) -> bytes:
+    """The briefing's tables as an Excel workbook (``gis.reports.write_briefing_excel``)."""
+    brief = rect_briefing(area, start, end, categories, sources, title)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_briefing_excel(brief, Path(tmp) / "briefing.xlsx", lang=lang_code)
+        return path.read_bytes()
+
+
+def rect_plans():
+    """The saved plans (``planning.list_plans``), read fresh: a save shows at once."""
+    return planning.list_plans(engine())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def rect_plan_evaluation(
+    plan_id: int, period_end, buffer_m: float = 300.0, categories: tuple[str, ...] = ()
+):
+    """``planning.evaluate_plan`` of a plan whose period is over (the page checks), on all
+    incidents or only ``categories``: a plan's area and period do not change, so its id and end
+    are the key."""
+    return planning.evaluate_plan(
+        engine(),
+        int(plan_id),
+        buffer_m=buffer_m,
+        categories=list(categories) or None,
+        as_of=period_end,
+    )

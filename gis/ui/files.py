@@ -1,0 +1,110 @@
+"""Files in and out of the app: an upload as a file on disk (a zipped Shapefile unpacked), the
+grids and the incidents as download files."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.core.errors import InputError
+from gis.grids import export_grids
+from gis.incidents import export_incidents
+from gis.ui.cache import grids
+
+#: grid export formats: label -> (file suffix, MIME type)
+GRID_EXPORT_FORMATS = {
+    "GeoJSON": (".geojson", "application/geo+json"),
+    "GeoPackage": (".gpkg", "application/geopackage+sqlite3"),
+    "Shapefile (zip)": (".zip", "application/zip"),
+    "Excel (WKT)": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "CSV (WKT)": (".csv", "text/csv"),
+}
+
+#: incident export formats: label -> (file suffix, MIME type)
+INCIDENT_EXPORT_FORMATS = {
+    "CSV": (".csv", "text/csv"),
+    "Excel": (".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "GeoJSON": (".geojson", "application/geo+json"),
+    "GeoPackage": (".gpkg", "application/geopackage+sqlite3"),
+}
+
+#: what a zip upload may hold, in order of preference
+_ZIP_MEMBERS = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".xlsx")
+
+
+def uploaded_file(upload) -> Path:
+    """Write a Streamlit upload to a temporary file that keeps its name (the suffix picks the
+    reader); the same upload gives the same path, so reruns do not pile up copies."""
+    data = upload.getvalue()
+    folder = (
+        Path(tempfile.gettempdir()) / "gridlens_uploads" / hashlib.sha256(data).hexdigest()[:16]
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(upload.name).name
+    if not path.exists():
+        path.write_bytes(data)
+    if path.suffix.lower() == ".zip":  # a zipped Shapefile (or one GeoPackage/GeoJSON/CSV)
+        return _unzipped(path)
+    return path
+
+
+def _unzipped(path: Path) -> Path:
+    """Extract ``path`` beside itself; the Shapefile (else other data file) inside it."""
+    out = path.parent / "unzipped"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+            if not out.exists():
+                for n in names:  # flat: a member's folders are dropped (no path escapes)
+                    target = out / Path(n).name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(zf.read(n))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path.name}: not a readable zip file") from exc
+    for suffix in _ZIP_MEMBERS:
+        found = sorted(p for p in out.iterdir() if p.suffix.lower() == suffix)
+        if found:
+            return found[0]
+    raise InputError(f"{path.name}: no .shp, .gpkg, .geojson, .csv or .xlsx inside")
+
+
+def grid_export(fmt: str, level: str | None) -> tuple[bytes, str, str]:
+    """The current grids (optionally one level) as a file: ``(bytes, file name, MIME type)``."""
+    suffix, mime = GRID_EXPORT_FORMATS[fmt]
+    frame = grids()
+    if level:
+        frame = frame[frame["level"] == level]
+    name = f"grids_{level or 'all'}{suffix}"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        if suffix == ".zip":  # a Shapefile is several files: send them zipped
+            shp = export_grids(frame, Path(tmp) / "shp" / f"grids_{level or 'all'}.shp")
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+                for part in sorted(shp.parent.iterdir()):
+                    zf.write(part, part.name)
+        else:
+            export_grids(frame, path)
+        return path.read_bytes(), name, mime
+
+
+def incidents_file(
+    frame: pd.DataFrame, fmt: str, crs: str, language: str, taxonomy: pd.DataFrame
+) -> bytes:
+    """Incidents of ``ui.incidents()`` (``lon``/``lat`` columns, WGS-84) as an export file
+    (``incidents.export_incidents``): coordinates in ``crs`` (``wgs84``/``gcj02``), category
+    names in ``language``. No Streamlit call: usable as a deferred download."""
+    suffix, _ = INCIDENT_EXPORT_FORMATS[fmt]
+    geo = gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+        crs=4326,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"incidents{suffix}"
+        export_incidents(geo, path, crs=crs, lang=language, taxonomy=taxonomy)
+        return path.read_bytes()

@@ -1,0 +1,46 @@
+"""The language of the session: the zh/en switch, catalogue texts, numbers and dates as the
+language writes them, grid level names."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from gis import i18n
+
+
+def lang() -> str:
+    """The current language (``zh`` by default)."""
+    return st.session_state.get("lang", i18n.DEFAULT_LANG)
+
+
+def t(key: str, **fmt) -> str:
+    """Catalogue text in the current language."""
+    return i18n.t(key, lang(), **fmt)
+
+
+def language_switch() -> None:
+    """The zh/en switch at the top of the sidebar; every label follows it."""
+    st.sidebar.radio(
+        i18n.t("app.language", lang()),
+        options=list(i18n.LANGS),
+        format_func=lambda code: {"zh": "中文", "en": "English"}[code],
+        horizontal=True,
+        key="lang",
+    )
+
+
+def fmt_int(value) -> str:
+    """An integer with thousands separators (``12,345``)."""
+    return f"{int(value):,}"
+
+
+def fmt_date(value) -> str:
+    """Dates as the language writes them: 2026年10月31日 / 31 Oct 2026."""
+    ts = pd.Timestamp(value)
+    return f"{ts.year}年{ts.month}月{ts.day}日" if lang() == "zh" else ts.strftime("%d %b %Y")
+
+
+def level_name(level: str) -> str:
+    """The name of a grid level (``l1``, ``l2``, ``micro``, ``dedicated``) in the language."""
+    return t(f"level.{level}")
