@@ -46,6 +46,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.engine import Engine
 
 from gis.core.errors import GridLensError, InputError
+from gis.store import read_grids
+from gis.store.grids import current_codes_among, current_grid_parents
 from gis.store.models import USER_ROLES
 from gis.store.models import User as UserRow
 
@@ -247,11 +249,7 @@ def require_grid_edit(user: User | None, grid_code: str, parents: Mapping[str, s
 
 def grid_parents(engine: Engine) -> dict[str, str | None]:
     """``code -> parent_code`` of the current grids (for ``can_edit_grid``)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT code, parent_code FROM grids WHERE valid_to IS NULL")
-        ).fetchall()
-    return {code: parent for code, parent in rows}
+    return current_grid_parents(engine)
 
 
 # --------------------------------------------------------------------------- validation
@@ -299,17 +297,7 @@ def _check_grid_codes(conn: sa.Connection, role: str, codes: tuple[str, ...]) ->
         return
     if not codes:
         raise InputError("a grid_admin needs at least one assigned grid code (--grid CODE)")
-    params = {f"c{i}": c for i, c in enumerate(codes)}
-    found = {
-        r[0]
-        for r in conn.execute(
-            sa.text(
-                "SELECT DISTINCT code FROM grids WHERE valid_to IS NULL "
-                f"AND code IN ({', '.join(':' + k for k in params)})"
-            ),
-            params,
-        )
-    }
+    found = current_codes_among(conn, list(codes))
     missing = [c for c in codes if c not in found]
     if missing:
         raise InputError(f"unknown grid code {', '.join(missing)} (not a current grid)")
@@ -562,10 +550,8 @@ def ensure_demo_users(
     list[DemoAccount]
         One per role, with its documented password (``DEMO_PASSWORDS``).
     """
-    from gis import store
-
     if grid_admin_codes is None:
-        l1 = store.read_grids(engine, level="l1")
+        l1 = read_grids(engine, level="l1")
         if l1.empty:
             raise InputError("no level-1 grids loaded: cannot assign the demo grid admin")
         grid_admin_codes = [str(l1["code"].iloc[0])]

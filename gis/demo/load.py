@@ -8,7 +8,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from gis.demo.district import DemoDistrict
+from gis.grids import OUTSIDE, assign_points
 from gis.store import DEMO_TABLES, clear_tables, read_frame, save_frame, set_meta
+from gis.store.cube import fishnet_epsg, rebuild_cube
+from gis.units import unit_keys
 
 
 def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") -> dict[str, int]:
@@ -26,6 +29,11 @@ def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") ->
     grids["valid_to"] = pd.NaT
     grids["created_by"] = loaded_by
     incidents = demo.incidents.copy()
+    # the keys every page aggregates on, as the intake stores them: grids, H3 cells, fishnet
+    assigned = assign_points(incidents.geometry, grids)
+    for col, level in (("grid_code", "micro"), ("grid_l2", "l2"), ("grid_l1", "l1")):
+        incidents[col] = assigned[level].where(assigned[level] != OUTSIDE).array
+    lon, lat = incidents.geometry.x.to_numpy(), incidents.geometry.y.to_numpy()
     tracks = demo.tracks.copy()
     written: dict[str, int] = {}
     with engine.begin() as conn:
@@ -38,7 +46,10 @@ def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") ->
         written["places"] = save_frame(
             conn, "places", demo.places.drop(columns=["place_id"], errors="ignore")
         )
+        for col, keys in unit_keys(lon, lat, fishnet_epsg(conn)).items():
+            incidents[col] = keys
         written["incidents"] = save_frame(conn, "incidents", incidents)
+        rebuild_cube(conn)
         written["patrol_tracks"] = save_frame(conn, "patrol_tracks", tracks)
         ids = read_frame(conn, "patrol_tracks", columns=["id", "track_code"])
         track_id = dict(zip(ids["track_code"], ids["id"], strict=True))

@@ -11,7 +11,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gis.core import coords, settings
@@ -21,8 +20,11 @@ from gis.incidents.prepare import prepare_incidents
 from gis.io import accounting_line, read_source, release_memory
 from gis.io.columns import ColumnMapping, detect_columns, read_mapping_file
 from gis.store.batches import record_import_batch
+from gis.store.cube import add_to_cube, fishnet_epsg
 from gis.store.frames import read_frame, save_frame
+from gis.store.incidents import stored_external_ids, update_incident_links
 from gis.taxonomy import read_category_aliases
+from gis.units import unit_keys
 
 
 @dataclass
@@ -106,9 +108,7 @@ def store_context(engine: Engine) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[st
         the stored taxonomy (the shipped one when the store has none).
     """
     with engine.connect() as conn:
-        ids = np.array(
-            conn.execute(sa.text("SELECT external_id FROM incidents")).scalars().all(), dtype=object
-        )
+        ids = stored_external_ids(conn)
         versions = read_frame(
             conn,
             "grids",
@@ -338,28 +338,18 @@ def import_incidents(
             rejected=result.rejected_count,
             details=details,
         )
-        if len(changed):
-            conn.execute(
-                sa.text(
-                    "UPDATE incidents SET duplicate_of = :d, is_repeat_location = :r WHERE id = :id"
-                ),
-                [
-                    {"d": d, "r": bool(r), "id": int(i)}
-                    for i, d, r in zip(
-                        changed["id"],
-                        changed["duplicate_of"],
-                        changed["is_repeat_location"],
-                        strict=True,
-                    )
-                ],
-            )
+        update_incident_links(conn, changed)
         accepted = accepted.assign(batch_id=result.batch_id)
+        # the unit keys every page aggregates on, then the cube, in the same transaction
+        for col, keys in unit_keys(lon_a, lat_a, fishnet_epsg(conn)).items():
+            accepted[col] = keys
         save_frame(
             conn,
             "incidents",
             accepted,
             progress=lambda done, n: report(0.7 + 0.29 * done / max(n, 1), f"wrote {done:,} rows"),
         )
+        add_to_cube(conn, accepted)
     report(1.0, "done")
     if rejected_out is not None and len(rejected):
         Path(rejected_out).parent.mkdir(parents=True, exist_ok=True)

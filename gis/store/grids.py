@@ -187,3 +187,29 @@ def read_grid_edits(engine_or_conn: Engine | Connection, code: str | None = None
         params={"c": str(code)},
         order_by="id",
     )
+
+
+def current_grid_parents(engine_or_conn: Engine | Connection) -> dict[str, str | None]:
+    """``code -> parent_code`` of the grids in force."""
+    query = sa.text("SELECT code, parent_code FROM grids WHERE valid_to IS NULL")
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            rows = conn.execute(query).fetchall()
+    else:
+        rows = engine_or_conn.execute(query).fetchall()
+    return {code: parent for code, parent in rows}
+
+
+def current_codes_among(conn: Connection, codes: Sequence[str]) -> set[str]:
+    """Which of ``codes`` are codes of grids in force."""
+    if not codes:
+        return set()
+    params = {f"c{i}": c for i, c in enumerate(codes)}
+    rows = conn.execute(
+        sa.text(
+            "SELECT DISTINCT code FROM grids WHERE valid_to IS NULL "
+            f"AND code IN ({', '.join(':' + k for k in params)})"
+        ),
+        params,
+    )
+    return {r[0] for r in rows}

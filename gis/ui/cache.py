@@ -21,14 +21,14 @@ import shapely
 import streamlit as st
 
 from gis import hotspots, patrol, planning, store, viz
-from gis.views import home as dashboard
-from gis.views import hotspots as hotspots_view
 from gis.grids import assign_points, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
 from gis.store.batches import read_import_batches
 from gis.ui.language import lang
+from gis.views import home as dashboard
+from gis.views import hotspots as hotspots_view
 
 #: what a page may change in the store, and the loaders to forget when it does
 DEPENDENCIES: dict[str, list[Callable]] = {"incidents": [], "grids": []}
