@@ -98,9 +98,15 @@ def fishnet_epsg(conn: Connection) -> int:
     value = conn.execute(sa.text("SELECT value FROM meta WHERE key = 'fishnet_epsg'")).scalar()
     if value is not None:
         return int(value)
+    # bounding-box functions are named differently: ST_XMin (PostGIS), ST_MinX (SpatiaLite)
+    xmin, ymin, xmax, ymax = (
+        ("ST_XMin", "ST_YMin", "ST_XMax", "ST_YMax")
+        if conn.dialect.name == "postgresql"
+        else ("ST_MinX", "ST_MinY", "ST_MaxX", "ST_MaxY")
+    )
     box = conn.execute(
         sa.text(
-            "SELECT MIN(ST_MinX(geom)), MIN(ST_MinY(geom)), MAX(ST_MaxX(geom)), MAX(ST_MaxY(geom))"
+            f"SELECT MIN({xmin}(geom)), MIN({ymin}(geom)), MAX({xmax}(geom)), MAX({ymax}(geom))"
             " FROM grids WHERE valid_to IS NULL"
         )
     ).one()
