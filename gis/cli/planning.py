@@ -1,7 +1,4 @@
-"""``gridlens zones | brief | evaluate``: the joint rectification commands (``gis.planning``).
-
-Registered by ``gis.cli.build_parser`` through ``add_commands``.
-"""
+"""``gridlens zones | brief | evaluate``: the joint rectification commands (``gis.planning``)."""
 
 from __future__ import annotations
 
@@ -11,31 +8,30 @@ from pathlib import Path
 
 import pandas as pd
 
+from gis import hotspots as hs
+from gis import planning, store
+from gis.cli._common import (
+    category_options,
+    engine_from_args,
+    output_options,
+    period_options,
+    read_incident_file,
+    units_options,
+)
 from gis.core.errors import InputError
+from gis.io import read_geo_file, write_geo_file
+from gis.reports import render_briefing_html, write_briefing_excel
 
 #: Default briefing period: this many days up to the latest incident.
 BRIEF_DAYS = 90
 
 
-def _engine(args):
-    from gis import store
-
-    return store.open_store(args.db)
-
-
-def _ts(value: str | None):
-    if not value:
-        return None
-    try:
-        return pd.Timestamp(value).to_pydatetime()
-    except ValueError as exc:
-        raise InputError(f"not a date/time: {value!r}") from exc
+def _pydatetime(value: pd.Timestamp | None):
+    return value.to_pydatetime() if value is not None else None
 
 
 def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The database's own taxonomy and departments (None where empty: the CSV defaults)."""
-    from gis import store
-
     tax = store.read_table(engine, "taxonomy")
     deps = store.read_table(engine, "departments")
     if tax.empty or deps.empty:
@@ -44,8 +40,6 @@ def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
 
 
 def _units(spec: str, grids, incidents):
-    from gis import hotspots as hs
-
     kind, _, arg = spec.partition(":")
     area = hs.study_area(grids) if len(grids) else hs.study_area(points=incidents)
     try:
@@ -63,20 +57,19 @@ def _units(spec: str, grids, incidents):
 
 
 def cmd_zones(args) -> int:
-    from gis import hotspots as hs
-    from gis import planning, store
-    from gis.io import write_geo_file
-
-    engine = _engine(args)
+    engine = engine_from_args(args)
     incidents = store.read_incidents(
-        engine, _ts(args.start), _ts(args.end), list(args.category or []) or None
+        engine,
+        _pydatetime(args.start),
+        _pydatetime(args.end),
+        list(args.category or []) or None,
     )
     if incidents.empty:
         raise InputError("no incidents in the database for that period and categories")
     grids = store.read_grids(engine)
     units = hs.hotspots(hs.count_by_unit(incidents, _units(args.by, grids, incidents)))
     tax, deps = _store_taxonomy(engine)
-    period = (args.start, args.end) if args.start and args.end else None
+    period = (args.start, args.end) if args.start is not None and args.end is not None else None
     zones = planning.propose_zones(
         units,
         incidents,
@@ -101,22 +94,16 @@ def cmd_zones(args) -> int:
 
 
 def _area_from_file(path: str):
-    from gis.io import read_geo_file
-    from gis.planning import area_geometry
-
     frame, _ = read_geo_file(path)
-    return area_geometry(frame)
+    return planning.area_geometry(frame)
 
 
 def cmd_brief(args) -> int:
-    from gis import planning, store
-    from gis.reports import render_briefing_html, write_briefing_excel
-
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".html", ".htm", ".xlsx"):
         raise InputError(f"{out}: the briefing is written as .html or .xlsx")
-    engine = _engine(args)
+    engine = engine_from_args(args)
     grids = store.read_grids(engine)
     title = None
     if args.area:
@@ -126,13 +113,16 @@ def cmd_brief(args) -> int:
         area, title = plan["geometry"], str(plan["name"])
     else:
         area = [c for c in args.grids.replace("，", ",").split(",") if c.strip()]
-    end = _ts(args.end)
+    end = _pydatetime(args.end)
     if end is None:
         last = store.incident_time_range(engine)[1]
         if last is None:
             raise InputError("no incidents in the database")
         end = (pd.Timestamp(last) + pd.Timedelta(seconds=1)).to_pydatetime()
-    start = _ts(args.start) or (pd.Timestamp(end) - pd.Timedelta(days=BRIEF_DAYS)).to_pydatetime()
+    start = (
+        _pydatetime(args.start)
+        or (pd.Timestamp(end) - pd.Timedelta(days=BRIEF_DAYS)).to_pydatetime()
+    )
     incidents = store.read_incidents(engine, start, end, list(args.category or []) or None)
     tax, deps = _store_taxonomy(engine)
     brief = planning.briefing(
@@ -156,9 +146,6 @@ def cmd_brief(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from gis import planning, store
-    from gis._hotspots_cli import read_incident_file
-
     categories = list(args.category or []) or None
     incidents = read_incident_file(args.incidents) if args.incidents else None
     if incidents is not None:
@@ -168,7 +155,7 @@ def cmd_evaluate(args) -> int:
             )
         incidents = incidents[incidents["occurred_at"].notna()]
     if args.plan is not None:
-        engine = _engine(args)
+        engine = engine_from_args(args)
         plan = planning.get_plan(engine, args.plan)
         area, label = plan["geometry"], str(plan["name"])
         before, after = planning.plan_periods(plan)
@@ -185,7 +172,7 @@ def cmd_evaluate(args) -> int:
             raise InputError("--area needs --before START:END and --after START:END")
         area, label = _area_from_file(args.area), Path(args.area).stem
         before, after = args.before, args.after
-        engine = _engine(args) if (incidents is None or args.db) else None
+        engine = engine_from_args(args) if (incidents is None or args.db) else None
     before, after = planning.parse_period(before), planning.parse_period(after)
     district = None
     if engine is not None:
@@ -226,39 +213,45 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Add ``zones``, ``brief`` and ``evaluate`` to the ``gridlens`` subparsers."""
     lang = argparse.ArgumentParser(add_help=False)
     lang.add_argument("--lang", choices=["zh", "en"], default="zh", help="language (default zh)")
-    cats = argparse.ArgumentParser(add_help=False)
-    cats.add_argument(
-        "--category", action="append", help="minor-class code, e.g. 05-04 (repeatable)"
-    )
+    cats = category_options()
 
     p = sub.add_parser(
         "zones",
-        parents=[common, lang, cats],
+        parents=[
+            common,
+            lang,
+            cats,
+            units_options("h3:10", "analysis units: h3:RES, fishnet:METRES or grid:LEVEL"),
+            period_options("incidents on or after (YYYY-MM-DD)", "incidents before (YYYY-MM-DD)"),
+            output_options(".geojson .gpkg .csv (WKT) .parquet"),
+        ],
         help="propose joint rectification zones from Gi* hot spots, ranked with reasons",
     )
     p.add_argument("--top", type=int, help="keep the best N zones")
-    p.add_argument(
-        "--by", default="h3:10", help="analysis units: h3:RES, fishnet:METRES or grid:LEVEL"
-    )
-    p.add_argument("--start", help="incidents on or after (YYYY-MM-DD)")
-    p.add_argument("--end", help="incidents before (YYYY-MM-DD)")
     p.add_argument("--min-bin", type=int, default=2, help="Gi* bin that makes a unit hot (2=95 %%)")
     p.add_argument("--min-incidents", type=int, default=20)
     p.add_argument("--min-area-m2", type=float, default=10_000.0)
     p.add_argument("--tighten", action="store_true", help="cut zones to their incidents' hull")
-    p.add_argument("--out", required=True, help=".geojson .gpkg .csv (WKT) .parquet")
     p.set_defaults(func=cmd_zones)
 
     p = sub.add_parser(
-        "brief", parents=[common, lang, cats], help="briefing for an area (HTML or Excel)"
+        "brief",
+        parents=[
+            common,
+            lang,
+            cats,
+            period_options(
+                f"incidents on or after (default: {BRIEF_DAYS} days back)",
+                "incidents before (default: after the latest incident)",
+            ),
+            output_options("FILE.html (self-contained) or FILE.xlsx"),
+        ],
+        help="briefing for an area (HTML or Excel)",
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--area", help="polygon file (GeoJSON, GeoPackage, Shapefile, CSV WKT)")
     where.add_argument("--plan", type=int, help="a saved plan's id")
     where.add_argument("--grids", help="grid codes, comma-separated")
-    p.add_argument("--start", help=f"incidents on or after (default: {BRIEF_DAYS} days back)")
-    p.add_argument("--end", help="incidents before (default: after the latest incident)")
-    p.add_argument("--out", required=True, help="FILE.html (self-contained) or FILE.xlsx")
     p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser(
