@@ -1,8 +1,13 @@
 """What every ``gridlens`` command group shares: the database option and the engine it opens,
-the period, category, unit and output options, the incident file reader, the table writer.
+the period, category, unit and output options, and the filtering of incidents by them (files
+are read by ``gis.incidents.read_incident_file``, the store by ``gis.store.read_incidents``).
 
 Like rasterio's ``rio/options.py``: a command module builds its parser from these parents
-(``parents=[common, period_options(), ...]``) so an option means the same everywhere.
+(``parents=[common, period_options(), category_options(), ...]``) so an option is parsed one
+way everywhere. Values are parsed when the command line is read: ``--start``/``--end`` become
+timestamps (:func:`gis.core.times.parse_time_arg`), ``--by`` a :class:`gis.units.UnitSpec`;
+text outside their grammar is an :class:`~gis.core.errors.InputError`, which
+:func:`gis.cli.main` prints as one line.
 """
 
 from __future__ import annotations
@@ -16,16 +21,27 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from gis import store
-from gis.core.errors import GridLensError, InputError
-from gis.core.times import parse_times
-from gis.io import detect_columns, read_geo_file, write_geo_file
+from gis.core.errors import InputError
+from gis.core.times import parse_time_arg
+from gis.io.tables import MAP_SUFFIXES
+from gis.taxonomy import category_mask
+from gis.units import UnitSpec
 
-#: suffixes written as map files (they need a geometry per row)
-MAP_SUFFIXES = (".geojson", ".gpkg", ".shp", ".fgb")
+__all__ = [
+    "category_options",
+    "db_options",
+    "engine_from_args",
+    "filter_incidents",
+    "is_map_file",
+    "output_options",
+    "period_options",
+    "read_store_incidents",
+    "units_options",
+]
 
 
 # --------------------------------------------------------------------------------------------
-# Shared options
+# The database
 
 
 def db_options() -> argparse.ArgumentParser:
@@ -39,52 +55,85 @@ def db_options() -> argparse.ArgumentParser:
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
-    """The store named by ``--db`` (else ``$GRIDLENS_DB``), migrated to the current schema."""
+    """The store named by ``--db`` (else ``$GRIDLENS_DB``, else ``data/gridlens.db``),
+    migrated to the current schema."""
     return store.open_store(args.db)
 
 
-def parse_time_arg(text: str | None) -> pd.Timestamp | None:
-    """A ``--start``/``--end`` value as a timestamp (None when not given)."""
-    if not text:
-        return None
-    try:
-        return pd.Timestamp(text)
-    except ValueError as exc:
-        raise InputError(f"not a date/time: {text!r}") from exc
+# --------------------------------------------------------------------------------------------
+# Shared options
+
+
+def _time_option(name: str):
+    def parse(text: str) -> pd.Timestamp | None:
+        return parse_time_arg(text, name=name)
+
+    return parse
 
 
 def period_options(
-    start_help: str = "occurred on or after (YYYY-MM-DD[ HH:MM])",
-    end_help: str = "occurred before (YYYY-MM-DD[ HH:MM])",
+    start_help: str = "on or after this date/time (YYYY-MM-DD[ HH:MM])",
+    end_help: str = "before this date/time (YYYY-MM-DD[ HH:MM])",
 ) -> argparse.ArgumentParser:
-    """The parent parser of ``--start``/``--end`` (the period ``[start, end)``), read as
-    timestamps by :func:`parse_time_arg` (None when not given)."""
+    """The parent parser of ``--start``/``--end``, the period ``[start, end)``.
+
+    Both are read by :func:`gis.core.times.parse_time_arg`: naive wall-clock timestamps in the
+    district's zone (a UTC offset is converted), ``None`` when not given.
+    """
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--start", type=parse_time_arg, help=start_help)
-    parser.add_argument("--end", type=parse_time_arg, help=end_help)
+    parser.add_argument("--start", type=_time_option("--start"), help=start_help)
+    parser.add_argument("--end", type=_time_option("--end"), help=end_help)
     return parser
 
 
 def category_options() -> argparse.ArgumentParser:
-    """The parent parser of ``--category`` (repeatable; a code or a major class)."""
+    """The parent parser of ``--category``: codes (``05-04``) or major classes (``05``),
+    repeatable, applied by :func:`filter_incidents` (:func:`gis.taxonomy.category_mask`)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument(
         "--category",
         action="append",
-        help="category code (05-04) or major class (05); repeatable",
+        help="category code (05-04) or major class (05, all its codes); repeatable",
     )
     return parser
 
 
-def units_options(default: str, help: str) -> argparse.ArgumentParser:
-    """The parent parser of ``--by`` (the analysis units) with this command's default."""
+def _units_option(allowed: tuple[str, ...], default_h3: int):
+    def parse(text: str) -> UnitSpec:
+        try:
+            return UnitSpec.parse(text, allowed=allowed, default_h3=default_h3)
+        except InputError as exc:
+            raise InputError(f"--by must be units this command works on: {exc}") from None
+
+    return parse
+
+
+def units_options(
+    default: str,
+    help: str,
+    *,
+    allowed: tuple[str, ...] = ("h3", "fishnet", "grid"),
+    default_h3: int = 9,
+) -> argparse.ArgumentParser:
+    """The parent parser of ``--by``, the analysis units, read by
+    :meth:`gis.units.UnitSpec.parse` into a ``UnitSpec``.
+
+    Parameters
+    ----------
+    default
+        The command's units when ``--by`` is not given.
+    allowed
+        The unit kinds the command works on (``h3``, ``fishnet``, ``grid``, ``streets``).
+    default_h3
+        The resolution of a bare ``h3``.
+    """
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--by", default=default, help=help)
+    parser.add_argument("--by", type=_units_option(allowed, default_h3), default=default, help=help)
     return parser
 
 
 def output_options(help: str, *, required: bool = True) -> argparse.ArgumentParser:
-    """The parent parser of ``--out`` (the file written; its suffix picks the format)."""
+    """The parent parser of ``--out``, the file written (its suffix picks the format)."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--out", required=required, help=help)
     return parser
@@ -96,35 +145,7 @@ def is_map_file(path: str | Path) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Incidents from files
-
-
-def read_incident_file(
-    path: str, *, lon: str | None = None, lat: str | None = None
-) -> gpd.GeoDataFrame:
-    """Incident points from a CSV/Excel with lon/lat (or WKT) or any vector file (EPSG:4326).
-
-    The time and category columns are found by ``gis.incidents.detect_columns`` (``occurred_at``,
-    ``发生时间``, ``Created Date`` ...; ``category_code``, ``事件类型`` ...) and renamed to
-    ``occurred_at`` (parsed to wall-clock times) and ``category_code``. Rows without a point
-    are dropped (their number is in ``attrs["n_dropped"]``).
-    """
-    frame, reason = read_geo_file(path, lon=lon, lat=lat)
-    cols = [c for c in frame.columns if c != frame.geometry.name]
-    sample = pd.DataFrame(frame[cols].head(200)).astype("string")
-    mapping = detect_columns(cols, sample)
-    out = gpd.GeoDataFrame(geometry=frame.geometry, crs=frame.crs)
-    if "occurred_at" in mapping:
-        out["occurred_at"] = parse_times(frame[mapping["occurred_at"]]).to_numpy()
-    if "category_code" in mapping:
-        out["category_code"] = frame[mapping["category_code"]].astype("string").to_numpy()
-    geoms = out.geometry.to_numpy()
-    ok = (reason == "").to_numpy() & ~(
-        pd.isna(geoms) | np.array([g is None or g.is_empty for g in geoms])
-    )
-    out = out[ok]
-    out.attrs["n_dropped"] = int((~ok).sum())
-    return out
+# Incidents
 
 
 def filter_incidents(
@@ -135,7 +156,7 @@ def filter_incidents(
     categories: list[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """The incidents of the period ``[start, end)`` and of ``categories`` (codes or major
-    classes)."""
+    classes, by :func:`gis.taxonomy.category_mask`)."""
     if (start is not None or end is not None) and "occurred_at" not in frame.columns:
         raise InputError("--start/--end need incident times; the file has no time column")
     keep = np.ones(len(frame), dtype=bool)
@@ -146,32 +167,22 @@ def filter_incidents(
     if categories:
         if "category_code" not in frame.columns:
             raise InputError("--category needs a category column in the incidents")
-        codes = frame["category_code"].astype(str)
-        hit = np.zeros(len(frame), dtype=bool)
-        for c in categories:
-            hit |= (codes == c).to_numpy() if "-" in c else codes.str.startswith(c).to_numpy()
-        keep &= hit
+        keep &= category_mask(frame["category_code"], categories)
     return frame[keep]
 
 
-# --------------------------------------------------------------------------------------------
-# Output
-
-
-def write_table(frame: pd.DataFrame, path: str, geometry=None) -> Path:
-    """CSV (UTF-8 with BOM), .xlsx, .parquet, or with unit geometry .geojson/.gpkg."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix in MAP_SUFFIXES:
-        if geometry is None:
-            raise GridLensError(f"{out.name}: no unit geometry for a map file; write .csv")
-        geo = gpd.GeoDataFrame(frame, geometry=list(geometry), crs=4326)
-        return write_geo_file(geo, out)
-    if suffix == ".xlsx":
-        frame.to_excel(out, index=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    else:
-        frame.to_csv(out, index=False, encoding="utf-8-sig")
-    return out
+def read_store_incidents(
+    engine: Engine,
+    *,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    categories: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """The stored incidents of ``[start, end)`` and of ``categories`` (codes or major
+    classes): the same rule as :func:`filter_incidents` on a file."""
+    frame = store.read_incidents(
+        engine,
+        start=start.to_pydatetime() if start is not None else None,
+        end=end.to_pydatetime() if end is not None else None,
+    )
+    return filter_incidents(frame, categories=categories)

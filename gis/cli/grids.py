@@ -7,11 +7,18 @@ import argparse
 from gis import store
 from gis.cli._common import engine_from_args
 from gis.core.errors import GridLensError
-from gis.grids import GridImportRefused, import_grids, validate_grid_file, validate_hierarchy
+from gis.grids import (
+    GridImportRefused,
+    import_grids,
+    validate_grid_file,
+    validate_hierarchy,
+)
 from gis.io import write_geo_file
 
 
 def _grid_mapping(args) -> dict[str, str]:
+    """The fields named on the command line (``--code-field`` ...); the grids package guesses
+    the others from the file's header (``guess_fields=True``), as the Grids page does."""
     fields = {
         "code": args.code_field,
         "name": args.name_field,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from gis import hotspots as hs
 from gis import store
@@ -21,14 +20,21 @@ from gis.cli._common import (
     filter_incidents,
     output_options,
     period_options,
-    read_incident_file,
+    read_store_incidents,
     units_options,
 )
 from gis.core.errors import InputError
-from gis.io import read_geo_file, write_geo_file
+from gis.incidents import read_incident_file
+from gis.io import read_geo_file, write_table
+from gis.units import UnitSpec
 
 GI_COLUMNS = ["unit_id", "count", "density_km2", "gi_z", "gi_p", "gi_bin", "n_neighbors"]
 LISA_COLUMNS = ["unit_id", "count", "density_km2", "lisa_i", "lisa_q", "lisa_p", "lisa_cluster"]
+
+
+def _lonlat_columns(args) -> dict[str, str]:
+    """``--lon``/``--lat``: the file's coordinate columns, when detection is not enough."""
+    return {k: v for k, v in (("lon", args.lon), ("lat", args.lat)) if v}
 
 
 def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
@@ -36,7 +42,7 @@ def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
     engine = None
     if args.incidents:
         inc = filter_incidents(
-            read_incident_file(args.incidents, lon=args.lon, lat=args.lat),
+            read_incident_file(args.incidents, mapping=_lonlat_columns(args)),
             start=args.start,
             end=args.end,
             categories=args.category,
@@ -47,12 +53,7 @@ def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
             source += f" ({dropped:,} rows without coordinates skipped)"
     else:
         engine = engine_from_args(args)
-        inc = store.read_incidents(
-            engine,
-            start=args.start.to_pydatetime() if args.start is not None else None,
-            end=args.end.to_pydatetime() if args.end is not None else None,
-        )
-        inc = filter_incidents(inc, categories=args.category)
+        inc = read_store_incidents(engine, start=args.start, end=args.end, categories=args.category)
         source = "database"
     if args.grids:
         grids, _ = read_geo_file(args.grids)
@@ -69,42 +70,23 @@ def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
     return inc, grids, source
 
 
-def _build_units(by: str, grids: gpd.GeoDataFrame | None, points) -> gpd.GeoDataFrame:
-    """Units from ``--by``: ``h3:RES``, ``fishnet:METRES`` or ``grid:LEVEL`` (micro/l2/l1)."""
-    kind, _, arg = by.partition(":")
-    if kind in {"h3", "fishnet"}:
-        area = hs.study_area(grids, points)
-        try:
-            value = float(arg)
-        except ValueError:
-            raise InputError(f"--by {by}: expected {kind}:NUMBER") from None
-        if kind == "h3":
-            return hs.h3_units(area, int(value))
-        return hs.fishnet_units(area, value)
-    if kind == "grid":
-        if grids is None:
-            raise InputError("--by grid:LEVEL needs grids (the database or --grids FILE)")
-        level = arg or "micro"
-        if "level" not in grids.columns:  # a plain polygon file: its polygons are the units
-            grids = grids.assign(level=level)
-        if "code" not in grids.columns:
-            for alt in ("unit_id", "grid_code", "id"):
-                if alt in grids.columns:
-                    grids = grids.assign(code=grids[alt].astype(str))
-                    break
-        return hs.grid_units(grids, level)
-    raise InputError(f"--by must be h3:RES, fishnet:METRES or grid:LEVEL, got {by!r}")
-
-
-def _write(frame: gpd.GeoDataFrame | pd.DataFrame, out: str) -> Path:
-    if not isinstance(frame, gpd.GeoDataFrame):
-        path = Path(out)
-        if path.suffix.lower() != ".csv":
-            raise InputError(f"{out}: this table has no geometry; write it as .csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
-        return path
-    return write_geo_file(frame, out)
+def _build_units(by: UnitSpec, grids: gpd.GeoDataFrame | None, points) -> gpd.GeoDataFrame:
+    """The units ``--by`` names: H3 cells or fishnet squares over the study area (the district,
+    else the incidents' hull), or the grids of one level."""
+    if by.kind == "h3":
+        return hs.h3_units(hs.study_area(grids, points), by.h3_resolution)
+    if by.kind == "fishnet":
+        return hs.fishnet_units(hs.study_area(grids, points), by.cell_m)
+    if grids is None:
+        raise InputError(f"--by {by} needs grids (the database or --grids FILE)")
+    if "level" not in grids.columns:  # a plain polygon file: its polygons are the units
+        grids = grids.assign(level=by.level)
+    if "code" not in grids.columns:
+        for alt in ("unit_id", "grid_code", "id"):
+            if alt in grids.columns:
+                grids = grids.assign(code=grids[alt].astype(str))
+                break
+    return hs.grid_units(grids, by.level)
 
 
 def cmd_hotspots(args) -> int:
@@ -143,7 +125,7 @@ def cmd_hotspots(args) -> int:
         for lab, n in res["lisa_cluster"].value_counts().items():
             print(f"  {lab:<4} {n:>7,}")
     if args.out:
-        print(f"wrote {len(out):,} units to {_write(out, args.out)}")
+        print(f"wrote {len(out):,} units to {write_table(out, args.out)}")
     return 0
 
 
@@ -171,19 +153,19 @@ def cmd_kde(args) -> int:
     if args.out:
         path = Path(args.out)
         if path.suffix.lower() in {".csv", ".xlsx"}:
-            written = _write(frame, args.out)
+            written = write_table(frame, args.out)
         else:
             geo = gpd.GeoDataFrame(
                 frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
             )
-            written = _write(geo, args.out)
+            written = write_table(geo, args.out)
         print(f"wrote {len(frame):,} cell centres to {written}")
         if args.contours:
             bands = res.contours(args.contours)
             bands["level_upper"] = bands["level_upper"].replace(np.inf, np.nan)  # JSON
             suffix = path.suffix if path.suffix.lower() in {".gpkg", ".geojson"} else ".geojson"
             cpath = path.with_name(path.stem + "_contours" + suffix)
-            print(f"wrote {len(bands)} contour bands to {_write(bands, str(cpath))}")
+            print(f"wrote {len(bands)} contour bands to {write_table(bands, str(cpath))}")
     return 0
 
 
@@ -216,7 +198,7 @@ def cmd_emerging(args) -> int:
     for pattern, n in res["pattern"].value_counts().reindex(hs.PATTERNS).dropna().items():
         print(f"  {pattern:<24} {int(n):>7,}")
     if args.out:
-        print(f"wrote {len(res):,} units to {_write(res, args.out)}")
+        print(f"wrote {len(res):,} units to {write_table(res, args.out)}")
     return 0
 
 
@@ -235,7 +217,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     units.add_argument(
         "--band-m", type=float, help="distance band in metres (default: automatic, --weights band)"
     )
-    by = units_options("h3:9", "units: h3:RES, fishnet:METRES or grid:micro|l2|l1")
+    by = units_options("h3:9", "units: h3:RES (default h3:9), fishnet:METRES or grid:LEVEL")
 
     p = sub.add_parser(
         "hotspots",

@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from gis import store
-from gis.cli._common import category_options, engine_from_args, period_options
+from gis.cli._common import (
+    category_options,
+    engine_from_args,
+    period_options,
+    read_store_incidents,
+)
 from gis.core.errors import GridLensError
 from gis.incidents import detect, export_incidents, import_incidents
 
@@ -88,12 +93,7 @@ def cmd_incidents_import(args) -> int:
 
 def cmd_incidents_export(args) -> int:
     engine = engine_from_args(args)
-    frame = store.read_incidents(
-        engine,
-        start=args.start.to_pydatetime() if args.start is not None else None,
-        end=args.end.to_pydatetime() if args.end is not None else None,
-        categories=args.category or None,
-    )
+    frame = read_store_incidents(engine, start=args.start, end=args.end, categories=args.category)
     taxonomy = store.read_table(engine, "taxonomy") if args.lang else None
     path = export_incidents(
         frame,

@@ -6,21 +6,23 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
-import shapely
 
 from gis import hotspots, patrol, store
 from gis.cli._common import (
     category_options,
     engine_from_args,
+    filter_incidents,
     is_map_file,
     output_options,
     period_options,
+    read_store_incidents,
     units_options,
-    write_table,
 )
-from gis.core.errors import GridLensError
-from gis.io import read_geo_file
+from gis.core.errors import GridLensError, InputError
+from gis.core.geometry import district_outline
+from gis.incidents import read_incident_file
+from gis.io import read_geo_file, write_table
+from gis.units import UnitSpec
 
 
 class _PatrolInputs:
@@ -77,8 +79,7 @@ class _PatrolInputs:
             fixes = store.read_fixes(self.engine(), start, end)
         if fixes.empty:
             raise GridLensError("no patrol fixes in the period")
-        l1 = grids[grids["level"] == "l1"] if grids is not None else None
-        district = (l1 if len(l1) else grids) if grids is not None else None
+        district = district_outline(grids) if grids is not None else None
         data = patrol.track_data(fixes, district=district)
         if data.clean.fixes.empty:
             raise GridLensError(f"no usable fixes: {data.clean.summary_line()}")
@@ -87,17 +88,11 @@ class _PatrolInputs:
 
     def incidents(self, start, end, categories):
         if self.args.incidents:
-            frame, _ = read_geo_file(self.args.incidents)
-            frame = frame[frame.geometry.notna()]
-            if "occurred_at" in frame:
-                t = pd.to_datetime(frame["occurred_at"], errors="coerce")
-                frame = frame[(t >= start) & (t < end)]
-            if categories and "category_code" in frame:
-                frame = frame[frame["category_code"].isin(categories)]
-            return frame
-        return store.read_incidents(
-            self.engine(), start.to_pydatetime(), end.to_pydatetime(), categories or None
-        )
+            frame = read_incident_file(self.args.incidents)
+            if "occurred_at" not in frame:  # a file without times: all of it is the period's
+                start = end = None
+            return filter_incidents(frame, start=start, end=end, categories=categories)
+        return read_store_incidents(self.engine(), start=start, end=end, categories=categories)
 
     def staff(self, codes):
         if self.args.grids or self.args.tracks:
@@ -106,12 +101,12 @@ class _PatrolInputs:
         return staff[staff["staff_code"].isin(set(codes))]
 
 
-def _unit_geometry(by: str, ids, grids, streets):
+def _unit_geometry(by: UnitSpec, ids, grids, streets):
     """Geometry (EPSG:4326) per unit id for map output files."""
     ids = [str(i) for i in ids]
-    if by == "streets":
+    if by.kind == "streets":
         layer = patrol.street_units(streets).set_index("unit_id").geometry
-    elif by.startswith("h3"):
+    elif by.kind == "h3":
         return list(hotspots.h3_polygons(ids)) if ids else []
     else:
         micro = grids[grids["level"] == "micro"]
@@ -119,36 +114,32 @@ def _unit_geometry(by: str, ids, grids, streets):
     return list(layer.reindex(np.array(ids, dtype=object)).to_numpy())
 
 
-def _units_arg(by: str) -> str:
-    key = by.strip().lower()
-    if key in ("grid:micro", "micro", "grid"):
-        return "grid:micro"
-    if key == "streets" or key.startswith("h3"):
-        return key
-    raise GridLensError(f"--by must be grid:micro, h3:<res> or streets, got {by!r}")
+def _micro_grids_only(by: UnitSpec) -> UnitSpec:
+    """Patrol presence is counted in micro-grids: ``grid:l1`` and the like are refused."""
+    if by.kind == "grid" and by.level != "micro":
+        raise InputError(f"--by {by}: patrol presence is counted per micro-grid; use grid:micro")
+    return by
 
 
 def cmd_coverage(args) -> int:
-    by = _units_arg(args.by)
+    by = _micro_grids_only(args.by)
     inputs = _PatrolInputs(args)
-    needs_grids = by == "grid:micro" or args.grids or not args.tracks
+    needs_grids = by.kind == "grid" or args.grids or not args.tracks
     grids = inputs.grids() if needs_grids else None
     streets = inputs.streets()
     data, (start, end) = inputs.tracks(grids)
     all_units = None
-    if by == "grid:micro":
+    if by.kind == "grid":
         units = grids
-    elif by == "streets":
+    elif by.kind == "streets":
         if streets is None or streets.empty:
             raise GridLensError("coverage by streets needs street lines: give --streets FILE")
         units = "streets"
     else:
-        units = by
+        units = str(by)
         if grids is not None:
-            l1 = grids[grids["level"] == "l1"]
-            area = shapely.union_all((l1 if len(l1) else grids).geometry.to_numpy())
-            res = patrol.parse_units(by)[1]
-            all_units = hotspots.h3_units(area, res)["unit_id"].to_numpy()
+            area = district_outline(grids)
+            all_units = hotspots.h3_units(area, by.h3_resolution)["unit_id"].to_numpy()
     table = patrol.coverage_table(
         data.samples,
         units,
@@ -163,7 +154,7 @@ def cmd_coverage(args) -> int:
     geometry = None
     if is_map_file(args.out):
         geometry = _unit_geometry(by, out["unit_id"], grids, streets)
-    path = write_table(out, args.out, geometry)
+    path = write_table(out, args.out, geometry=geometry)
     p0, p1 = table.attrs["period"]
     visited = int((out["visits"] > 0).sum())
     share = table["covered_m"].sum() / table["street_m"].sum() if table["street_m"].sum() else None
@@ -179,9 +170,7 @@ def cmd_coverage(args) -> int:
 
 
 def cmd_gaps(args) -> int:
-    by = _units_arg(args.by)
-    if by == "streets":
-        raise GridLensError("gaps are ranked by grid:micro or h3:<res> units, not streets")
+    by = _micro_grids_only(args.by)
     inputs = _PatrolInputs(args)
     grids = inputs.grids()
     data, (start, end) = inputs.tracks(grids)
@@ -191,7 +180,7 @@ def cmd_gaps(args) -> int:
         data.samples,
         grids,
         incidents,
-        units=by,
+        units=str(by),
         segs=data.segs,
         staff=staff,
         start=start,
@@ -204,14 +193,14 @@ def cmd_gaps(args) -> int:
     geometry = None
     if is_map_file(args.out):
         geometry = _unit_geometry(by, ranked["unit_id"], grids, None)
-    path = write_table(ranked, args.out, geometry)
+    path = write_table(ranked, args.out, geometry=geometry)
     p0, p1 = view.period
     print(data.clean.summary_line())
     print(
         f"period {p0:%Y-%m-%d %H:%M} to {p1:%Y-%m-%d %H:%M}; {len(incidents):,} incidents; "
         f"{len(view.gaps.ranked):,} units ({by}) ranked"
     )
-    if by == "grid:micro":
+    if by.kind == "grid":
         print(f"{len(view.gaps.unvisited):,} micro-grids with no visit in the period")
     reason = f"reason_{args.lang}"
     for row in ranked.head(5).itertuples(index=False):
@@ -247,8 +236,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
             period,
             units_options(
                 "grid:micro",
-                "grid:micro (default), h3:<res> (e.g. h3:11) or streets; covered_share is the "
+                "grid:micro (default), h3:RES (e.g. h3:11) or streets; covered_share is the "
                 "share of the unit's street length passed within 20 m (NaN without streets)",
+                allowed=("grid", "h3", "streets"),
             ),
             out,
         ],
@@ -263,7 +253,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
             common,
             pin,
             period,
-            units_options("grid:micro", "grid:micro (default) or h3:<res>"),
+            units_options("grid:micro", "grid:micro (default) or h3:RES", allowed=("grid", "h3")),
             category_options(),
             out,
         ],

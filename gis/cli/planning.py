@@ -13,21 +13,20 @@ from gis import planning, store
 from gis.cli._common import (
     category_options,
     engine_from_args,
+    filter_incidents,
     output_options,
     period_options,
-    read_incident_file,
+    read_store_incidents,
     units_options,
 )
 from gis.core.errors import InputError
+from gis.incidents import read_incident_file
 from gis.io import read_geo_file, write_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
+from gis.units import UnitSpec
 
 #: Default briefing period: this many days up to the latest incident.
 BRIEF_DAYS = 90
-
-
-def _pydatetime(value: pd.Timestamp | None):
-    return value.to_pydatetime() if value is not None else None
 
 
 def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -39,30 +38,22 @@ def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     return tax, deps
 
 
-def _units(spec: str, grids, incidents):
-    kind, _, arg = spec.partition(":")
+def _units(by: UnitSpec, grids, incidents):
+    """The units ``--by`` names over the district (else the incidents' hull)."""
+    if by.kind == "grid":
+        if not len(grids):
+            raise InputError(f"--by {by} needs grids in the database")
+        return hs.grid_units(grids, by.level)
     area = hs.study_area(grids) if len(grids) else hs.study_area(points=incidents)
-    try:
-        if kind == "h3":
-            return hs.h3_units(area, int(arg or 10))
-        if kind == "fishnet":
-            return hs.fishnet_units(area, float(arg or 200))
-        if kind == "grid":
-            if not len(grids):
-                raise InputError("--by grid needs grids in the database")
-            return hs.grid_units(grids, arg or "micro")
-    except ValueError as exc:
-        raise InputError(f"--by {spec!r}: {exc}") from exc
-    raise InputError(f"--by must be h3:RES, fishnet:METRES or grid:LEVEL, got {spec!r}")
+    if by.kind == "h3":
+        return hs.h3_units(area, by.h3_resolution)
+    return hs.fishnet_units(area, by.cell_m)
 
 
 def cmd_zones(args) -> int:
     engine = engine_from_args(args)
-    incidents = store.read_incidents(
-        engine,
-        _pydatetime(args.start),
-        _pydatetime(args.end),
-        list(args.category or []) or None,
+    incidents = read_store_incidents(
+        engine, start=args.start, end=args.end, categories=args.category
     )
     if incidents.empty:
         raise InputError("no incidents in the database for that period and categories")
@@ -113,17 +104,14 @@ def cmd_brief(args) -> int:
         area, title = plan["geometry"], str(plan["name"])
     else:
         area = [c for c in args.grids.replace("，", ",").split(",") if c.strip()]
-    end = _pydatetime(args.end)
+    end = args.end
     if end is None:
         last = store.incident_time_range(engine)[1]
         if last is None:
             raise InputError("no incidents in the database")
-        end = (pd.Timestamp(last) + pd.Timedelta(seconds=1)).to_pydatetime()
-    start = (
-        _pydatetime(args.start)
-        or (pd.Timestamp(end) - pd.Timedelta(days=BRIEF_DAYS)).to_pydatetime()
-    )
-    incidents = store.read_incidents(engine, start, end, list(args.category or []) or None)
+        end = pd.Timestamp(last) + pd.Timedelta(seconds=1)
+    start = args.start if args.start is not None else end - pd.Timedelta(days=BRIEF_DAYS)
+    incidents = read_store_incidents(engine, start=start, end=end, categories=args.category)
     tax, deps = _store_taxonomy(engine)
     brief = planning.briefing(
         area,
@@ -132,7 +120,7 @@ def cmd_brief(args) -> int:
         staff=store.read_table(engine, "staff"),
         taxonomy=tax,
         departments=deps,
-        period=(start, end),
+        period=(start.to_pydatetime(), end.to_pydatetime()),
         title=title,
     )
     if suffix == ".xlsx":
@@ -146,9 +134,9 @@ def cmd_brief(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    categories = list(args.category or []) or None
-    incidents = read_incident_file(args.incidents) if args.incidents else None
-    if incidents is not None:
+    incidents = None
+    if args.incidents:
+        incidents = read_incident_file(args.incidents)
         if "occurred_at" not in incidents:
             raise InputError(
                 f"{args.incidents}: no time column found (occurred_at, time, 发生时间 ...)"
@@ -173,17 +161,14 @@ def cmd_evaluate(args) -> int:
         area, label = _area_from_file(args.area), Path(args.area).stem
         before, after = args.before, args.after
         engine = engine_from_args(args) if (incidents is None or args.db) else None
-    before, after = planning.parse_period(before), planning.parse_period(after)
     district = None
     if engine is not None:
         district = planning.store_district(engine)
         if incidents is None:
-            incidents = store.read_incidents(
-                engine,
-                min(before[0], after[0]).to_pydatetime(),
-                max(before[1], after[1]).to_pydatetime(),
-                categories,
+            incidents = read_store_incidents(
+                engine, start=min(before[0], after[0]), end=max(before[1], after[1])
             )
+    incidents = filter_incidents(incidents, categories=args.category)
     ev = planning.evaluate(
         area,
         incidents,
@@ -191,7 +176,7 @@ def cmd_evaluate(args) -> int:
         after=after,
         buffer_m=args.buffer_m,
         district=district,
-        categories=categories,
+        categories=args.category,
         label=label,
     )
     if args.json:
@@ -221,7 +206,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
             common,
             lang,
             cats,
-            units_options("h3:10", "analysis units: h3:RES, fishnet:METRES or grid:LEVEL"),
+            units_options(
+                "h3:10", "analysis units: h3:RES, fishnet:METRES or grid:LEVEL", default_h3=10
+            ),
             period_options("incidents on or after (YYYY-MM-DD)", "incidents before (YYYY-MM-DD)"),
             output_options(".geojson .gpkg .csv (WKT) .parquet"),
         ],
@@ -263,8 +250,12 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     where.add_argument("--area", help="polygon file of the operation's area")
     where.add_argument("--plan", type=int, help="a saved plan (periods from the plan)")
     p.add_argument("--buffer-m", type=float, default=300.0, help="buffer width, metres")
-    p.add_argument("--before", help="START:END (or START/END when times hold colons)")
-    p.add_argument("--after", help="START:END, the operation's period")
+    p.add_argument(
+        "--before",
+        type=planning.parse_period,
+        help="START:END (or START/END when times hold colons)",
+    )
+    p.add_argument("--after", type=planning.parse_period, help="START:END, the operation's period")
     p.add_argument(
         "--incidents", help="incident file instead of the database (columns found as for hotspots)"
     )
