@@ -20,14 +20,17 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from gis import store
+from gis import hotspots, store
 from gis.core.errors import InputError
 from gis.core.times import parse_time_arg
+from gis.grids import guess_grid_fields
+from gis.io import read_geo_file
 from gis.io.tables import MAP_SUFFIXES
 from gis.taxonomy import category_mask
 from gis.units import UnitSpec
 
 __all__ = [
+    "build_units",
     "category_options",
     "db_options",
     "engine_from_args",
@@ -35,6 +38,7 @@ __all__ = [
     "is_map_file",
     "output_options",
     "period_options",
+    "read_grid_file",
     "read_store_incidents",
     "units_options",
 ]
@@ -186,3 +190,52 @@ def read_store_incidents(
         end=end.to_pydatetime() if end is not None else None,
     )
     return filter_incidents(frame, categories=categories)
+
+
+# --------------------------------------------------------------------------------------------
+# Grids and units
+
+
+def read_grid_file(path: str, *, level: str = "micro") -> gpd.GeoDataFrame:
+    """Grid polygons from a file given for analysis (``--grids FILE``), EPSG:4326.
+
+    Fields are found by the grids package's guess (``gis.grids.guess_grid_fields``: ``code``,
+    ``name``, ``parent_code``, ``level`` under their usual names); a plain polygon file gets
+    ``level`` (all rows), ``code`` (from ``unit_id``, ``grid_code`` or ``id``, else the row
+    number) and an empty ``parent_code``. Rows without a geometry are left out.
+    """
+    frame, _ = read_geo_file(path)
+    frame = frame[frame.geometry.notna()].copy()
+    guessed = guess_grid_fields([c for c in frame.columns if c != frame.geometry.name])
+    for field_name, column in guessed.items():
+        if field_name not in frame:
+            frame[field_name] = frame[column]
+    if "code" not in frame:
+        alt = next((c for c in ("unit_id", "grid_code", "id") if c in frame), None)
+        frame["code"] = (frame[alt] if alt else pd.Series(frame.index, frame.index)).astype(str)
+    if "level" not in frame:
+        frame["level"] = level
+    if "parent_code" not in frame:
+        frame["parent_code"] = None
+    return frame
+
+
+def build_units(
+    by: UnitSpec, grids: gpd.GeoDataFrame | None, points: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """The analysis units ``--by`` names (``gis.hotspots`` unit frames).
+
+    H3 cells and fishnet squares cover the study area (``gis.hotspots.study_area``: the
+    district of ``grids``, else the hull of ``points``); ``grid:LEVEL`` takes the grids of
+    that level.
+    """
+    if by.kind == "grid":
+        if grids is None or not len(grids):
+            raise InputError(f"--by {by} needs grids (in the database, or a --grids FILE)")
+        return hotspots.grid_units(grids, by.level)
+    area = hotspots.study_area(grids if grids is not None and len(grids) else None, points)
+    if by.kind == "h3":
+        return hotspots.h3_units(area, by.h3_resolution)
+    if by.kind == "fishnet":
+        return hotspots.fishnet_units(area, by.cell_m)
+    raise InputError(f"--by {by}: these commands count incidents per h3, fishnet or grid unit")

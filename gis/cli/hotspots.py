@@ -15,18 +15,19 @@ import numpy as np
 from gis import hotspots as hs
 from gis import store
 from gis.cli._common import (
+    build_units,
     category_options,
     engine_from_args,
     filter_incidents,
     output_options,
     period_options,
+    read_grid_file,
     read_store_incidents,
     units_options,
 )
 from gis.core.errors import InputError
 from gis.incidents import read_incident_file
-from gis.io import read_geo_file, write_table
-from gis.units import UnitSpec
+from gis.io import write_table
 
 GI_COLUMNS = ["unit_id", "count", "density_km2", "gi_z", "gi_p", "gi_bin", "n_neighbors"]
 LISA_COLUMNS = ["unit_id", "count", "density_km2", "lisa_i", "lisa_q", "lisa_p", "lisa_cluster"]
@@ -56,8 +57,8 @@ def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
         inc = read_store_incidents(engine, start=args.start, end=args.end, categories=args.category)
         source = "database"
     if args.grids:
-        grids, _ = read_geo_file(args.grids)
-        grids = grids[grids.geometry.notna()]
+        by = getattr(args, "by", None)
+        grids = read_grid_file(args.grids, level=by.level if by and by.kind == "grid" else "micro")
     elif engine is not None:
         grids = store.read_grids(engine)
         grids = grids if len(grids) else None
@@ -70,28 +71,9 @@ def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
     return inc, grids, source
 
 
-def _build_units(by: UnitSpec, grids: gpd.GeoDataFrame | None, points) -> gpd.GeoDataFrame:
-    """The units ``--by`` names: H3 cells or fishnet squares over the study area (the district,
-    else the incidents' hull), or the grids of one level."""
-    if by.kind == "h3":
-        return hs.h3_units(hs.study_area(grids, points), by.h3_resolution)
-    if by.kind == "fishnet":
-        return hs.fishnet_units(hs.study_area(grids, points), by.cell_m)
-    if grids is None:
-        raise InputError(f"--by {by} needs grids (the database or --grids FILE)")
-    if "level" not in grids.columns:  # a plain polygon file: its polygons are the units
-        grids = grids.assign(level=by.level)
-    if "code" not in grids.columns:
-        for alt in ("unit_id", "grid_code", "id"):
-            if alt in grids.columns:
-                grids = grids.assign(code=grids[alt].astype(str))
-                break
-    return hs.grid_units(grids, by.level)
-
-
 def cmd_hotspots(args) -> int:
     inc, grids, source = _load_inputs(args)
-    units = _build_units(args.by, grids, inc)
+    units = build_units(args.by, grids, inc)
     counted = hs.count_by_unit(inc, units)
     res = hs.hotspots(
         counted,
@@ -173,7 +155,7 @@ def cmd_emerging(args) -> int:
     inc, grids, source = _load_inputs(args)
     if "occurred_at" not in inc.columns:
         raise InputError("emerging hot spots need incident times (no time column found)")
-    units = _build_units(args.by, grids, inc)
+    units = build_units(args.by, grids, inc)
     cube = hs.space_time_cube(
         inc, inc["occurred_at"], units, step=args.step, start=args.start, end=args.end
     )

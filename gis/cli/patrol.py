@@ -15,6 +15,7 @@ from gis.cli._common import (
     is_map_file,
     output_options,
     period_options,
+    read_grid_file,
     read_store_incidents,
     units_options,
 )
@@ -43,14 +44,7 @@ class _PatrolInputs:
 
     def grids(self):
         if self.args.grids:
-            frame, _ = read_geo_file(self.args.grids)
-            if "level" not in frame:
-                frame["level"] = "micro"
-            if "code" not in frame:
-                frame["code"] = frame.get("unit_id", frame.index.astype(str)).astype(str)
-            if "parent_code" not in frame:
-                frame["parent_code"] = None
-            return frame[frame.geometry.notna()]
+            return read_grid_file(self.args.grids)
         grids = store.read_grids(self.engine())
         if grids.empty:
             raise GridLensError("the database has no grids: load them, or give --grids FILE")

@@ -11,6 +11,7 @@ import pandas as pd
 from gis import hotspots as hs
 from gis import planning, store
 from gis.cli._common import (
+    build_units,
     category_options,
     engine_from_args,
     filter_incidents,
@@ -23,7 +24,6 @@ from gis.core.errors import InputError
 from gis.incidents import read_incident_file
 from gis.io import read_geo_file, write_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
-from gis.units import UnitSpec
 
 #: Default briefing period: this many days up to the latest incident.
 BRIEF_DAYS = 90
@@ -38,18 +38,6 @@ def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     return tax, deps
 
 
-def _units(by: UnitSpec, grids, incidents):
-    """The units ``--by`` names over the district (else the incidents' hull)."""
-    if by.kind == "grid":
-        if not len(grids):
-            raise InputError(f"--by {by} needs grids in the database")
-        return hs.grid_units(grids, by.level)
-    area = hs.study_area(grids) if len(grids) else hs.study_area(points=incidents)
-    if by.kind == "h3":
-        return hs.h3_units(area, by.h3_resolution)
-    return hs.fishnet_units(area, by.cell_m)
-
-
 def cmd_zones(args) -> int:
     engine = engine_from_args(args)
     incidents = read_store_incidents(
@@ -58,7 +46,7 @@ def cmd_zones(args) -> int:
     if incidents.empty:
         raise InputError("no incidents in the database for that period and categories")
     grids = store.read_grids(engine)
-    units = hs.hotspots(hs.count_by_unit(incidents, _units(args.by, grids, incidents)))
+    units = hs.hotspots(hs.count_by_unit(incidents, build_units(args.by, grids, incidents)))
     tax, deps = _store_taxonomy(engine)
     period = (args.start, args.end) if args.start is not None and args.end is not None else None
     zones = planning.propose_zones(
