@@ -130,7 +130,7 @@ def cmd_coverage(args) -> int:
             raise GridLensError("coverage by streets needs street lines: give --streets FILE")
         units = "streets"
     else:
-        units = str(by)
+        units = by
         if grids is not None:
             area = district_outline(grids)
             all_units = hotspots.h3_units(area, by.h3_resolution)["unit_id"].to_numpy()
@@ -174,7 +174,7 @@ def cmd_gaps(args) -> int:
         data.samples,
         grids,
         incidents,
-        units=str(by),
+        units=by,
         segs=data.segs,
         staff=staff,
         start=start,
