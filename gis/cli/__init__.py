@@ -19,7 +19,7 @@ from gis.cli import admin, grids, hotspots, incidents, patrol, planning, tracks,
 from gis.cli._common import db_options
 from gis.core.errors import GridLensError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["GROUPS", "build_parser", "main"]
 
 #: the command groups, in the order ``gridlens --help`` lists them
 GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots)
