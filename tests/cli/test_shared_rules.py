@@ -112,8 +112,9 @@ def test_major_class_in_gaps_keeps_its_codes(grid_file, track_file, tmp_path, ca
     assert "; 1 incidents;" in capsys.readouterr().out
 
 
-def test_major_class_in_incidents_export(tmp_path, capsys):
+def test_major_class_in_incidents_export(grid_file, tmp_path, capsys):
     db = str(tmp_path / "g.db")
+    assert main(["grids", "import", str(grid_file), "--db", db]) == 0
     src = tmp_path / "inc.csv"
     incident_table(CODES, ["2026-05-04 08:30"] * len(CODES)).to_csv(src, index=False)
     assert main(["incidents", "import", str(src), "--db", db]) == 0
