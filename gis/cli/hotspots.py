@@ -1,7 +1,7 @@
-"""``gridlens hotspots | kde | emerging``: hotspot analytics (``gis.hotspots``) from the command line.
+"""``gridlens hotspots | kde | emerging``: hotspot analytics (``gis.hotspots``).
 
 Incidents and grids come from the database, or from files (``--incidents``, ``--grids``) for
-batch work without one. Registered by ``gis.cli.build_parser`` through ``add_commands``.
+batch work without one.
 """
 
 from __future__ import annotations
@@ -11,107 +11,54 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
+from gis import hotspots as hs
+from gis import store
+from gis.cli._common import (
+    build_units,
+    category_options,
+    engine_from_args,
+    filter_incidents,
+    output_options,
+    period_options,
+    read_grid_file,
+    read_store_incidents,
+    units_options,
+)
 from gis.core.errors import InputError
+from gis.incidents import read_incident_file
+from gis.io import write_table
 
 GI_COLUMNS = ["unit_id", "count", "density_km2", "gi_z", "gi_p", "gi_bin", "n_neighbors"]
 LISA_COLUMNS = ["unit_id", "count", "density_km2", "lisa_i", "lisa_q", "lisa_p", "lisa_cluster"]
 
 
-def _ts(value: str | None) -> pd.Timestamp | None:
-    if not value:
-        return None
-    try:
-        return pd.Timestamp(value)
-    except ValueError as exc:
-        raise InputError(f"not a date/time: {value!r}") from exc
+def _lonlat_columns(args) -> dict[str, str]:
+    """``--lon``/``--lat``: the file's coordinate columns, when detection is not enough."""
+    return {k: v for k, v in (("lon", args.lon), ("lat", args.lat)) if v}
 
 
-def _filter(frame: gpd.GeoDataFrame, args) -> gpd.GeoDataFrame:
-    """Period ``[--start, --end)`` and ``--category`` codes (or major-class prefixes)."""
-    start, end = _ts(args.start), _ts(args.end)
-    if (start is not None or end is not None) and "occurred_at" not in frame.columns:
-        raise InputError("--start/--end need incident times; the file has no time column")
-    keep = np.ones(len(frame), dtype=bool)
-    if start is not None:
-        keep &= (frame["occurred_at"] >= start).to_numpy()
-    if end is not None:
-        keep &= (frame["occurred_at"] < end).to_numpy()
-    if args.category:
-        if "category_code" not in frame.columns:
-            raise InputError("--category needs a category column in the incidents")
-        codes = frame["category_code"].astype(str)
-        hit = np.zeros(len(frame), dtype=bool)
-        for c in args.category:
-            hit |= (codes == c).to_numpy() if "-" in c else codes.str.startswith(c).to_numpy()
-        keep &= hit
-    return frame[keep]
-
-
-def read_incident_file(
-    path: str, *, lon: str | None = None, lat: str | None = None
-) -> gpd.GeoDataFrame:
-    """Incident points from a CSV/Excel with lon/lat (or WKT) or any vector file (EPSG:4326).
-
-    The time and category columns are found by ``gis.io.columns.detect_columns`` (``occurred_at``,
-    ``发生时间``, ``Created Date`` ...; ``category_code``, ``事件类型`` ...) and renamed to
-    ``occurred_at`` (parsed to wall-clock times) and ``category_code``. Rows without a point
-    are dropped (their number is in ``attrs["n_dropped"]``).
-    """
-    from gis.core.times import parse_times
-    from gis.io import read_geo_file
-    from gis.io.columns import detect_columns
-
-    frame, reason = read_geo_file(path, lon=lon, lat=lat)
-    cols = [c for c in frame.columns if c != frame.geometry.name]
-    sample = pd.DataFrame(frame[cols].head(200)).astype("string")
-    mapping = detect_columns(cols, sample)
-    out = gpd.GeoDataFrame(geometry=frame.geometry, crs=frame.crs)
-    if "occurred_at" in mapping:
-        out["occurred_at"] = parse_times(frame[mapping["occurred_at"]]).to_numpy()
-    if "category_code" in mapping:
-        out["category_code"] = frame[mapping["category_code"]].astype("string").to_numpy()
-    geoms = out.geometry.to_numpy()
-    ok = (reason == "").to_numpy() & ~(
-        pd.isna(geoms) | np.array([g is None or g.is_empty for g in geoms])
-    )
-    out = out[ok]
-    out.attrs["n_dropped"] = int((~ok).sum())
-    return out
-
-
-def _engine(args):
-    from gis import store
-
-    return store.open_store(args.db)
-
-
-def load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
+def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
     """(incidents filtered by the options, grids or None, a line saying where they came from)."""
-    from gis import store
-    from gis.io import read_geo_file
-
     engine = None
     if args.incidents:
-        inc = _filter(read_incident_file(args.incidents, lon=args.lon, lat=args.lat), args)
+        inc = filter_incidents(
+            read_incident_file(args.incidents, mapping=_lonlat_columns(args)),
+            start=args.start,
+            end=args.end,
+            categories=args.category,
+        )
         source = f"{args.incidents}"
         dropped = inc.attrs.get("n_dropped", 0)
         if dropped:
             source += f" ({dropped:,} rows without coordinates skipped)"
     else:
-        engine = _engine(args)
-        s, e = _ts(args.start), _ts(args.end)
-        inc = store.read_incidents(
-            engine,
-            start=s.to_pydatetime() if s is not None else None,
-            end=e.to_pydatetime() if e is not None else None,
-        )
-        inc = _filter(inc, argparse.Namespace(start=None, end=None, category=args.category))
+        engine = engine_from_args(args)
+        inc = read_store_incidents(engine, start=args.start, end=args.end, categories=args.category)
         source = "database"
     if args.grids:
-        grids, _ = read_geo_file(args.grids)
-        grids = grids[grids.geometry.notna()]
+        by = getattr(args, "by", None)
+        grids = read_grid_file(args.grids, level=by.level if by and by.kind == "grid" else "micro")
     elif engine is not None:
         grids = store.read_grids(engine)
         grids = grids if len(grids) else None
@@ -124,52 +71,8 @@ def load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
     return inc, grids, source
 
 
-def build_units(by: str, grids: gpd.GeoDataFrame | None, points) -> gpd.GeoDataFrame:
-    """Units from ``--by``: ``h3:RES``, ``fishnet:METRES`` or ``grid:LEVEL`` (micro/l2/l1)."""
-    from gis import hotspots as hs
-
-    kind, _, arg = by.partition(":")
-    if kind in {"h3", "fishnet"}:
-        area = hs.study_area(grids, points)
-        try:
-            value = float(arg)
-        except ValueError:
-            raise InputError(f"--by {by}: expected {kind}:NUMBER") from None
-        if kind == "h3":
-            return hs.h3_units(area, int(value))
-        return hs.fishnet_units(area, value)
-    if kind == "grid":
-        if grids is None:
-            raise InputError("--by grid:LEVEL needs grids (the database or --grids FILE)")
-        level = arg or "micro"
-        if "level" not in grids.columns:  # a plain polygon file: its polygons are the units
-            grids = grids.assign(level=level)
-        if "code" not in grids.columns:
-            for alt in ("unit_id", "grid_code", "id"):
-                if alt in grids.columns:
-                    grids = grids.assign(code=grids[alt].astype(str))
-                    break
-        return hs.grid_units(grids, level)
-    raise InputError(f"--by must be h3:RES, fishnet:METRES or grid:LEVEL, got {by!r}")
-
-
-def _write(frame: gpd.GeoDataFrame | pd.DataFrame, out: str) -> Path:
-    from gis.io import write_geo_file
-
-    if not isinstance(frame, gpd.GeoDataFrame):
-        path = Path(out)
-        if path.suffix.lower() != ".csv":
-            raise InputError(f"{out}: this table has no geometry; write it as .csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
-        return path
-    return write_geo_file(frame, out)
-
-
 def cmd_hotspots(args) -> int:
-    from gis import hotspots as hs
-
-    inc, grids, source = load_inputs(args)
+    inc, grids, source = _load_inputs(args)
     units = build_units(args.by, grids, inc)
     counted = hs.count_by_unit(inc, units)
     res = hs.hotspots(
@@ -204,14 +107,12 @@ def cmd_hotspots(args) -> int:
         for lab, n in res["lisa_cluster"].value_counts().items():
             print(f"  {lab:<4} {n:>7,}")
     if args.out:
-        print(f"wrote {len(out):,} units to {_write(out, args.out)}")
+        print(f"wrote {len(out):,} units to {write_table(out, args.out)}")
     return 0
 
 
 def cmd_kde(args) -> int:
-    from gis import hotspots as hs
-
-    inc, grids, source = load_inputs(args)
+    inc, grids, source = _load_inputs(args)
     extent = hs.study_area(grids) if grids is not None else None
     res = hs.kde(
         inc,
@@ -234,31 +135,29 @@ def cmd_kde(args) -> int:
     if args.out:
         path = Path(args.out)
         if path.suffix.lower() in {".csv", ".xlsx"}:
-            written = _write(frame, args.out)
+            written = write_table(frame, args.out)
         else:
             geo = gpd.GeoDataFrame(
                 frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
             )
-            written = _write(geo, args.out)
+            written = write_table(geo, args.out)
         print(f"wrote {len(frame):,} cell centres to {written}")
         if args.contours:
             bands = res.contours(args.contours)
             bands["level_upper"] = bands["level_upper"].replace(np.inf, np.nan)  # JSON
             suffix = path.suffix if path.suffix.lower() in {".gpkg", ".geojson"} else ".geojson"
             cpath = path.with_name(path.stem + "_contours" + suffix)
-            print(f"wrote {len(bands)} contour bands to {_write(bands, str(cpath))}")
+            print(f"wrote {len(bands)} contour bands to {write_table(bands, str(cpath))}")
     return 0
 
 
 def cmd_emerging(args) -> int:
-    from gis import hotspots as hs
-
-    inc, grids, source = load_inputs(args)
+    inc, grids, source = _load_inputs(args)
     if "occurred_at" not in inc.columns:
         raise InputError("emerging hot spots need incident times (no time column found)")
     units = build_units(args.by, grids, inc)
     cube = hs.space_time_cube(
-        inc, inc["occurred_at"], units, step=args.step, start=_ts(args.start), end=_ts(args.end)
+        inc, inc["occurred_at"], units, step=args.step, start=args.start, end=args.end
     )
     W, choice = hs.unit_weights(
         units, args.weights, band_m=args.band_m, k=args.ring, y=cube.counts.sum(axis=1)
@@ -281,7 +180,7 @@ def cmd_emerging(args) -> int:
     for pattern, n in res["pattern"].value_counts().reindex(hs.PATTERNS).dropna().items():
         print(f"  {pattern:<24} {int(n):>7,}")
     if args.out:
-        print(f"wrote {len(res):,} units to {_write(res, args.out)}")
+        print(f"wrote {len(res):,} units to {write_table(res, args.out)}")
     return 0
 
 
@@ -292,23 +191,19 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     src.add_argument("--grids", metavar="FILE", help="grid polygons file instead of the database")
     src.add_argument("--lon", help="longitude column of --incidents (default: detected)")
     src.add_argument("--lat", help="latitude column of --incidents (default: detected)")
-    src.add_argument("--category", action="append", help="code (05-04) or class (05); repeatable")
-    src.add_argument("--start", help="occurred on or after (YYYY-MM-DD)")
-    src.add_argument("--end", help="occurred before (YYYY-MM-DD)")
-    src.add_argument("--out", help="output .csv, .geojson or .gpkg")
+    filters = [category_options(), period_options()]
+    out = output_options("output .csv, .geojson or .gpkg", required=False)
     units = argparse.ArgumentParser(add_help=False)
-    units.add_argument(
-        "--by", default="h3:9", help="units: h3:RES, fishnet:METRES or grid:micro|l2|l1"
-    )
     units.add_argument("--weights", choices=["queen", "ring", "band"], default="queen")
     units.add_argument("--ring", type=int, default=1, help="H3 ring k for --weights ring")
     units.add_argument(
         "--band-m", type=float, help="distance band in metres (default: automatic, --weights band)"
     )
+    by = units_options("h3:9", "units: h3:RES (default h3:9), fishnet:METRES or grid:LEVEL")
 
     p = sub.add_parser(
         "hotspots",
-        parents=[common, src, units],
+        parents=[common, src, *filters, out, by, units],
         help="Gi* hot spots (FDR bins) or local Moran clusters per unit",
     )
     p.add_argument("--method", choices=["gi_star", "local_moran"], default="gi_star")
@@ -316,7 +211,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="local Moran random seed")
     p.set_defaults(func=cmd_hotspots)
 
-    p = sub.add_parser("kde", parents=[common, src], help="kernel density heat map (cell centres)")
+    p = sub.add_parser(
+        "kde", parents=[common, src, *filters, out], help="kernel density heat map (cell centres)"
+    )
     p.add_argument("--kernel", choices=["gaussian", "quartic"], default="gaussian")
     p.add_argument("--bandwidth-m", type=float, help="metres (default: robust Silverman rule)")
     p.add_argument("--cell-m", type=float, help="cell side in metres (default: extent / 250)")
@@ -326,7 +223,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser(
         "emerging",
-        parents=[common, src, units],
+        parents=[common, src, *filters, out, by, units],
         help="emerging hot spots (ArcGIS's 17 patterns) over day/week/month steps",
     )
     p.add_argument("--step", choices=["day", "week", "month"], default="week")

@@ -1,7 +1,4 @@
-"""``gridlens zones | brief | evaluate``: the joint rectification commands (``gis.planning``).
-
-Registered by ``gis.cli.build_parser`` through ``add_commands``.
-"""
+"""``gridlens zones | brief | evaluate``: the joint rectification commands (``gis.planning``)."""
 
 from __future__ import annotations
 
@@ -11,31 +8,29 @@ from pathlib import Path
 
 import pandas as pd
 
+from gis import hotspots as hs
+from gis import planning, store
+from gis.cli._common import (
+    build_units,
+    category_options,
+    engine_from_args,
+    filter_incidents,
+    output_options,
+    period_options,
+    read_store_incidents,
+    units_options,
+)
 from gis.core.errors import InputError
+from gis.incidents import read_incident_file
+from gis.io import read_geo_file, write_geo_file
+from gis.reports import render_briefing_html, write_briefing_excel
 
 #: Default briefing period: this many days up to the latest incident.
 BRIEF_DAYS = 90
 
 
-def _engine(args):
-    from gis import store
-
-    return store.open_store(args.db)
-
-
-def _ts(value: str | None):
-    if not value:
-        return None
-    try:
-        return pd.Timestamp(value).to_pydatetime()
-    except ValueError as exc:
-        raise InputError(f"not a date/time: {value!r}") from exc
-
-
 def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The database's own taxonomy and departments (None where empty: the CSV defaults)."""
-    from gis import store
-
     tax = store.read_table(engine, "taxonomy")
     deps = store.read_table(engine, "departments")
     if tax.empty or deps.empty:
@@ -43,40 +38,17 @@ def _store_taxonomy(engine) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     return tax, deps
 
 
-def _units(spec: str, grids, incidents):
-    from gis import hotspots as hs
-
-    kind, _, arg = spec.partition(":")
-    area = hs.study_area(grids) if len(grids) else hs.study_area(points=incidents)
-    try:
-        if kind == "h3":
-            return hs.h3_units(area, int(arg or 10))
-        if kind == "fishnet":
-            return hs.fishnet_units(area, float(arg or 200))
-        if kind == "grid":
-            if not len(grids):
-                raise InputError("--by grid needs grids in the database")
-            return hs.grid_units(grids, arg or "micro")
-    except ValueError as exc:
-        raise InputError(f"--by {spec!r}: {exc}") from exc
-    raise InputError(f"--by must be h3:RES, fishnet:METRES or grid:LEVEL, got {spec!r}")
-
-
 def cmd_zones(args) -> int:
-    from gis import hotspots as hs
-    from gis import planning, store
-    from gis.io import write_geo_file
-
-    engine = _engine(args)
-    incidents = store.read_incidents(
-        engine, _ts(args.start), _ts(args.end), list(args.category or []) or None
+    engine = engine_from_args(args)
+    incidents = read_store_incidents(
+        engine, start=args.start, end=args.end, categories=args.category
     )
     if incidents.empty:
         raise InputError("no incidents in the database for that period and categories")
     grids = store.read_grids(engine)
-    units = hs.hotspots(hs.count_by_unit(incidents, _units(args.by, grids, incidents)))
+    units = hs.hotspots(hs.count_by_unit(incidents, build_units(args.by, grids, incidents)))
     tax, deps = _store_taxonomy(engine)
-    period = (args.start, args.end) if args.start and args.end else None
+    period = (args.start, args.end) if args.start is not None and args.end is not None else None
     zones = planning.propose_zones(
         units,
         incidents,
@@ -101,22 +73,16 @@ def cmd_zones(args) -> int:
 
 
 def _area_from_file(path: str):
-    from gis.io import read_geo_file
-    from gis.planning import area_geometry
-
     frame, _ = read_geo_file(path)
-    return area_geometry(frame)
+    return planning.area_geometry(frame)
 
 
 def cmd_brief(args) -> int:
-    from gis import planning, store
-    from gis.reports import render_briefing_html, write_briefing_excel
-
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".html", ".htm", ".xlsx"):
         raise InputError(f"{out}: the briefing is written as .html or .xlsx")
-    engine = _engine(args)
+    engine = engine_from_args(args)
     grids = store.read_grids(engine)
     title = None
     if args.area:
@@ -126,14 +92,14 @@ def cmd_brief(args) -> int:
         area, title = plan["geometry"], str(plan["name"])
     else:
         area = [c for c in args.grids.replace("，", ",").split(",") if c.strip()]
-    end = _ts(args.end)
+    end = args.end
     if end is None:
         last = store.incident_time_range(engine)[1]
         if last is None:
             raise InputError("no incidents in the database")
-        end = (pd.Timestamp(last) + pd.Timedelta(seconds=1)).to_pydatetime()
-    start = _ts(args.start) or (pd.Timestamp(end) - pd.Timedelta(days=BRIEF_DAYS)).to_pydatetime()
-    incidents = store.read_incidents(engine, start, end, list(args.category or []) or None)
+        end = pd.Timestamp(last) + pd.Timedelta(seconds=1)
+    start = args.start if args.start is not None else end - pd.Timedelta(days=BRIEF_DAYS)
+    incidents = read_store_incidents(engine, start=start, end=end, categories=args.category)
     tax, deps = _store_taxonomy(engine)
     brief = planning.briefing(
         area,
@@ -142,7 +108,7 @@ def cmd_brief(args) -> int:
         staff=store.read_table(engine, "staff"),
         taxonomy=tax,
         departments=deps,
-        period=(start, end),
+        period=(start.to_pydatetime(), end.to_pydatetime()),
         title=title,
     )
     if suffix == ".xlsx":
@@ -156,19 +122,16 @@ def cmd_brief(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from gis import planning, store
-    from gis._hotspots_cli import read_incident_file
-
-    categories = list(args.category or []) or None
-    incidents = read_incident_file(args.incidents) if args.incidents else None
-    if incidents is not None:
+    incidents = None
+    if args.incidents:
+        incidents = read_incident_file(args.incidents)
         if "occurred_at" not in incidents:
             raise InputError(
                 f"{args.incidents}: no time column found (occurred_at, time, 发生时间 ...)"
             )
         incidents = incidents[incidents["occurred_at"].notna()]
     if args.plan is not None:
-        engine = _engine(args)
+        engine = engine_from_args(args)
         plan = planning.get_plan(engine, args.plan)
         area, label = plan["geometry"], str(plan["name"])
         before, after = planning.plan_periods(plan)
@@ -185,18 +148,15 @@ def cmd_evaluate(args) -> int:
             raise InputError("--area needs --before START:END and --after START:END")
         area, label = _area_from_file(args.area), Path(args.area).stem
         before, after = args.before, args.after
-        engine = _engine(args) if (incidents is None or args.db) else None
-    before, after = planning.parse_period(before), planning.parse_period(after)
+        engine = engine_from_args(args) if (incidents is None or args.db) else None
     district = None
     if engine is not None:
         district = planning.store_district(engine)
         if incidents is None:
-            incidents = store.read_incidents(
-                engine,
-                min(before[0], after[0]).to_pydatetime(),
-                max(before[1], after[1]).to_pydatetime(),
-                categories,
+            incidents = read_store_incidents(
+                engine, start=min(before[0], after[0]), end=max(before[1], after[1])
             )
+    incidents = filter_incidents(incidents, categories=args.category)
     ev = planning.evaluate(
         area,
         incidents,
@@ -204,7 +164,7 @@ def cmd_evaluate(args) -> int:
         after=after,
         buffer_m=args.buffer_m,
         district=district,
-        categories=categories,
+        categories=args.category,
         label=label,
     )
     if args.json:
@@ -226,39 +186,47 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Add ``zones``, ``brief`` and ``evaluate`` to the ``gridlens`` subparsers."""
     lang = argparse.ArgumentParser(add_help=False)
     lang.add_argument("--lang", choices=["zh", "en"], default="zh", help="language (default zh)")
-    cats = argparse.ArgumentParser(add_help=False)
-    cats.add_argument(
-        "--category", action="append", help="minor-class code, e.g. 05-04 (repeatable)"
-    )
+    cats = category_options()
 
     p = sub.add_parser(
         "zones",
-        parents=[common, lang, cats],
+        parents=[
+            common,
+            lang,
+            cats,
+            units_options(
+                "h3:10", "analysis units: h3:RES, fishnet:METRES or grid:LEVEL", default_h3=10
+            ),
+            period_options("incidents on or after (YYYY-MM-DD)", "incidents before (YYYY-MM-DD)"),
+            output_options(".geojson .gpkg .csv (WKT) .parquet"),
+        ],
         help="propose joint rectification zones from Gi* hot spots, ranked with reasons",
     )
     p.add_argument("--top", type=int, help="keep the best N zones")
-    p.add_argument(
-        "--by", default="h3:10", help="analysis units: h3:RES, fishnet:METRES or grid:LEVEL"
-    )
-    p.add_argument("--start", help="incidents on or after (YYYY-MM-DD)")
-    p.add_argument("--end", help="incidents before (YYYY-MM-DD)")
     p.add_argument("--min-bin", type=int, default=2, help="Gi* bin that makes a unit hot (2=95 %%)")
     p.add_argument("--min-incidents", type=int, default=20)
     p.add_argument("--min-area-m2", type=float, default=10_000.0)
     p.add_argument("--tighten", action="store_true", help="cut zones to their incidents' hull")
-    p.add_argument("--out", required=True, help=".geojson .gpkg .csv (WKT) .parquet")
     p.set_defaults(func=cmd_zones)
 
     p = sub.add_parser(
-        "brief", parents=[common, lang, cats], help="briefing for an area (HTML or Excel)"
+        "brief",
+        parents=[
+            common,
+            lang,
+            cats,
+            period_options(
+                f"incidents on or after (default: {BRIEF_DAYS} days back)",
+                "incidents before (default: after the latest incident)",
+            ),
+            output_options("FILE.html (self-contained) or FILE.xlsx"),
+        ],
+        help="briefing for an area (HTML or Excel)",
     )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--area", help="polygon file (GeoJSON, GeoPackage, Shapefile, CSV WKT)")
     where.add_argument("--plan", type=int, help="a saved plan's id")
     where.add_argument("--grids", help="grid codes, comma-separated")
-    p.add_argument("--start", help=f"incidents on or after (default: {BRIEF_DAYS} days back)")
-    p.add_argument("--end", help="incidents before (default: after the latest incident)")
-    p.add_argument("--out", required=True, help="FILE.html (self-contained) or FILE.xlsx")
     p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser(
@@ -270,8 +238,12 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     where.add_argument("--area", help="polygon file of the operation's area")
     where.add_argument("--plan", type=int, help="a saved plan (periods from the plan)")
     p.add_argument("--buffer-m", type=float, default=300.0, help="buffer width, metres")
-    p.add_argument("--before", help="START:END (or START/END when times hold colons)")
-    p.add_argument("--after", help="START:END, the operation's period")
+    p.add_argument(
+        "--before",
+        type=planning.parse_period,
+        help="START:END (or START/END when times hold colons)",
+    )
+    p.add_argument("--after", type=planning.parse_period, help="START:END, the operation's period")
     p.add_argument(
         "--incidents", help="incident file instead of the database (columns found as for hotspots)"
     )

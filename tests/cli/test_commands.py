@@ -15,7 +15,7 @@ import shapely
 from gis import store
 from gis.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
