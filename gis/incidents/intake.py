@@ -341,7 +341,7 @@ def import_incidents(
         update_incident_links(conn, changed)
         accepted = accepted.assign(batch_id=result.batch_id)
         # the unit keys every page aggregates on, then the cube, in the same transaction
-        for col, keys in unit_keys(lon_a, lat_a, fishnet_epsg(conn)).items():
+        for col, keys in unit_keys(lon_a, lat_a, fishnet_epsg(conn, lon_a, lat_a)).items():
             accepted[col] = keys
         save_frame(
             conn,

@@ -89,11 +89,14 @@ def bump_data_version(conn: Connection) -> int:
 
 
 # ------------------------------------------------------------------------------ unit keys
-def fishnet_epsg(conn: Connection) -> int:
+def fishnet_epsg(
+    conn: Connection, lon: np.ndarray | None = None, lat: np.ndarray | None = None
+) -> int:
     """The metric CRS (EPSG) of the stored fishnet keys (meta ``fishnet_epsg``).
 
     Chosen once, when the first keys are computed: the local metric CRS of the current grids
-    (CGCS2000 Gauss-Kruger in China, else UTM), else of the incidents' extent.
+    (CGCS2000 Gauss-Kruger in China, else UTM), else of the stored incidents' extent, else of
+    the points about to be stored (``lon``, ``lat``: the first import into an empty store).
     """
     value = conn.execute(sa.text("SELECT value FROM meta WHERE key = 'fishnet_epsg'")).scalar()
     if value is not None:
@@ -117,6 +120,10 @@ def fishnet_epsg(conn: Connection) -> int:
                 " FROM incidents"
             )
         ).one()
+    if box[0] is None and lon is not None and lat is not None:
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        if ok.any():
+            box = (lon[ok].min(), lat[ok].min(), lon[ok].max(), lat[ok].max())
     if box[0] is None:
         raise StoreError("no grids and no incidents: cannot choose the fishnet's metric CRS")
     epsg = local_metric_crs(
