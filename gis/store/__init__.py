@@ -118,6 +118,9 @@ def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") ->
     tracks = demo.tracks.copy()
     written: dict[str, int] = {}
     with engine.begin() as conn:
+        # cases refer to incidents: replacing the incidents replaces the cases too
+        conn.execute(sa.text("DELETE FROM case_transitions"))
+        conn.execute(sa.text("DELETE FROM cases"))
         for table in reversed(DEMO_TABLES):
             conn.execute(sa.text(f'DELETE FROM "{table}"'))
         conn.execute(sa.text("DELETE FROM grid_edits"))

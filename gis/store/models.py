@@ -258,3 +258,94 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str | None] = mapped_column(Text)
+
+
+# --- cases: the closed loop (migration 0003) -----------------------------------------------------
+
+CASE_URGENCIES = ("general", "major", "emergency")
+CASE_LIMIT_TYPES = ("work_hour", "work_day", "natural_hour", "natural_day")
+
+
+class Case(Base):
+    """A case (案件) of the closed loop: the static facts of its report, and a stored view.
+
+    The truth of what happened to a case is its rows in ``case_transitions``. The columns from
+    ``state`` on are a stored view of them (current state, version, the times metrics need),
+    written with every transition and recomputable from the transitions alone
+    (``gis.cases.case_facts``); ``version`` is the number of transitions (optimistic locking).
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("urgency", CASE_URGENCIES), name="ck_cases_urgency"),
+        CheckConstraint(
+            f"limit_type IS NULL OR {_in('limit_type', CASE_LIMIT_TYPES)}",
+            name="ck_cases_limit_type",
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(Text, unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    category_code: Mapped[str | None] = mapped_column(Text, index=True)
+    category_raw: Mapped[str | None] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(Text, default="general")
+    # the grids in force when the case was reported
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    grid_version: Mapped[int | None] = mapped_column(Integer)
+    grid_l2: Mapped[str | None] = mapped_column(Text)
+    grid_l1: Mapped[str | None] = mapped_column(Text)
+    co_departments: Mapped[str | None] = mapped_column(Text)
+    limit_value: Mapped[float | None] = mapped_column(Float)
+    limit_type: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # stored view of the transitions
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_dispatch_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_dispatch_at: Mapped[datetime | None] = mapped_column(DateTime)
+    department: Mapped[str | None] = mapped_column(Text, index=True)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_suspend_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_rework_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_extension_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_return_at: Mapped[datetime | None] = mapped_column(DateTime)
+    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    supervised_at: Mapped[datetime | None] = mapped_column(DateTime)
+    supervision_reply_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CaseTransition(Base):
+    """One step of a case (上报, 受理, 立案, 派遣 ...): from, to, who, when, why; the truth.
+
+    ``seq`` numbers a case's steps from 1 (the case's version after the step); times never go
+    back along ``seq``. ``department``/``assignee`` name who holds the case after a dispatch or
+    a return; ``deadline`` is the case deadline a step sets or moves (立案, 延期, 恢复).
+    """
+
+    __tablename__ = "case_transitions"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[int | None] = mapped_column(Integer)
+    target_kind: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime)
+    result: Mapped[str | None] = mapped_column(Text)
