@@ -86,7 +86,7 @@ def read_routing(
     if problems:
         raise InputError(f"{path}: " + "; ".join(problems[:10]))
     frame["valid_from"], frame["valid_to"] = start, end
-    open_end = frame["valid_to"].fillna(pd.Timestamp.max)
+    open_end = frame["valid_to"].astype("datetime64[ns]").fillna(pd.Timestamp.max)
     for cat, rows in frame.groupby("category"):
         rows = rows.assign(_end=open_end[rows.index]).sort_values("valid_from")
         overlap = rows["valid_from"].to_numpy()[1:] < rows["_end"].to_numpy()[:-1]
