@@ -5,6 +5,10 @@ view of the transitions (state, version, the times metrics need), written in the
 transaction as each transition. ``write_transition`` is the optimistic lock: it moves a case
 from the version the actor saw to the next one, or writes nothing.
 
+The view's times are stored as integer microseconds (``*_us`` columns, see ``models.Case``);
+every function here takes and returns them as datetimes under their logical names
+(``VIEW_COLUMNS``: ``reported_at``, ``closed_at``, ``deadline`` ...).
+
 ``metric_counts`` is the assessment query: one pass over ``cases`` per period, with a look at
 the transitions only for the few cases whose state at the period's end differs from the stored
 view (dispatched again or suspended after it). SQL for cases lives here and nowhere else.
@@ -49,6 +53,25 @@ VIEW_COLUMNS = (
     "supervision_reply_at",
     "updated_at",
 )
+#: logical time column of the view -> stored integer-microsecond column
+TIME_COLUMNS = {
+    "reported_at": "reported_us",
+    "accepted_at": "accepted_us",
+    "first_dispatch_at": "first_dispatch_us",
+    "last_dispatch_at": "last_dispatch_us",
+    "deadline": "deadline_us",
+    "closed_at": "closed_us",
+    "ended_at": "ended_us",
+    "first_suspend_at": "first_suspend_us",
+    "first_rework_at": "first_rework_us",
+    "first_extension_at": "first_extension_us",
+    "first_return_at": "first_return_us",
+    "evaluated_at": "evaluated_us",
+    "supervised_at": "supervised_us",
+    "supervision_reply_at": "supervision_reply_us",
+    "updated_at": "updated_us",
+}
+_LOGICAL = {v: k for k, v in TIME_COLUMNS.items()}
 #: what ``metric_counts`` may group by: the unit expression's name -> column of ``cases``
 GROUP_COLUMNS = {
     "category": "category_code",
@@ -94,6 +117,69 @@ class _Borrowed:
         return None
 
 
+# --- datetimes <-> stored microseconds --------------------------------------------------------
+
+
+def to_us(value) -> int | None:
+    """A naive datetime as integer microseconds from 1970-01-01 (None for a missing time)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return int(pd.Timestamp(value).value // 1000)
+
+
+def from_us(value) -> datetime | None:
+    """Integer microseconds back to a naive datetime (None for NULL)."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(int(value), unit="us").to_pydatetime()
+
+
+def _stored(values: dict) -> dict:
+    out = {}
+    for key, value in values.items():
+        if key in TIME_COLUMNS:
+            out[TIME_COLUMNS[key]] = to_us(value)
+        elif key == "satisfied" and value is not None and not pd.isna(value):
+            out[key] = bool(value)
+        else:
+            out[key] = (
+                None
+                if value is not None and not isinstance(value, str) and pd.isna(value)
+                else value
+            )
+    return out
+
+
+def _logical(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        if key in _LOGICAL:
+            out[_LOGICAL[key]] = from_us(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _stored_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for logical, column in TIME_COLUMNS.items():
+        if logical in out:
+            ts = pd.to_datetime(out.pop(logical)).astype("datetime64[us]")
+            values = ts.to_numpy().astype(np.int64)
+            out[column] = pd.array(np.where(ts.isna(), None, values), dtype="Int64")
+    return out
+
+
+def _logical_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    for column, logical in _LOGICAL.items():
+        if column in frame:
+            values = pd.to_numeric(frame.pop(column)).astype("Int64")
+            us = values.to_numpy(dtype="int64", na_value=np.iinfo(np.int64).min)
+            ts = np.where(values.isna(), np.datetime64("NaT"), us.astype("datetime64[us]"))
+            frame[logical] = pd.Series(ts.astype("datetime64[ns]"), index=frame.index)
+    return frame
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -102,7 +188,7 @@ def read_case(engine_or_conn: Engine | Connection, key: int | str) -> dict | Non
     column = CASES.c.id if isinstance(key, int | np.integer) else CASES.c.case_code
     with _conn(engine_or_conn) as conn:
         row = conn.execute(sa.select(CASES).where(column == key)).mappings().first()
-    return dict(row) if row is not None else None
+    return _logical(dict(row)) if row is not None else None
 
 
 def read_transition(engine_or_conn: Engine | Connection, case_id: int, seq: int) -> dict | None:
@@ -150,8 +236,11 @@ def read_transitions(
 def read_cases(
     engine_or_conn: Engine | Connection, columns: Iterable[str] | None = None
 ) -> pd.DataFrame:
-    """Every ``cases`` row (optionally some columns), ordered by id."""
-    return read_frame(engine_or_conn, "cases", columns=columns, order_by="id")
+    """Every ``cases`` row (optionally some columns, by logical name), ordered by id; the
+    view's times as datetimes."""
+    stored = None if columns is None else [TIME_COLUMNS.get(c, c) for c in columns]
+    frame = read_frame(engine_or_conn, "cases", columns=stored, order_by="id")
+    return _logical_frame(frame)
 
 
 def case_ids_by_code(engine_or_conn: Engine | Connection, codes: Iterable[str]) -> dict[str, int]:
@@ -201,7 +290,7 @@ def insert_cases(conn: Connection, cases: pd.DataFrame) -> np.ndarray:
     """
     if len(cases) == 0:
         return np.array([], dtype=np.int64)
-    save_frame(conn, "cases", cases)
+    save_frame(conn, "cases", _stored_frame(cases))
     ids = case_ids_by_code(conn, cases["case_code"])
     return np.array([ids[c] for c in cases["case_code"]], dtype=np.int64)
 
@@ -213,7 +302,7 @@ def insert_transitions(conn: Connection, transitions: pd.DataFrame) -> int:
 
 def insert_case(conn: Connection, values: dict) -> int:
     """Insert one ``cases`` row; returns its id (from RETURNING)."""
-    result = conn.execute(sa.insert(CASES).values(**values).returning(CASES.c.id))
+    result = conn.execute(sa.insert(CASES).values(**_stored(values)).returning(CASES.c.id))
     return int(result.scalar_one())
 
 
@@ -233,7 +322,7 @@ def write_transition(
     result = conn.execute(
         sa.update(CASES)
         .where(CASES.c.id == int(case_id), CASES.c.version == int(seen_version))
-        .values(**{**view, "version": new_version})
+        .values(**_stored({**view, "version": new_version}))
     )
     if result.rowcount != 1:
         return False
@@ -246,16 +335,14 @@ def write_transition(
 def replace_view(conn: Connection, views: pd.DataFrame) -> int:
     """Overwrite the stored view of cases (``id`` plus ``VIEW_COLUMNS``), e.g. after a rebuild."""
     cols = [c for c in VIEW_COLUMNS if c in views.columns]
-    records = []
-    for row in views[["id", *cols]].itertuples(index=False):
-        values = {}
-        for c, v in zip(cols, row[1:], strict=True):
-            values[c] = None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
-            if isinstance(values[c], pd.Timestamp):
-                values[c] = values[c].to_pydatetime()
-            elif isinstance(values[c], np.generic):
-                values[c] = values[c].item()
-        records.append({"_id": int(row[0]), **values})
+    records = [
+        {"_id": int(row[0]), **_stored(dict(zip(cols, row[1:], strict=True)))}
+        for row in views[["id", *cols]].itertuples(index=False)
+    ]
+    for rec in records:
+        for key, value in rec.items():
+            if isinstance(value, np.generic):
+                rec[key] = value.item()
     if records:
         stmt = sa.update(CASES).where(CASES.c.id == sa.bindparam("_id"))
         conn.execute(stmt, records)
@@ -301,12 +388,13 @@ def open_case_batch(
 # --- the assessment query ----------------------------------------------------------------------
 
 
-def _last_before_end(conn: Connection, column: str, action: str | None) -> str:
+def _last_before_end(column: str, action: str | None) -> str:
+    """SQL: ``column`` of the case's last transition (of ``action``) before ``:end``."""
     where = "t.case_id = c.id AND t.at < :end" + (f" AND t.action = '{action}'" if action else "")
     return f"(SELECT t.{column} FROM case_transitions t WHERE {where} ORDER BY t.seq DESC LIMIT 1)"
 
 
-def unit_expression(conn: Connection, by: str) -> str:
+def unit_expression(by: str) -> str:
     """SQL for the unit of each case at the period's end (``c`` is the ``cases`` row).
 
     ``department`` / ``staff``: the department / assignee of the case's last dispatch before the
@@ -316,9 +404,9 @@ def unit_expression(conn: Connection, by: str) -> str:
     if by in ("department", "staff"):
         column = "department" if by == "department" else "assignee"
         return (
-            "CASE WHEN c.first_dispatch_at IS NULL OR c.first_dispatch_at >= :end THEN NULL"
-            f" WHEN c.last_dispatch_at < :end THEN c.{column}"
-            f" ELSE {_last_before_end(conn, column, 'dispatch')} END"
+            "CASE WHEN c.first_dispatch_us IS NULL OR c.first_dispatch_us >= :end_us THEN NULL"
+            f" WHEN c.last_dispatch_us < :end_us THEN c.{column}"
+            f" ELSE {_last_before_end(column, 'dispatch')} END"
         )
     if by == "all":
         return "'all'"
@@ -329,6 +417,19 @@ def unit_expression(conn: Connection, by: str) -> str:
     return f"c.{GROUP_COLUMNS[by]}"
 
 
+_OPEN_AT_END = "(c.closed_us IS NULL OR c.closed_us >= :end_us) AND (c.ended_us IS NULL OR c.ended_us >= :end_us)"
+
+
+def _period(start, end) -> dict:
+    start = pd.Timestamp(start) if start is not None else pd.Timestamp(_EARLIEST)
+    end = pd.Timestamp(end) if end is not None else pd.Timestamp(datetime.now())
+    return {
+        "start_us": to_us(start),
+        "end_us": to_us(end),
+        "end": end.to_pydatetime(),
+    }
+
+
 def metric_counts(
     engine_or_conn: Engine | Connection,
     by: str,
@@ -337,7 +438,7 @@ def metric_counts(
 ) -> pd.DataFrame:
     """The counts behind the case metrics, per unit, for the period ``[start, end)``.
 
-    Definitions (a case's facts as of ``end``):
+    Definitions (a case's facts as of ``end``, default now):
 
     - ``reported`` / ``accepted`` / ``evaluated``: reported / accepted / evaluated in the period;
       ``satisfied``: of those evaluated, found satisfactory.
@@ -349,65 +450,60 @@ def metric_counts(
       overdue open at its end), those reworked (返工) / extended (延期) / returned (回退) at least
       once before the end.
 
+    One pass over ``cases`` (integer times); the transitions are read only for cases dispatched
+    again after the end (their unit then) or suspended before it (their state at the end).
+
     Returns
     -------
     pandas.DataFrame
         ``unit`` plus ``COUNT_COLUMNS``, one row per unit (a case without a unit under ``None``).
     """
-    start = pd.Timestamp(start).to_pydatetime() if start is not None else _EARLIEST
-    end = pd.Timestamp(end).to_pydatetime() if end is not None else datetime.now()
+    unit = unit_expression(by)
+    state_at_end = _last_before_end("to_state", None)
+    sql = f"""
+    SELECT unit,
+      SUM(CASE WHEN reported_us >= :start_us THEN 1 ELSE 0 END) AS reported,
+      SUM(CASE WHEN accepted_us >= :start_us AND accepted_us < :end_us THEN 1 ELSE 0 END)
+        AS accepted,
+      SUM(closed_in) AS closed,
+      SUM(CASE WHEN closed_in = 1 AND closed_us <= deadline_us THEN 1 ELSE 0 END)
+        AS closed_on_time,
+      SUM(overdue) AS overdue_open,
+      SUM(open_end) AS open_at_end,
+      SUM(CASE WHEN first_rework_us < :end_us THEN closed_in + overdue ELSE 0 END) AS reworked,
+      SUM(CASE WHEN first_extension_us < :end_us THEN closed_in + overdue ELSE 0 END)
+        AS extended,
+      SUM(CASE WHEN first_return_us < :end_us THEN closed_in + overdue ELSE 0 END) AS returned,
+      SUM(CASE WHEN evaluated_us >= :start_us AND evaluated_us < :end_us THEN 1 ELSE 0 END)
+        AS evaluated,
+      SUM(CASE WHEN evaluated_us >= :start_us AND evaluated_us < :end_us AND satisfied
+        THEN 1 ELSE 0 END) AS satisfied,
+      SUM(CASE WHEN closed_in = 1 THEN closed_us - reported_us ELSE 0 END) AS handle_us_sum
+    FROM (
+      SELECT {unit} AS unit, c.reported_us, c.accepted_us, c.closed_us, c.deadline_us,
+        c.first_rework_us, c.first_extension_us, c.first_return_us, c.evaluated_us, c.satisfied,
+        CASE WHEN c.closed_us >= :start_us AND c.closed_us < :end_us THEN 1 ELSE 0 END
+          AS closed_in,
+        CASE WHEN {_OPEN_AT_END} THEN 1 ELSE 0 END AS open_end,
+        CASE WHEN {_OPEN_AT_END} AND c.deadline_us < :end_us THEN
+          CASE WHEN c.first_suspend_us IS NULL OR c.first_suspend_us >= :end_us THEN 1
+               WHEN {state_at_end} = 'suspended' THEN 0 ELSE 1 END
+        ELSE 0 END AS overdue
+      FROM cases c
+      WHERE c.reported_us < :end_us
+    ) AS per_case
+    GROUP BY unit
+    """
+    params = _period(start, end)
     with _conn(engine_or_conn) as conn:
-        unit = unit_expression(conn, by)
-        if conn.dialect.name == "postgresql":
-            hours = "EXTRACT(EPOCH FROM (c.closed_at - c.reported_at)) / 3600.0"
-        else:
-            hours = "(julianday(c.closed_at) - julianday(c.reported_at)) * 24.0"
-        open_end = "(c.closed_at IS NULL OR c.closed_at >= :end) AND (c.ended_at IS NULL OR c.ended_at >= :end)"
-        state_at_end = _last_before_end(conn, "to_state", None)
-        sql = f"""
-        SELECT unit,
-          SUM(CASE WHEN reported_at >= :start THEN 1 ELSE 0 END) AS reported,
-          SUM(CASE WHEN accepted_at >= :start AND accepted_at < :end THEN 1 ELSE 0 END) AS accepted,
-          SUM(closed_in) AS closed,
-          SUM(CASE WHEN closed_in = 1 AND closed_at <= deadline THEN 1 ELSE 0 END)
-            AS closed_on_time,
-          SUM(overdue) AS overdue_open,
-          SUM(open_end) AS open_at_end,
-          SUM(CASE WHEN (closed_in = 1 OR overdue = 1) AND first_rework_at < :end
-            THEN 1 ELSE 0 END) AS reworked,
-          SUM(CASE WHEN (closed_in = 1 OR overdue = 1) AND first_extension_at < :end
-            THEN 1 ELSE 0 END) AS extended,
-          SUM(CASE WHEN (closed_in = 1 OR overdue = 1) AND first_return_at < :end
-            THEN 1 ELSE 0 END) AS returned,
-          SUM(CASE WHEN evaluated_at >= :start AND evaluated_at < :end THEN 1 ELSE 0 END)
-            AS evaluated,
-          SUM(CASE WHEN evaluated_at >= :start AND evaluated_at < :end AND satisfied
-            THEN 1 ELSE 0 END) AS satisfied,
-          SUM(CASE WHEN closed_in = 1 THEN handle_hours ELSE 0 END) AS handle_hours_sum
-        FROM (
-          SELECT {unit} AS unit, c.reported_at, c.accepted_at, c.closed_at, c.deadline,
-            c.first_rework_at, c.first_extension_at, c.first_return_at, c.evaluated_at,
-            c.satisfied, {hours} AS handle_hours,
-            CASE WHEN c.closed_at >= :start AND c.closed_at < :end THEN 1 ELSE 0 END AS closed_in,
-            CASE WHEN {open_end} THEN 1 ELSE 0 END AS open_end,
-            CASE WHEN {open_end} AND c.deadline < :end THEN
-              CASE WHEN c.first_suspend_at IS NULL OR c.first_suspend_at >= :end THEN 1
-                   WHEN {state_at_end} = 'suspended' THEN 0 ELSE 1 END
-            ELSE 0 END AS overdue
-          FROM cases c
-          WHERE c.reported_at < :end
-        ) AS per_case
-        GROUP BY unit
-        """
-        params = {"start": start, "end": end}
         rows = conn.execute(typed_text(sql, params), params).fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=["unit", *COUNT_COLUMNS])
-    for col in COUNT_COLUMNS:
-        if col != "handle_hours_sum":
-            frame[col] = pd.to_numeric(frame[col]).fillna(0).astype(np.int64)
-    frame["handle_hours_sum"] = pd.to_numeric(frame["handle_hours_sum"]).astype(float).fillna(0.0)
+    names = [*COUNT_COLUMNS[:-1], "handle_us_sum"]
+    frame = pd.DataFrame.from_records(rows, columns=["unit", *names])
+    for col in names:
+        frame[col] = pd.to_numeric(frame[col]).fillna(0).astype(np.int64)
+    frame["handle_hours_sum"] = frame.pop("handle_us_sum").astype(float) / 3.6e9
     frame["unit"] = frame["unit"].astype(object).where(frame["unit"].notna(), None)
-    return frame
+    return frame[["unit", *COUNT_COLUMNS]]
 
 
 def overdue_open_cases(engine_or_conn: Engine | Connection, at: datetime) -> pd.DataFrame:
@@ -418,26 +514,9 @@ def overdue_open_cases(engine_or_conn: Engine | Connection, at: datetime) -> pd.
     pandas.DataFrame
         ``id, case_code, category_code, urgency, source, department, assignee, grid_code,
         grid_l1, reported_at, deadline, state, limit_type, supervised_at,
-        supervision_reply_at``, most overdue first.
+        supervision_reply_at`` (department, assignee and state as they were at ``at``), most
+        overdue first.
     """
-    at = pd.Timestamp(at).to_pydatetime()
-    with _conn(engine_or_conn) as conn:
-        state_at = _last_before_end(conn, "to_state", None)
-        dept = unit_expression(conn, "department")
-        staff = unit_expression(conn, "staff")
-        sql = f"""
-        SELECT c.id, c.case_code, c.category_code, c.urgency, c.source, {dept} AS department,
-          {staff} AS assignee, c.grid_code, c.grid_l1, c.reported_at, c.deadline,
-          {state_at} AS state, c.limit_type, c.supervised_at, c.supervision_reply_at
-        FROM cases c
-        WHERE c.reported_at < :end AND c.deadline < :end
-          AND (c.closed_at IS NULL OR c.closed_at >= :end)
-          AND (c.ended_at IS NULL OR c.ended_at >= :end)
-        ORDER BY c.deadline, c.id
-        """
-        params = {"end": at}
-        rows = conn.execute(typed_text(sql, params), params).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows])
     columns = [
         "id",
         "case_code",
@@ -448,23 +527,35 @@ def overdue_open_cases(engine_or_conn: Engine | Connection, at: datetime) -> pd.
         "assignee",
         "grid_code",
         "grid_l1",
-        "reported_at",
-        "deadline",
+        "reported_us",
+        "deadline_us",
         "state",
         "limit_type",
-        "supervised_at",
-        "supervision_reply_at",
+        "supervised_us",
+        "supervision_reply_us",
     ]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
+    sql = f"""
+    SELECT c.id, c.case_code, c.category_code, c.urgency, c.source,
+      {unit_expression("department")} AS department, {unit_expression("staff")} AS assignee,
+      c.grid_code, c.grid_l1, c.reported_us, c.deadline_us,
+      {_last_before_end("to_state", None)} AS state, c.limit_type, c.supervised_us,
+      c.supervision_reply_us
+    FROM cases c
+    WHERE c.reported_us < :end_us AND c.deadline_us < :end_us AND {_OPEN_AT_END}
+    ORDER BY c.deadline_us, c.id
+    """
+    params = _period(None, at)
+    with _conn(engine_or_conn) as conn:
+        rows = conn.execute(typed_text(sql, params), params).fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
     frame = frame[frame["state"] != "suspended"].reset_index(drop=True)
-    for col in ("reported_at", "deadline", "supervised_at", "supervision_reply_at"):
-        frame[col] = pd.to_datetime(frame[col])
-    return frame[columns]
+    frame = _logical_frame(frame)
+    return frame[[_LOGICAL.get(c, c) for c in columns]]
 
 
 __all__ = [
     "COUNT_COLUMNS",
+    "TIME_COLUMNS",
     "GROUP_COLUMNS",
     "VIEW_COLUMNS",
     "case_ids_by_code",
@@ -484,4 +575,6 @@ __all__ = [
     "replace_view",
     "unit_expression",
     "write_transition",
+    "from_us",
+    "to_us",
 ]

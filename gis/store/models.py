@@ -12,6 +12,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -273,6 +274,9 @@ class Case(Base):
     ``state`` on are a stored view of them (current state, version, the times metrics need),
     written with every transition and recomputable from the transitions alone
     (``gis.cases.case_facts``); ``version`` is the number of transitions (optimistic locking).
+    The view's times (``*_us``) are integers: microseconds from 1970-01-01 of the naive
+    wall-clock time (not UTC), so that the assessment query compares numbers in narrow rows;
+    ``gis.store.cases`` turns them into datetimes and back.
     """
 
     __tablename__ = "cases"
@@ -303,24 +307,24 @@ class Case(Base):
     # stored view of the transitions
     state: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)
-    reported_at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
-    first_dispatch_at: Mapped[datetime | None] = mapped_column(DateTime)
-    last_dispatch_at: Mapped[datetime | None] = mapped_column(DateTime)
     department: Mapped[str | None] = mapped_column(Text, index=True)
     assignee: Mapped[str | None] = mapped_column(Text)
-    deadline: Mapped[datetime | None] = mapped_column(DateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
-    first_suspend_at: Mapped[datetime | None] = mapped_column(DateTime)
-    first_rework_at: Mapped[datetime | None] = mapped_column(DateTime)
-    first_extension_at: Mapped[datetime | None] = mapped_column(DateTime)
-    first_return_at: Mapped[datetime | None] = mapped_column(DateTime)
-    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime)
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
-    supervised_at: Mapped[datetime | None] = mapped_column(DateTime)
-    supervision_reply_at: Mapped[datetime | None] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    reported_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    accepted_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_dispatch_us: Mapped[int | None] = mapped_column(BigInteger)
+    last_dispatch_us: Mapped[int | None] = mapped_column(BigInteger)
+    deadline_us: Mapped[int | None] = mapped_column(BigInteger)
+    closed_us: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    ended_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_suspend_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_rework_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_extension_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_return_us: Mapped[int | None] = mapped_column(BigInteger)
+    evaluated_us: Mapped[int | None] = mapped_column(BigInteger)
+    supervised_us: Mapped[int | None] = mapped_column(BigInteger)
+    supervision_reply_us: Mapped[int | None] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
 
 
 class CaseTransition(Base):

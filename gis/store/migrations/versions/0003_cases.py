@@ -21,29 +21,32 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-#: the stored view of the transitions: (name, type, nullable)
+#: the stored view of the transitions: (name, type, nullable); times as integer microseconds
+#: from 1970-01-01 of the naive wall-clock time, so the assessment query compares numbers
 VIEW_COLUMNS = [
     ("state", sa.Text(), False),
     ("version", sa.Integer(), False),
-    ("reported_at", sa.DateTime(), False),
-    ("accepted_at", sa.DateTime(), True),
-    ("first_dispatch_at", sa.DateTime(), True),
-    ("last_dispatch_at", sa.DateTime(), True),
     ("department", sa.Text(), True),
     ("assignee", sa.Text(), True),
-    ("deadline", sa.DateTime(), True),
-    ("closed_at", sa.DateTime(), True),
-    ("ended_at", sa.DateTime(), True),
-    ("first_suspend_at", sa.DateTime(), True),
-    ("first_rework_at", sa.DateTime(), True),
-    ("first_extension_at", sa.DateTime(), True),
-    ("first_return_at", sa.DateTime(), True),
-    ("evaluated_at", sa.DateTime(), True),
     ("satisfied", sa.Boolean(), True),
-    ("supervised_at", sa.DateTime(), True),
-    ("supervision_reply_at", sa.DateTime(), True),
-    ("updated_at", sa.DateTime(), False),
+    ("reported_us", sa.BigInteger(), False),
+    ("accepted_us", sa.BigInteger(), True),
+    ("first_dispatch_us", sa.BigInteger(), True),
+    ("last_dispatch_us", sa.BigInteger(), True),
+    ("deadline_us", sa.BigInteger(), True),
+    ("closed_us", sa.BigInteger(), True),
+    ("ended_us", sa.BigInteger(), True),
+    ("first_suspend_us", sa.BigInteger(), True),
+    ("first_rework_us", sa.BigInteger(), True),
+    ("first_extension_us", sa.BigInteger(), True),
+    ("first_return_us", sa.BigInteger(), True),
+    ("evaluated_us", sa.BigInteger(), True),
+    ("supervised_us", sa.BigInteger(), True),
+    ("supervision_reply_us", sa.BigInteger(), True),
+    ("updated_us", sa.BigInteger(), False),
 ]
+#: indexed columns of ``cases``
+INDEXED = ("incident_id", "category_code", "grid_code", "department", "reported_us", "closed_us")
 
 
 def upgrade() -> None:
@@ -75,9 +78,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("case_code"),
     )
-    for column in ("incident_id", "category_code", "grid_code", "reported_at", "department"):
+    for column in INDEXED:
         op.create_index(f"ix_cases_{column}", "cases", [column])
-    op.create_index("ix_cases_closed_at", "cases", ["closed_at"])
     op.create_table(
         "case_transitions",
         sa.Column("case_id", sa.Integer(), nullable=False),
@@ -104,7 +106,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_case_transitions_at", table_name="case_transitions")
     op.drop_table("case_transitions")
-    for column in ("closed_at", "department", "reported_at", "grid_code", "category_code"):
+    for column in reversed(INDEXED):
         op.drop_index(f"ix_cases_{column}", table_name="cases")
-    op.drop_index("ix_cases_incident_id", table_name="cases")
     op.drop_table("cases")
