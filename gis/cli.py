@@ -855,6 +855,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gis._hotspots_cli import add_commands as add_hotspot_commands
 
     add_hotspot_commands(sub, common)
+    from gis.cases_cli import add_commands as add_case_commands
+
+    add_case_commands(sub, common)
     return parser
 
 

@@ -83,7 +83,8 @@ CASE_TARGETS = (
 #: exact header names of the case-only fields (compared normalised), best first
 CASE_NAMES: dict[str, tuple[str, ...]] = {
     "deadline": ("deadline", "due date", "due", "处置时限", "办结时限", "办理时限", "截止时间",
-                 "应结案时间", "应办结时间", "时限", "到期时间", "sla due"),
+                 "应结案时间", "应办结时间", "时限", "到期时间", "sla due", "target dt",
+                 "target date", "sla target dt"),
     "grid_code": ("grid code", "grid", "网格编码", "网格编号", "网格代码", "所属网格", "网格"),
     "accepted_at": ("accepted at", "受理时间", "签收时间"),
     "dispatched_at": ("dispatched at", "派遣时间", "派单时间", "转办时间"),

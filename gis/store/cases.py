@@ -430,6 +430,35 @@ def _period(start, end) -> dict:
     }
 
 
+def _aggregates() -> str:
+    """The SELECT list of the counts, over the ``cases`` row ``c`` (times as of ``:end_us``)."""
+    closed_in = "c.closed_us >= :start_us AND c.closed_us < :end_us"
+    state_at_end = _last_before_end("to_state", None)
+    overdue = (
+        f"CASE WHEN {_OPEN_AT_END} AND c.deadline_us < :end_us THEN"
+        " CASE WHEN c.first_suspend_us IS NULL OR c.first_suspend_us >= :end_us THEN 1"
+        f" WHEN {state_at_end} = 'suspended' THEN 0 ELSE 1 END ELSE 0 END"
+    )
+    due = f"CASE WHEN {closed_in} THEN 1 ELSE {overdue} END"
+    evaluated = "c.evaluated_us >= :start_us AND c.evaluated_us < :end_us"
+    return f"""
+      SUM(CASE WHEN c.reported_us >= :start_us THEN 1 ELSE 0 END) AS reported,
+      SUM(CASE WHEN c.accepted_us >= :start_us AND c.accepted_us < :end_us THEN 1 ELSE 0 END)
+        AS accepted,
+      SUM(CASE WHEN {closed_in} THEN 1 ELSE 0 END) AS closed,
+      SUM(CASE WHEN {closed_in} AND c.closed_us <= c.deadline_us THEN 1 ELSE 0 END)
+        AS closed_on_time,
+      SUM({overdue}) AS overdue_open,
+      SUM(CASE WHEN {_OPEN_AT_END} THEN 1 ELSE 0 END) AS open_at_end,
+      SUM(CASE WHEN c.first_rework_us < :end_us THEN {due} ELSE 0 END) AS reworked,
+      SUM(CASE WHEN c.first_extension_us < :end_us THEN {due} ELSE 0 END) AS extended,
+      SUM(CASE WHEN c.first_return_us < :end_us THEN {due} ELSE 0 END) AS returned,
+      SUM(CASE WHEN {evaluated} THEN 1 ELSE 0 END) AS evaluated,
+      SUM(CASE WHEN {evaluated} AND c.satisfied THEN 1 ELSE 0 END) AS satisfied,
+      SUM(CASE WHEN {closed_in} THEN c.closed_us - c.reported_us ELSE 0 END) AS handle_us_sum
+    """
+
+
 def metric_counts(
     engine_or_conn: Engine | Connection,
     by: str,
@@ -450,59 +479,53 @@ def metric_counts(
       overdue open at its end), those reworked (返工) / extended (延期) / returned (回退) at least
       once before the end.
 
-    One pass over ``cases`` (integer times); the transitions are read only for cases dispatched
-    again after the end (their unit then) or suspended before it (their state at the end).
+    How: one aggregate pass over the stored view (by department it reads only the covering index
+    ``ix_cases_department_view``, already in unit order); cases dispatched again after the end
+    are counted apart under their unit at the end (index ``ix_cases_last_dispatch``), and the
+    transitions are read only for them and for overdue cases suspended before the end.
 
     Returns
     -------
     pandas.DataFrame
         ``unit`` plus ``COUNT_COLUMNS``, one row per unit (a case without a unit under ``None``).
     """
-    unit = unit_expression(by)
-    state_at_end = _last_before_end("to_state", None)
-    sql = f"""
-    SELECT unit,
-      SUM(CASE WHEN reported_us >= :start_us THEN 1 ELSE 0 END) AS reported,
-      SUM(CASE WHEN accepted_us >= :start_us AND accepted_us < :end_us THEN 1 ELSE 0 END)
-        AS accepted,
-      SUM(closed_in) AS closed,
-      SUM(CASE WHEN closed_in = 1 AND closed_us <= deadline_us THEN 1 ELSE 0 END)
-        AS closed_on_time,
-      SUM(overdue) AS overdue_open,
-      SUM(open_end) AS open_at_end,
-      SUM(CASE WHEN first_rework_us < :end_us THEN closed_in + overdue ELSE 0 END) AS reworked,
-      SUM(CASE WHEN first_extension_us < :end_us THEN closed_in + overdue ELSE 0 END)
-        AS extended,
-      SUM(CASE WHEN first_return_us < :end_us THEN closed_in + overdue ELSE 0 END) AS returned,
-      SUM(CASE WHEN evaluated_us >= :start_us AND evaluated_us < :end_us THEN 1 ELSE 0 END)
-        AS evaluated,
-      SUM(CASE WHEN evaluated_us >= :start_us AND evaluated_us < :end_us AND satisfied
-        THEN 1 ELSE 0 END) AS satisfied,
-      SUM(CASE WHEN closed_in = 1 THEN closed_us - reported_us ELSE 0 END) AS handle_us_sum
-    FROM (
-      SELECT {unit} AS unit, c.reported_us, c.accepted_us, c.closed_us, c.deadline_us,
-        c.first_rework_us, c.first_extension_us, c.first_return_us, c.evaluated_us, c.satisfied,
-        CASE WHEN c.closed_us >= :start_us AND c.closed_us < :end_us THEN 1 ELSE 0 END
-          AS closed_in,
-        CASE WHEN {_OPEN_AT_END} THEN 1 ELSE 0 END AS open_end,
-        CASE WHEN {_OPEN_AT_END} AND c.deadline_us < :end_us THEN
-          CASE WHEN c.first_suspend_us IS NULL OR c.first_suspend_us >= :end_us THEN 1
-               WHEN {state_at_end} = 'suspended' THEN 0 ELSE 1 END
-        ELSE 0 END AS overdue
-      FROM cases c
-      WHERE c.reported_us < :end_us
-    ) AS per_case
-    GROUP BY unit
-    """
-    params = _period(start, end)
+    aggregates = _aggregates()
+    queries = []
     with _conn(engine_or_conn) as conn:
-        rows = conn.execute(typed_text(sql, params), params).fetchall()
+        sqlite = conn.dialect.name == "sqlite"
+        if by in ("department", "staff"):
+            column = "department" if by == "department" else "assignee"
+            hint = " INDEXED BY ix_cases_department_view" if sqlite and by == "department" else ""
+            queries.append(
+                f"SELECT c.{column} AS unit, {aggregates} FROM cases c{hint}"
+                " WHERE +c.reported_us < :end_us"
+                " AND (c.last_dispatch_us IS NULL OR c.last_dispatch_us < :end_us)"
+                f" GROUP BY c.{column}"
+            )
+            queries.append(
+                f"SELECT {unit_expression(by)} AS unit, {aggregates} FROM cases c"
+                " WHERE c.last_dispatch_us >= :end_us AND c.reported_us < :end_us GROUP BY 1"
+            )
+        else:
+            unit = unit_expression(by)
+            group = "" if by == "all" else f" GROUP BY {unit}"
+            queries.append(
+                f"SELECT {unit} AS unit, {aggregates} FROM cases c"
+                f" WHERE +c.reported_us < :end_us{group}"
+            )
+        params = _period(start, end)
+        rows = []
+        for sql in queries:
+            rows += conn.execute(typed_text(sql, params), params).fetchall()
     names = [*COUNT_COLUMNS[:-1], "handle_us_sum"]
     frame = pd.DataFrame.from_records(rows, columns=["unit", *names])
+    frame = frame[frame["reported"].notna()]  # an aggregate over no rows
     for col in names:
         frame[col] = pd.to_numeric(frame[col]).fillna(0).astype(np.int64)
+    key = frame["unit"].astype(object).where(frame["unit"].notna(), "\x00none")
+    frame = frame.drop(columns="unit").groupby(key.rename("unit"), sort=True).sum().reset_index()
+    frame["unit"] = frame["unit"].map(lambda u: None if u == "\x00none" else u).astype(object)
     frame["handle_hours_sum"] = frame.pop("handle_us_sum").astype(float) / 3.6e9
-    frame["unit"] = frame["unit"].astype(object).where(frame["unit"].notna(), None)
     return frame[["unit", *COUNT_COLUMNS]]
 
 
