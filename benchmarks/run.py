@@ -25,6 +25,7 @@ BENCHMARKS = [
     ("gistar", "bench_gistar.py", ["--cols", "200", "--rows", "100"]),
     ("hotspots_page", "bench_hotspots_page.py", ["--incidents", "200000", "--repeat", "1"]),
     ("intake", "bench_intake.py", ["--rows", "100000"]),
+    ("cases", "bench_cases.py", ["--cases", "50000", "--repeat", "1"]),
 ]
 
 

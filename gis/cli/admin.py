@@ -10,6 +10,7 @@ from pathlib import Path
 from gis import auth, demo, store
 from gis.cli._common import engine_from_args
 from gis.core.errors import GridLensError
+from gis.demo.cases import load_demo_cases
 
 
 def cmd_init(args) -> int:
@@ -38,6 +39,7 @@ def cmd_demo(args) -> int:
     district = demo.generate_district(seed=args.seed, track_days=args.track_days)
     t1 = time.perf_counter()
     written = demo.load_demo(engine, district)
+    written.update(load_demo_cases(engine, seed=args.seed))
     accounts = auth.ensure_demo_users(engine)
     t2 = time.perf_counter()
     truth_path = Path(args.truth_out) if args.truth_out else None

@@ -37,7 +37,8 @@ def load_demo(engine: Engine, demo: DemoDistrict, *, loaded_by: str = "demo") ->
     tracks = demo.tracks.copy()
     written: dict[str, int] = {}
     with engine.begin() as conn:
-        clear_tables(conn, [*reversed(DEMO_TABLES), "grid_edits"])
+        # cases refer to incidents: replacing the incidents replaces the cases too
+        clear_tables(conn, ["case_transitions", "cases", *reversed(DEMO_TABLES), "grid_edits"])
         written["grids"] = save_frame(conn, "grids", grids)
         written["staff"] = save_frame(conn, "staff", demo.staff.assign(active=True))
         written["streets"] = save_frame(

@@ -284,3 +284,118 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str | None] = mapped_column(Text)
+
+
+# --- cases: the closed loop (migration 0003) -----------------------------------------------------
+
+CASE_URGENCIES = ("general", "major", "emergency")
+CASE_LIMIT_TYPES = ("work_hour", "work_day", "natural_hour", "natural_day")
+#: the columns of the covering index the assessment query by department scans
+CASE_DEPARTMENT_VIEW = (
+    "department",
+    "reported_us",
+    "accepted_us",
+    "closed_us",
+    "deadline_us",
+    "ended_us",
+    "first_dispatch_us",
+    "last_dispatch_us",
+    "first_suspend_us",
+    "first_rework_us",
+    "first_extension_us",
+    "first_return_us",
+    "evaluated_us",
+    "satisfied",
+)
+
+
+class Case(Base):
+    """A case (案件) of the closed loop: the static facts of its report, and a stored view.
+
+    The truth of what happened to a case is its rows in ``case_transitions``. The columns from
+    ``state`` on are a stored view of them (current state, version, the times metrics need),
+    written with every transition and recomputable from the transitions alone
+    (``gis.cases.case_facts``); ``version`` is the number of transitions (optimistic locking).
+    The view's times (``*_us``) are integers: microseconds from 1970-01-01 of the naive
+    wall-clock time (not UTC), so that the assessment query compares numbers in narrow rows;
+    ``gis.store.cases`` turns them into datetimes and back.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # the assessment query by department reads this index alone, already in unit order
+        Index("ix_cases_department_view", *CASE_DEPARTMENT_VIEW),
+        # cases dispatched again after a period's end (their unit then is looked up)
+        Index("ix_cases_last_dispatch", "last_dispatch_us", "reported_us"),
+        CheckConstraint(_in("urgency", CASE_URGENCIES), name="ck_cases_urgency"),
+        CheckConstraint(
+            f"limit_type IS NULL OR {_in('limit_type', CASE_LIMIT_TYPES)}",
+            name="ck_cases_limit_type",
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_code: Mapped[str] = mapped_column(Text, unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    category_code: Mapped[str | None] = mapped_column(Text, index=True)
+    category_raw: Mapped[str | None] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(Text, default="general")
+    # the grids in force when the case was reported
+    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    grid_version: Mapped[int | None] = mapped_column(Integer)
+    grid_l2: Mapped[str | None] = mapped_column(Text, index=True)
+    grid_l1: Mapped[str | None] = mapped_column(Text, index=True)
+    co_departments: Mapped[str | None] = mapped_column(Text)
+    limit_value: Mapped[float | None] = mapped_column(Float)
+    limit_type: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    # stored view of the transitions
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text, index=True)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    reported_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    accepted_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_dispatch_us: Mapped[int | None] = mapped_column(BigInteger)
+    last_dispatch_us: Mapped[int | None] = mapped_column(BigInteger)
+    deadline_us: Mapped[int | None] = mapped_column(BigInteger)
+    closed_us: Mapped[int | None] = mapped_column(BigInteger)
+    ended_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_suspend_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_rework_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_extension_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_return_us: Mapped[int | None] = mapped_column(BigInteger)
+    evaluated_us: Mapped[int | None] = mapped_column(BigInteger)
+    supervised_us: Mapped[int | None] = mapped_column(BigInteger)
+    supervision_reply_us: Mapped[int | None] = mapped_column(BigInteger)
+    updated_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseTransition(Base):
+    """One step of a case (上报, 受理, 立案, 派遣 ...): from, to, who, when, why; the truth.
+
+    ``seq`` numbers a case's steps from 1 (the case's version after the step); times never go
+    back along ``seq``. ``department``/``assignee`` name who holds the case after a dispatch or
+    a return; ``deadline`` is the case deadline a step sets or moves (立案, 延期, 恢复).
+    """
+
+    __tablename__ = "case_transitions"
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str | None] = mapped_column(Text)
+    to_state: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[int | None] = mapped_column(Integer)
+    target_kind: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime)
+    result: Mapped[str | None] = mapped_column(Text)
