@@ -36,6 +36,10 @@ MINIMAL = {
     "hotspots": ["hotspots"],
     "kde": ["kde"],
     "emerging": ["emerging"],
+    "cases import": ["cases", "import", "c.csv"],
+    "cases metrics": ["cases", "metrics", "--by", "department", "--out", "m.csv"],
+    "cases overdue": ["cases", "overdue"],
+    "cases demo": ["cases", "demo"],
 }
 
 
