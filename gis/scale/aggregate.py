@@ -17,6 +17,7 @@ inner-only and would lose the outside points without a trace; it is not used.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import dask
 import dask.dataframe as dd
@@ -53,7 +54,7 @@ STEPS = ("day", "week", "month")
 #: Columns of the counts table.
 COUNT_COLUMNS = ("unit_id", "period", "category_code", "count")
 #: Why a point is not counted, in order of precedence.
-NOT_COUNTED_REASONS = ("no location", "no time", "outside")
+NOT_COUNTED_REASONS = ("no location", "outside", "no time")
 _KEYS = list(COUNT_COLUMNS[:3])
 _NAT = np.iinfo(np.int64).min
 #: Partial tables the local engine holds before combining them.
@@ -98,6 +99,12 @@ def metric_epsg(
     if source is None or not len(source):
         raise InputError("no grids and no points: cannot choose the fishnet's metric CRS")
     return int(metric_crs_for_points(source["lon"], source["lat"]).to_epsg())
+
+
+@lru_cache(maxsize=8)
+def _to_metric(epsg: int) -> pyproj.Transformer:
+    """WGS-84 to ``epsg`` (built once per process: building one takes 0.1-0.4 s)."""
+    return pyproj.Transformer.from_crs(4326, int(epsg), always_xy=True)
 
 
 def _district_level(grids: gpd.GeoDataFrame) -> str:
@@ -148,7 +155,7 @@ def unit_keys_of(
         elif spec.kind == "fishnet":
             if epsg is None:
                 raise InputError(f"counting by {spec} needs the metric CRS (epsg)")
-            tr = pyproj.Transformer.from_crs(4326, int(epsg), always_xy=True)
+            tr = _to_metric(int(epsg))
             x, y = tr.transform(np.where(located, lon, np.nan), np.where(located, lat, np.nan))
             cell = float(spec.cell_m)
             k = cell / FISHNET_BASE_M

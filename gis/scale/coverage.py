@@ -317,19 +317,21 @@ def reduce_coverage(
         spans["end"].to_numpy(dtype=np.int64),
     )
     grouped["max_gap_s"] = max_gaps(merged, p0, p1).reindex(grouped.index)
+    # times as datetimes before reindexing: a missing unit is NaT, never a float nanosecond
+    grouped["first_visit"] = grouped.pop("first_ns").to_numpy(np.int64).view("datetime64[ns]")
+    grouped["last_visit"] = grouped.pop("last_ns").to_numpy(np.int64).view("datetime64[ns]")
     wanted = set(grouped.index.astype(str))
     if unit_ids is not None:
         wanted |= {str(u) for u in unit_ids}
-    out = pd.DataFrame({"unit_id": sorted(wanted)})
-    out = out.merge(grouped.reset_index(), on="unit_id", how="left")
+    out = grouped.reindex(pd.Index(sorted(wanted), dtype=object, name="unit_id")).reset_index()
     out["visits"] = out["visits"].fillna(0).astype(np.int64)
     out["dwell_s"] = out["dwell_s"].fillna(0.0).astype(float)
     out["max_gap_s"] = out["max_gap_s"].fillna((p1 - p0) / NS).astype(float)
-    first = out["first_ns"].astype("Int64")
-    last = out["last_ns"].astype("Int64")
-    out["first_visit"] = pd.to_datetime(first, unit="ns").astype("datetime64[ns]")
-    out["last_visit"] = pd.to_datetime(last, unit="ns").astype("datetime64[ns]")
-    out["time_since_last_visit_s"] = ((p1 - last) / NS).astype(float)
+    for col in ("first_visit", "last_visit"):
+        out[col] = out[col].astype("datetime64[ns]")
+    last = out["last_visit"].to_numpy().view(np.int64)
+    since = (p1 - last) / NS
+    out["time_since_last_visit_s"] = np.where(out["last_visit"].isna(), np.nan, since)
     out["street_m"] = np.nan
     out["covered_m"] = np.nan
     out["covered_share"] = np.nan

@@ -4,6 +4,8 @@ members whose patrols cross midnight; written as partitioned GeoParquet folders.
 
 from __future__ import annotations
 
+import importlib
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -82,7 +84,7 @@ def make_fixes(staff: int = 6, days: int = 2, seed: int = 2) -> pd.DataFrame:
             steps = rng.normal(0, 1.2e-4, (n, 2)).cumsum(axis=0)
             x = np.clip(LON0 + (0.5 + s % 4) * CELL + steps[:, 0], LON0 - CELL, LON0 + 5 * CELL)
             y = np.clip(LAT0 + (0.5 + s // 2) * CELL + steps[:, 1], LAT0 - CELL, LAT0 + 5 * CELL)
-            dt = np.arange(n) * 20.0
+            dt = np.arange(n) * 20.0 + rng.uniform(0, 3, n).round(3)  # irregular clocks
             dt[n // 2 :] += 1200.0  # a 20-minute break: the track splits
             t = start + pd.to_timedelta(dt, unit="s")
             rows.append(
@@ -99,10 +101,43 @@ def make_fixes(staff: int = 6, days: int = 2, seed: int = 2) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def write_month_folders(frame: pd.DataFrame, folder, time_column: str, rows: int = 4000):
+    """``frame`` as plain Parquet (lon/lat columns) in ``month=YYYY-MM`` folders, several part
+    files each."""
+    month = frame[time_column].dt.strftime("%Y-%m").fillna("none")
+    for m, part in frame.groupby(month):
+        out = folder / f"month={m}"
+        out.mkdir(parents=True, exist_ok=True)
+        for i in range(0, len(part), rows):
+            part.iloc[i : i + rows].to_parquet(out / f"part-{i // rows}.parquet", index=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def incidents() -> pd.DataFrame:
+    return make_incidents(20_000)
+
+
+@pytest.fixture(scope="session")
+def incident_folder(tmp_path_factory, incidents):
+    return write_month_folders(incidents, tmp_path_factory.mktemp("incidents"), "occurred_at")
+
+
+@pytest.fixture(scope="session")
+def fixes() -> pd.DataFrame:
+    return make_fixes()
+
+
+@pytest.fixture(scope="session")
+def fix_folder(tmp_path_factory, fixes):
+    return write_month_folders(fixes, tmp_path_factory.mktemp("fixes"), "t", rows=1500)
+
+
 @pytest.fixture(scope="session")
 def dask_client():
     """A LocalCluster of 2 worker processes, 1 thread each, shared by the module's tests."""
     with client_for("dask", workers=2, memory_limit="1GB") as client:
+        client.run(importlib.import_module, "gis.scale")  # workers import the kernels once
         yield client
 
 
