@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from gis import store
 from gis.scale import client_for
 from gis.store import read_frame, save_frame
 
@@ -176,3 +177,13 @@ def load_store(engine, grids: gpd.GeoDataFrame, incidents: pd.DataFrame, fixes: 
         )
         save_frame(conn, "patrol_fixes", fx)
     return inc
+
+
+@pytest.fixture(scope="session")
+def stored(tmp_path_factory, grids):
+    """A SpatiaLite store with the small district's grids, incidents and fixes."""
+    path = tmp_path_factory.mktemp("store") / "city.db"
+    engine = store.open_store(str(path))
+    incidents = load_store(engine, grids, make_incidents(6000, seed=5), make_fixes(4, 2, seed=6))
+    yield engine, incidents
+    engine.dispose()

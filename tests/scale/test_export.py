@@ -23,18 +23,6 @@ from gis.store.cube import CubeFilter, load_cube
 from gis.store.pages import iter_incident_pages
 from gis.units import UnitSpec
 
-from .conftest import load_store, make_fixes, make_incidents
-
-
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory, grids):
-    """A SpatiaLite store with the small district's grids, incidents and fixes."""
-    path = tmp_path_factory.mktemp("store") / "city.db"
-    engine = store.open_store(str(path))
-    incidents = load_store(engine, grids, make_incidents(6000, seed=5), make_fixes(4, 2, seed=6))
-    yield engine, incidents
-    engine.dispose()
-
 
 def test_incidents_round_trip(stored, tmp_path):
     engine, incidents = stored
