@@ -26,6 +26,7 @@ from gis.scale.aggregate import (
     period_labels,
     prepare_grids,
     unit_keys_of,
+    unit_labels,
 )
 from gis.scale.buckets import (
     BUCKET_KEY,
@@ -122,6 +123,7 @@ __all__ = [
     "scan_points",
     "staff_bucket",
     "unit_keys_of",
+    "unit_labels",
     "worker_memory_limit",
     "write_points_file",
 ]

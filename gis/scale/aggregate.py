@@ -30,7 +30,7 @@ from distributed import Client
 
 from gis.core.errors import InputError
 from gis.core.geometry import REGULAR_LEVELS, local_metric_crs, metric_crs_for_points
-from gis.grids import OUTSIDE, grid_index
+from gis.grids import grid_index
 from gis.scale.cluster import ENGINES, dask_client
 from gis.scale.sources import PointFolder, scan_points
 from gis.units import FISHNET_BASE_M, UnitSpec, coarser_fishnet, fishnet_cells, h3_cells
@@ -47,6 +47,7 @@ __all__ = [
     "period_labels",
     "prepare_grids",
     "unit_keys_of",
+    "unit_labels",
 ]
 
 #: Time steps of an aggregate.
@@ -55,8 +56,10 @@ STEPS = ("day", "week", "month")
 COUNT_COLUMNS = ("unit_id", "period", "category_code", "count")
 #: Why a point is not counted, in order of precedence.
 NOT_COUNTED_REASONS = ("no location", "outside", "no time")
-_KEYS = list(COUNT_COLUMNS[:3])
+_KEYS = ["unit_key", "period_key", "category_code"]
 _NAT = np.iinfo(np.int64).min
+_PACK = np.int64(2**32)
+_HALF = np.int64(2**31)
 #: Partial tables the local engine holds before combining them.
 _COMBINE_EVERY = 16
 
@@ -118,18 +121,20 @@ def unit_keys_of(
     spec: UnitSpec,
     grids: gpd.GeoDataFrame | None = None,
     epsg: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The unit of each WGS-84 point, as integer keys into a table of unit ids.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unit of each WGS-84 point as an int64 key, the same in every process.
 
-    Unit ids are named as the store's cube names them (``gis.store.cube.Cube.unit_of_rows``):
-    grid codes, H3 cell strings, ``"{M}m_{ix}_{iy}"`` fishnet cells (lattice origin (0, 0) of
-    the metric CRS ``epsg``; a multiple of 50 m is taken from the stored 50-m lattice).
+    Keys: for grids the index of the grid in the grid index (sorted by code), for H3 the cell
+    (H3 cells are below 2**63), for fishnet cells the lattice column and row packed in one
+    integer (``ix * 2**32 + iy + 2**31``; lattice origin (0, 0) of the metric CRS ``epsg``, a
+    multiple of 50 m taken from the store's 50-m lattice). Integer keys make the partial
+    tables small and their reduce fast; :func:`unit_labels` names them once, at the end.
 
     Returns
     -------
     tuple
-        ``key`` (int64, -1 where not counted), ``table`` (object array of unit ids) and
-        ``reason`` (int8 index into :data:`NOT_COUNTED_REASONS` plus one; 0 counted).
+        ``key`` (int64; 0 where not counted) and ``reason`` (int8: 0 counted, else one plus
+        the index into :data:`NOT_COUNTED_REASONS`).
     """
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
@@ -142,7 +147,6 @@ def unit_keys_of(
         index = grid_index(grids, level=spec.level)
         key = index.locate(lon, lat)
         outside = key == len(index.polys)
-        table = index.labels[index.level]
     else:
         outside = np.zeros(len(lon), dtype=bool)
         if grids is not None:
@@ -150,28 +154,49 @@ def unit_keys_of(
             outside = district.locate(lon, lat) == len(district.polys)
         if spec.kind == "h3":
             cells = h3_cells(np.where(located, lon, np.nan), lat, int(spec.h3_resolution))
-            uniq, key = np.unique(cells, return_inverse=True)
-            table = np.array([h3.int_to_str(int(c)) if c else "" for c in uniq], dtype=object)
+            key = cells.astype(np.int64)
         elif spec.kind == "fishnet":
             if epsg is None:
                 raise InputError(f"counting by {spec} needs the metric CRS (epsg)")
-            tr = _to_metric(int(epsg))
-            x, y = tr.transform(np.where(located, lon, np.nan), np.where(located, lat, np.nan))
+            x, y = _to_metric(int(epsg)).transform(
+                np.where(located, lon, np.nan), np.where(located, lat, np.nan)
+            )
             cell = float(spec.cell_m)
             k = cell / FISHNET_BASE_M
             if abs(k - round(k)) < 1e-9 and k >= 1:
                 ix, iy = coarser_fishnet(*fishnet_cells(x, y, FISHNET_BASE_M), cell)
             else:
                 ix, iy = fishnet_cells(x, y, cell)
-            pairs = np.stack([ix, iy], axis=1)
-            uniq, key = np.unique(pairs, axis=0, return_inverse=True)
-            key = key.ravel()
-            table = np.array([f"{cell:g}m_{a}_{b}" for a, b in uniq.tolist()], dtype=object)
+            good = ix != np.iinfo(np.int64).min
+            key = np.where(good, ix * _PACK + (iy + _HALF), 0)
         else:
             raise InputError(f"cannot count by {spec}; use grid:LEVEL, h3:RES or fishnet:METRES")
     reason[(reason == 0) & outside] = 1 + NOT_COUNTED_REASONS.index("outside")
-    key = np.where(reason == 0, key, -1).astype(np.int64)
-    return key, np.asarray(table, dtype=object), reason
+    key = np.where(reason == 0, key, 0).astype(np.int64)
+    return key, reason
+
+
+def unit_labels(
+    keys: np.ndarray, spec: UnitSpec, grids: gpd.GeoDataFrame | None = None
+) -> np.ndarray:
+    """Unit ids (object array) of :func:`unit_keys_of` keys, named as the store's cube names
+    units (``gis.store.cube.Cube.unit_of_rows``): grid codes, H3 cell strings and
+    ``"{M}m_{ix}_{iy}"`` fishnet cells."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if spec.kind == "grid":
+        index = grid_index(grids, level=spec.level)
+        return index.labels[index.level][keys]
+    code, uniq = pd.factorize(keys)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    if spec.kind == "h3":
+        names = [h3.int_to_str(int(c)) if c else "" for c in uniq.tolist()]
+    else:
+        ix, rest = np.divmod(uniq, _PACK)
+        cell = float(spec.cell_m)
+        names = [
+            f"{cell:g}m_{a}_{b}" for a, b in zip(ix.tolist(), (rest - _HALF).tolist(), strict=True)
+        ]
+    return np.asarray(names, dtype=object)[code] if len(keys) else np.zeros(0, dtype=object)
 
 
 def period_keys(t: np.ndarray, step: str) -> np.ndarray:
@@ -207,12 +232,38 @@ def period_labels(keys: np.ndarray, step: str) -> np.ndarray:
 def _count_meta() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "unit_id": pd.Series([], dtype=object),
-            "period": pd.Series([], dtype=object),
+            "unit_key": pd.Series([], dtype=np.int64),
+            "period_key": pd.Series([], dtype=np.int64),
             "category_code": pd.Series([], dtype=object),
             "count": pd.Series([], dtype=np.int64),
         }
     )
+
+
+def _text(values) -> pd.Series:
+    """Labels as an ``object`` Series (pandas 3 would convert object arrays of text to Arrow
+    strings at every frame built; the kernels pass labels through without that cost)."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def _group_counts(u: np.ndarray, p: np.ndarray, c: np.ndarray):
+    """Distinct (unit, period, category) triples and how many of each, through one dense
+    integer key (``bincount`` when the key space is small, else a sort)."""
+    u_code, u_uniq = pd.factorize(u)
+    p_code, p_uniq = pd.factorize(p)
+    nu, npd, nc = len(u_uniq), len(p_uniq), int(c.max(initial=-1)) + 1
+    key = (u_code.astype(np.int64) * npd + p_code) * nc + c
+    size = nu * npd * nc
+    if 0 < size <= 4 * max(len(key), 1_000_000):
+        counts = np.bincount(key, minlength=size)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+    else:
+        keys, counts = np.unique(key, return_counts=True)
+    rest, ci = np.divmod(keys, max(nc, 1))
+    ui, pi = np.divmod(rest, max(npd, 1))
+    u_uniq, p_uniq = np.asarray(u_uniq, np.int64), np.asarray(p_uniq, np.int64)
+    return u_uniq[ui], p_uniq[pi], ci, counts.astype(np.int64)
 
 
 def count_partition(
@@ -227,41 +278,31 @@ def count_partition(
     Returns
     -------
     pandas.DataFrame
-        :data:`COUNT_COLUMNS`; points not counted are rows with ``unit_id`` ``"outside"``
-        (``gis.grids.OUTSIDE``), an empty ``period`` and the reason as ``category_code``, so
-        that one ``groupby().sum()`` reduces counts and accounting together.
+        ``unit_key, period_key, category_code, count`` (keys of :func:`unit_keys_of` and
+        :func:`period_keys`). Points not counted are rows with ``period_key`` the minimum int64
+        and the reason as ``category_code``, so that one ``groupby().sum()`` reduces counts and
+        accounting together.
     """
     if len(points) == 0:
         return _count_meta()
-    key, table, reason = unit_keys_of(points["lon"], points["lat"], spec, grids, epsg)
+    key, reason = unit_keys_of(points["lon"], points["lat"], spec, grids, epsg)
     pkey = period_keys(points["t"].to_numpy(), step)
-    no_time = (reason == 0) & (pkey == _NAT)
-    reason[no_time] = 1 + NOT_COUNTED_REASONS.index("no time")
+    reason[(reason == 0) & (pkey == _NAT)] = 1 + NOT_COUNTED_REASONS.index("no time")
     ok = reason == 0
-    cat, cats = pd.factorize(points["category_code"].to_numpy(dtype=object), sort=True)
-    grouped = (
-        pd.DataFrame({"u": key[ok], "p": pkey[ok], "c": cat[ok]})
-        .groupby(["u", "p", "c"], sort=True)
-        .size()
-    )
-    u, p, c = (grouped.index.get_level_values(i).to_numpy() for i in range(3))
-    counted = pd.DataFrame(
+    cat, cats = pd.factorize(points["category_code"], sort=True)
+    u, p, c, n = _group_counts(key[ok], pkey[ok], np.asarray(cat)[ok])
+    lost = np.bincount(reason, minlength=len(NOT_COUNTED_REASONS) + 1)[1:]
+    why = [(r, int(k)) for r, k in zip(NOT_COUNTED_REASONS, lost, strict=True) if k]
+    return pd.DataFrame(
         {
-            "unit_id": table[u] if len(u) else np.zeros(0, dtype=object),
-            "period": period_labels(p, step),
-            "category_code": np.asarray(cats, dtype=object)[c] if len(c) else np.zeros(0, object),
-            "count": grouped.to_numpy(dtype=np.int64),
+            "unit_key": np.concatenate([u, np.zeros(len(why), np.int64)]),
+            "period_key": np.concatenate([p, np.full(len(why), _NAT, np.int64)]),
+            "category_code": _text(
+                [*(np.asarray(cats, dtype=object)[c] if len(c) else []), *(r for r, _ in why)]
+            ),
+            "count": np.concatenate([n, np.array([k for _, k in why], np.int64)]),
         }
     )
-    lost = np.bincount(reason, minlength=len(NOT_COUNTED_REASONS) + 1)[1:]
-    rows = [(OUTSIDE, "", r, int(n)) for r, n in zip(NOT_COUNTED_REASONS, lost, strict=True) if n]
-    if rows:
-        extra = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
-        counted = pd.concat([counted, extra], ignore_index=True)
-    counted["unit_id"] = counted["unit_id"].astype(object)
-    counted["period"] = counted["period"].astype(object)
-    counted["category_code"] = counted["category_code"].astype(object)
-    return counted
 
 
 def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -301,21 +342,31 @@ class AggregateResult:
         return f"{line} ({detail})" if detail else line
 
 
-def _finish(frame: pd.DataFrame, spec: UnitSpec, step: str, engine: str) -> AggregateResult:
-    frame = frame.reset_index() if "unit_id" not in frame else frame
-    frame = pd.DataFrame(
+def _sorted_codes(labels: np.ndarray) -> np.ndarray:
+    """Integer codes of labels in their sorted order (to sort rows without comparing text)."""
+    return pd.factorize(labels, sort=True)[0]
+
+
+def _finish(frame: pd.DataFrame, spec: UnitSpec, step: str, engine: str, grids) -> AggregateResult:
+    frame = frame.reset_index() if "unit_key" not in frame else frame
+    pkey = frame["period_key"].to_numpy(dtype=np.int64)
+    lost = pkey == _NAT
+    reasons = {r: 0 for r in NOT_COUNTED_REASONS}
+    why = frame["category_code"].to_numpy(dtype=object)[lost]
+    for r, n in zip(why, frame["count"].to_numpy(dtype=np.int64)[lost], strict=True):
+        reasons[str(r)] += int(n)
+    units = unit_labels(frame["unit_key"].to_numpy(dtype=np.int64)[~lost], spec, grids)
+    periods = period_labels(pkey[~lost], step)
+    cats = frame["category_code"].to_numpy(dtype=object)[~lost]
+    order = np.lexsort((_sorted_codes(cats), _sorted_codes(periods), _sorted_codes(units)))
+    counts = pd.DataFrame(
         {
-            "unit_id": frame["unit_id"].astype(object).to_numpy(dtype=object),
-            "period": frame["period"].astype(object).to_numpy(dtype=object),
-            "category_code": frame["category_code"].astype(object).to_numpy(dtype=object),
-            "count": frame["count"].to_numpy(dtype=np.int64),
+            "unit_id": _text(units[order]),
+            "period": _text(periods[order]),
+            "category_code": _text(cats[order]),
+            "count": frame["count"].to_numpy(dtype=np.int64)[~lost][order],
         }
     )
-    lost = (frame["unit_id"] == OUTSIDE) & (frame["period"] == "")
-    reasons = {r: 0 for r in NOT_COUNTED_REASONS}
-    for r, n in frame[lost].groupby("category_code")["count"].sum().items():
-        reasons[str(r)] = int(n)
-    counts = frame[~lost].sort_values(_KEYS, kind="stable").reset_index(drop=True)
     counted = int(counts["count"].sum())
     outside = int(sum(reasons.values()))
     return AggregateResult(counts, counted, outside, counted + outside, spec, step, engine, reasons)
@@ -388,7 +439,7 @@ def aggregate(
             if len(parts) >= _COMBINE_EVERY:
                 parts = [_combine(parts)]
         frame = _combine(parts) if parts else _count_meta()
-        return _finish(frame, spec, step, engine)
+        return _finish(frame, spec, step, engine, grids)
     with dask_client(client) as c:
         if isinstance(source, PointFolder):
             ddf = source.to_dask()
@@ -397,6 +448,6 @@ def aggregate(
             ddf = dd.from_pandas(source.reset_index(drop=True), npartitions=n, sort=False)
         shipped = dask.delayed(grids, traverse=False) if grids is not None else None
         parts = ddf.map_partitions(count_partition, grids=shipped, meta=_count_meta(), **kw)
-        summed = parts.groupby(_KEYS, sort=False).sum()
+        summed = parts.groupby(_KEYS, sort=False).sum(split_out=True)
         frame = c.compute(summed).result()
-    return _finish(frame, spec, step, engine)
+    return _finish(frame, spec, step, engine, grids)

@@ -337,7 +337,6 @@ def reduce_coverage(
     out["covered_share"] = np.nan
     table = out[list(COVERAGE_COLUMNS) + _REST_COLUMNS]
     period = (pd.Timestamp(p0), pd.Timestamp(p1))
-    table.attrs["period"] = period
     return table, summary, period
 
 

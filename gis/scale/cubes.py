@@ -35,6 +35,7 @@ from gis.scale.aggregate import (
     period_keys,
     prepare_grids,
     unit_keys_of,
+    unit_labels,
 )
 from gis.scale.cluster import ENGINES, dask_client
 from gis.scale.sources import PointFolder, scan_points
@@ -78,7 +79,7 @@ def cube_partition(points: pd.DataFrame, grids: gpd.GeoDataFrame, epsg: int) -> 
     if not len(points):
         return _meta()
     spec = UnitSpec("grid", level="micro")
-    key, table, reason = unit_keys_of(points["lon"], points["lat"], spec, grids)
+    key, reason = unit_keys_of(points["lon"], points["lat"], spec, grids)
     day = period_keys(points["t"].to_numpy(), "day")
     reason[(reason == 0) & (day == _LOST_DAY)] = 1 + NOT_COUNTED_REASONS.index("no time")
     ok = reason == 0
@@ -90,7 +91,7 @@ def cube_partition(points: pd.DataFrame, grids: gpd.GeoDataFrame, epsg: int) -> 
             "day": day[ok],
             "category_code": points["category_code"].to_numpy(dtype=object)[ok],
             "source": points["source"].to_numpy(dtype=object)[ok],
-            "grid_code": table[key[ok]] if ok.any() else np.zeros(0, dtype=object),
+            "grid_code": unit_labels(key[ok], spec, grids),
             **{c: np.asarray(keys[c], dtype=np.int64) for c in _KEYS[4:]},
         }
     )

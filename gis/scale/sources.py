@@ -330,10 +330,11 @@ def normalize_points(
     out["t"] = parse_times(t.reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
     for name in _TEXT_COLUMNS[kind]:
         if name in columns:
-            values = frame[columns[name]].reset_index(drop=True).astype(object)
-            out[name] = values.where(values.notna(), "").astype(str).astype(object)
+            # pandas' Arrow-backed text: factorizing it is several times faster than objects
+            values = frame[columns[name]].reset_index(drop=True)
+            out[name] = values.astype("str").fillna("")
         else:
-            out[name] = pd.Series([""] * n, dtype=object)
+            out[name] = pd.Series([""] * n, dtype="str")
     return out
 
 

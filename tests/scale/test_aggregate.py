@@ -66,10 +66,12 @@ def scan_points_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_h3_ids_are_cell_strings(incidents):
     points = scan_points_frame(incidents.dropna(subset=["lon", "occurred_at"]).head(50))
-    counts = count_partition(points, UnitSpec.parse("h3:9"), "day")
-    assert counts["count"].sum() == 50
+    partial = count_partition(points, UnitSpec.parse("h3:9"), "day")
+    assert partial["count"].sum() == 50
     cell = h3.latlng_to_cell(points["lat"].iloc[0], points["lon"].iloc[0], 9)
-    assert cell in set(counts["unit_id"])
+    assert h3.str_to_int(cell) in set(partial["unit_key"])
+    counts = aggregate(points, "h3:9", "day").counts
+    assert cell in set(counts["unit_id"]) and counts["count"].sum() == 50
 
 
 def test_periods():
