@@ -315,7 +315,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="500k incidents, 1M fixes")
     parser.add_argument("--incidents", type=int, default=20_000_000)
     parser.add_argument("--fixes", type=int, default=50_000_000)
-    parser.add_argument("--per-bucket", type=int, default=1_000_000, help="fixes per staff bucket")
+    parser.add_argument("--per-bucket", type=int, default=500_000, help="fixes per staff bucket")
     parser.add_argument("--file-rows", type=int, default=1_000_000, help="incidents per file")
     parser.add_argument("--peer-incidents", type=int, help="default: all incidents")
     parser.add_argument("--peer-fixes", type=int, default=3_000_000)

@@ -40,9 +40,9 @@ __all__ = [
 
 #: The hive key of a staff bucket folder.
 BUCKET_KEY = "staff_bucket"
-#: Fixes per bucket a default layout aims at (one partition: ~1 GB of a worker's memory with
+#: Fixes per bucket a default layout aims at (one partition: ~1.5 GB of a worker's memory with
 #: its samples, presence and intervals).
-FIXES_PER_BUCKET = 1_000_000
+FIXES_PER_BUCKET = 500_000
 
 
 def staff_bucket(staff: pd.Series | np.ndarray, buckets: int) -> np.ndarray:

@@ -185,7 +185,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--buckets",
         type=int,
-        help="fixes: staff buckets (staff_bucket=NN folders; default ~1M fixes each)",
+        help="fixes: staff buckets (staff_bucket=NN folders; default ~500k fixes each)",
     )
     p.add_argument("--chunk", type=int, default=500_000, help="rows read from the store at once")
     p.add_argument("--force", action="store_true", help="replace a folder that is not empty")

@@ -2,8 +2,9 @@
 
 The partitions are staff buckets (:mod:`gis.scale.buckets`): each holds every fix of its staff
 members, so a track never straddles two partitions. On each, the patrol pipeline runs as it
-does for ``gridlens coverage`` on one machine (``gis.patrol.track_data``: cleaning, track
-splits, interpolation; ``gis.patrol.assign_units``; ``gis.patrol.presence``), per unit *and
+does for ``gridlens coverage`` on one machine (``gis.patrol.track_data``'s cleaning, track
+splits and interpolation, without the segments that only street coverage reads;
+``gis.patrol.assign_units``; ``gis.patrol.presence``), per unit *and
 staff member*. The reduce, in the calling process:
 
 - ``visits``: the sum over staff members (a visit is one staff member's: exact);
@@ -40,9 +41,10 @@ from gis.patrol import (
     CYCLE_MAX_SPEED_MPS,
     CleanResult,
     assign_units,
+    clean_fixes,
     default_period,
+    interpolate,
     presence,
-    track_data,
 )
 from gis.patrol.clock import NS, times_ns
 from gis.scale.buckets import bucket_groups, rebucket
@@ -192,16 +194,13 @@ def coverage_partition(
     summary = {k: 0 for k in _SUMMARY_COUNTS} | {"reasons": {}}
     if not len(frame):
         return CoveragePartial(_empty_presence(), merge_intervals([], [], []), summary)
-    data = track_data(
-        frame,
-        district=district,
-        max_speed_mps=max_speed_mps,
-        split_gap_s=split_gap_s,
-        step_s=step_s,
+    # the pipeline of gis.patrol.track_data, without the segments (street coverage only)
+    clean = clean_fixes(
+        frame, max_speed_mps=max_speed_mps, district=district, split_gap_s=split_gap_s
     )
-    summary = dict(data.clean.summary)
-    kept_t = times_ns(data.clean.fixes["t"].reset_index(drop=True))
-    samples = data.samples
+    summary = dict(clean.summary)
+    kept_t = times_ns(clean.fixes["t"].reset_index(drop=True))
+    samples = interpolate(clean.fixes, step_s=step_s)
     if not len(samples):
         return CoveragePartial(_empty_presence(), merge_intervals([], [], []), summary)
     t = times_ns(samples["t"].reset_index(drop=True))
@@ -390,7 +389,7 @@ def coverage(
         Where re-bucketed fixes go (default a temporary folder, removed afterwards; on a
         cluster of several machines give a folder every worker can read and write).
     buckets
-        Staff buckets when re-bucketing (default about a million fixes each).
+        Staff buckets when re-bucketing (default about 500,000 fixes each).
 
     Returns
     -------

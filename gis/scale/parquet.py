@@ -121,7 +121,7 @@ def export_fixes_parquet(
     Parameters
     ----------
     buckets
-        Staff buckets (default about a million fixes each: ``gis.scale.buckets.bucket_count``).
+        Staff buckets (default about 500,000 fixes each: ``gis.scale.buckets.bucket_count``).
         A bucket read across every month is one partition of ``gis.scale.coverage``.
     chunk, file_rows, overwrite
         As :func:`export_incidents_parquet`.
