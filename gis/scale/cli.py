@@ -37,9 +37,16 @@ __all__ = [
 ]
 
 
-def engine_options() -> argparse.ArgumentParser:
-    """The parent parser of ``--engine``, ``--scheduler`` and ``--workers``."""
+def engine_options(*, scratch: bool = False) -> argparse.ArgumentParser:
+    """The parent parser of ``--engine``, ``--scheduler`` and ``--workers`` (and ``--scratch``,
+    where fixes are re-bucketed by staff)."""
     parser = argparse.ArgumentParser(add_help=False)
+    if scratch:
+        parser.add_argument(
+            "--scratch",
+            help="an empty folder for fixes re-bucketed by staff, when the folder is not laid out "
+            "by staff_bucket (default a temporary folder; on a cluster, one every worker reads)",
+        )
     parser.add_argument(
         "--engine",
         choices=ENGINES,
@@ -160,7 +167,7 @@ def cmd_coverage_folder(args) -> int:
     with client_for(args.engine, args.scheduler, args.workers) as client:
         result = coverage(
             args.tracks, spec, grids=grids, engine=args.engine, client=client,
-            start=start, end=end, shift=args.shift,
+            start=start, end=end, shift=args.shift, scratch=getattr(args, "scratch", None),
         )  # fmt: skip
     table = result.table
     path = write_table(table, args.out)
