@@ -134,17 +134,16 @@ def cmd_aggregate(args) -> int:
 
 
 def wants_scale(args) -> bool:
-    """Whether ``gridlens coverage`` runs at city scale: ``--tracks`` is a Parquet folder or
-    file, or ``--engine dask`` was asked for."""
+    """Whether ``gridlens coverage`` runs at city scale: ``--tracks`` is a folder (of Parquet
+    files), or ``--engine dask`` was asked for (then ``--tracks`` may be one Parquet file)."""
     tracks = getattr(args, "tracks", None)
     if getattr(args, "engine", "local") == "dask":
-        if not tracks:
-            raise InputError("--engine dask reads a folder of fixes: give --tracks FOLDER")
+        if not tracks or not (
+            Path(tracks).is_dir() or Path(tracks).suffix.lower() in PARQUET_SUFFIXES
+        ):
+            raise InputError("--engine dask reads Parquet fixes: give --tracks FOLDER")
         return True
-    if not tracks:
-        return False
-    path = Path(tracks)
-    return path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES
+    return bool(tracks) and Path(tracks).is_dir()
 
 
 def cmd_coverage_folder(args) -> int:
