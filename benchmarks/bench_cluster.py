@@ -51,13 +51,11 @@ from gis.scale import (  # noqa: E402
     bucket_groups,
     bucket_labels,
     client_for,
-    count_partition,
     coverage,
     read_points_folder,
     scan_points,
     staff_bucket,
 )
-from gis.units import UnitSpec  # noqa: E402
 
 LON0, LAT0, CELL, SIDE = 113.60, 34.70, 0.005, 40  # 40 x 40 micro-grids of ~450 m x 550 m
 CATEGORIES = np.array([f"{a:02d}-{b:02d}" for a in range(1, 11) for b in range(1, 4)])
@@ -205,11 +203,9 @@ def _child(job: str, args: dict, queue) -> None:
     t0 = time.perf_counter()
     with PeakRss() as rss:
         if job == "peer_aggregate":
-            points = read_points_folder(args["folder"])
-            counts = count_partition(points, UnitSpec.parse("grid:micro"), "day", grids=grids)
-            lost = counts["unit_id"].eq("outside") & counts["period"].eq("")
-            out = counts[~lost].sort_values(["unit_id", "period", "category_code"])
+            points = read_points_folder(args["folder"])  # every incident in one frame
             rows = len(points)
+            out = aggregate(points, "grid:micro", "day", grids=grids, batch_rows=rows).counts
         elif job == "peer_coverage":
             folder = scan_points(args["folder"], "fixes")
             fixes = folder.read_files(args["files"])
