@@ -26,6 +26,7 @@ BENCHMARKS = [
     ("hotspots_page", "bench_hotspots_page.py", ["--incidents", "200000", "--repeat", "1"]),
     ("intake", "bench_intake.py", ["--rows", "100000"]),
     ("cases", "bench_cases.py", ["--cases", "50000", "--repeat", "1"]),
+    ("cluster", "bench_cluster.py", ["--quick"]),
 ]
 
 

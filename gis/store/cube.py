@@ -51,6 +51,7 @@ __all__ = [
     "load_cube",
     "months_of_incidents",
     "rebuild_cube",
+    "write_cube_rows",
 ]
 
 #: The unit families of the cube.
@@ -398,6 +399,64 @@ def add_to_cube(conn: Connection, incidents: pd.DataFrame) -> dict[str, int]:
         added[month] = int(len(mine["n"]))
     bump_data_version(conn)
     return added
+
+
+def write_cube_rows(conn: Connection, month: str, kind: str, rows: pd.DataFrame) -> int:
+    """Replace one month of one unit family with rows aggregated elsewhere (a cluster).
+
+    For a city whose raw incidents never enter the store: ``gis.scale`` aggregates partitioned
+    GeoParquet to the cube's own grain and writes each month here, so pages serve the counts
+    as if the incidents had been imported. Runs in the writer's transaction.
+
+    Parameters
+    ----------
+    month
+        ``YYYY-MM``; every row's ``day`` must fall in it.
+    kind
+        ``grid``, ``h3`` or ``fishnet``.
+    rows
+        ``day`` (dates or days since 1970-01-01), ``category_code``, ``source``, ``grid_code``
+        (the micro-grid; empty when none), the family's unit keys (``h3_r8`` .. ``h3_r11`` or
+        ``fx50, fy50``; 0 / the minimum int64 for none) and ``n`` (incidents). Rows with equal
+        keys are summed.
+
+    Returns
+    -------
+    int
+        Incidents written for the month.
+    """
+    if kind not in CUBE_KINDS:
+        raise StoreError(f"unknown cube kind {kind!r}; one of {', '.join(CUBE_KINDS)}")
+    day = rows["day"]
+    if not pd.api.types.is_integer_dtype(day):
+        day = (pd.to_datetime(day).to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
+    day = np.asarray(day, dtype=np.int64)
+    if len(day) and not (_month_key(day) == month).all():
+        raise StoreError(f"cube rows for {month} hold days of another month")
+    blank = pd.Series("", index=rows.index, dtype=object)
+    data = {
+        "day": day,
+        "cat": np.asarray(rows["category_code"].astype(object).fillna(""), dtype=str),
+        "src": np.asarray(rows.get("source", blank).astype(object).fillna(""), dtype=str),
+        "micro": np.asarray(rows.get("grid_code", blank).astype(object).fillna(""), dtype=str),
+        "n": rows["n"].to_numpy(dtype=np.int64),
+    }
+    data.update({c: rows[c].to_numpy(dtype=np.int64) for c in _UNIT_COLUMNS[kind]})
+    part = _partition(data, kind)
+    total = int(part["n"].sum())
+    conn.execute(
+        sa.text("DELETE FROM incident_cube WHERE month = :m AND kind = :k"), {"m": month, "k": kind}
+    )
+    if total:
+        conn.execute(
+            sa.text(
+                "INSERT INTO incident_cube (kind, month, payload, n_rows, n_incidents)"
+                " VALUES (:k, :m, :p, :r, :n)"
+            ),
+            {"k": kind, "m": month, "p": _encode(part), "r": len(part["n"]), "n": total},
+        )
+    bump_data_version(conn)
+    return total
 
 
 # ------------------------------------------------------------------------------ reading
