@@ -15,14 +15,25 @@ import sys
 from collections.abc import Sequence
 
 from gis import __version__
-from gis.cli import admin, cases, grids, hotspots, incidents, patrol, planning, tracks, users
+from gis.cli import (
+    admin,
+    cases,
+    grids,
+    hotspots,
+    incidents,
+    patrol,
+    planning,
+    scale,
+    tracks,
+    users,
+)
 from gis.cli._common import db_options
 from gis.core.errors import GridLensError
 
 __all__ = ["GROUPS", "build_parser", "main"]
 
 #: the command groups, in the order ``gridlens --help`` lists them
-GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots, cases)
+GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots, cases, scale)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from gis.cli._common import (
     read_store_incidents,
     units_options,
 )
+from gis.cli.scale import cmd_coverage_folder, engine_options, wants_scale
 from gis.core.errors import GridLensError, InputError
 from gis.core.geometry import district_outline
 from gis.incidents import read_incident_file
@@ -116,6 +117,8 @@ def _micro_grids_only(by: UnitSpec) -> UnitSpec:
 
 
 def cmd_coverage(args) -> int:
+    if wants_scale(args):  # a folder of Parquet fixes, or --engine dask: city scale
+        return cmd_coverage_folder(args)
     by = _micro_grids_only(args.by)
     inputs = _PatrolInputs(args)
     needs_grids = by.kind == "grid" or args.grids or not args.tracks
@@ -226,6 +229,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         "coverage",
         parents=[
             common,
+            engine_options(scratch=True),
             pin,
             period,
             units_options(

@@ -8,7 +8,7 @@
 - :mod:`~gis.scale.aggregate`: counts per unit x period x category (``gridlens aggregate``);
 - :mod:`~gis.scale.coverage`: patrol presence per unit (``gridlens coverage`` on a folder);
 - :mod:`~gis.scale.cubes`: a city's counts into the store's incident cube (``--into-db``);
-- :mod:`~gis.scale.cli`: the commands (``export-parquet``, ``aggregate``, ``coverage`` options).
+- :mod:`gis.cli.scale`: the commands (``export-parquet``, ``aggregate``, ``coverage`` options).
 
 Both engines run the same partition functions on the same partitions; integer sums and an
 ordered reduce make ``engine="dask"`` equal ``engine="local"`` exactly.
