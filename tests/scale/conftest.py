@@ -73,7 +73,7 @@ def make_incidents(n: int, seed: int = 1) -> pd.DataFrame:
     )
 
 
-def make_fixes(staff: int = 6, days: int = 2, seed: int = 2) -> pd.DataFrame:
+def make_fixes(staff: int = 5, days: int = 2, seed: int = 2) -> pd.DataFrame:
     """Random walks at walking speed, a fix every 20 s, evening shifts crossing midnight, a
     break of 20 minutes in each shift (a new track), some jitter outside the district."""
     rng = np.random.default_rng(seed)
@@ -81,7 +81,7 @@ def make_fixes(staff: int = 6, days: int = 2, seed: int = 2) -> pd.DataFrame:
     for s in range(staff):
         for d in range(days):
             start = pd.Timestamp("2025-02-01 21:00") + pd.Timedelta(days=d, minutes=7 * s)
-            n = 3 * 180  # three hours
+            n = 2 * 180  # two hours
             steps = rng.normal(0, 1.2e-4, (n, 2)).cumsum(axis=0)
             x = np.clip(LON0 + (0.5 + s % 4) * CELL + steps[:, 0], LON0 - CELL, LON0 + 5 * CELL)
             y = np.clip(LAT0 + (0.5 + s // 2) * CELL + steps[:, 1], LAT0 - CELL, LAT0 + 5 * CELL)
@@ -116,12 +116,14 @@ def write_month_folders(frame: pd.DataFrame, folder, time_column: str, rows: int
 
 @pytest.fixture(scope="session")
 def incidents() -> pd.DataFrame:
-    return make_incidents(20_000)
+    return make_incidents(8_000)
 
 
 @pytest.fixture(scope="session")
 def incident_folder(tmp_path_factory, incidents):
-    return write_month_folders(incidents, tmp_path_factory.mktemp("incidents"), "occurred_at")
+    return write_month_folders(
+        incidents, tmp_path_factory.mktemp("incidents"), "occurred_at", rows=1500
+    )
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +133,7 @@ def fixes() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def fix_folder(tmp_path_factory, fixes):
-    return write_month_folders(fixes, tmp_path_factory.mktemp("fixes"), "t", rows=1500)
+    return write_month_folders(fixes, tmp_path_factory.mktemp("fixes"), "t", rows=800)
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +186,6 @@ def stored(tmp_path_factory, grids):
     """A SpatiaLite store with the small district's grids, incidents and fixes."""
     path = tmp_path_factory.mktemp("store") / "city.db"
     engine = store.open_store(str(path))
-    incidents = load_store(engine, grids, make_incidents(6000, seed=5), make_fixes(4, 2, seed=6))
+    incidents = load_store(engine, grids, make_incidents(3000, seed=5), make_fixes(3, 2, seed=6))
     yield engine, incidents
     engine.dispose()

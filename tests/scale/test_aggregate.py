@@ -33,7 +33,7 @@ def test_dask_equals_local(by, incident_folder, grids, dask_client):
 @pytest.mark.parametrize("by", UNITS)
 def test_local_equals_one_partition(by, incidents, incident_folder, grids):
     """Partitioning never changes a count: the folder in batches equals all points at once."""
-    from_folder = aggregate(incident_folder, by, "week", grids=grids, batch_rows=3000)
+    from_folder = aggregate(incident_folder, by, "week", grids=grids, batch_rows=700)
     points = scan_points(incident_folder).read_files(scan_points(incident_folder).files)
     whole = aggregate(points, by, "week", grids=grids, batch_rows=10**9)
     pd.testing.assert_frame_equal(from_folder.counts, whole.counts)

@@ -26,7 +26,7 @@ from gis.units import UnitSpec
 
 def test_incidents_round_trip(stored, tmp_path):
     engine, incidents = stored
-    result = export_incidents_parquet(engine, tmp_path / "inc", chunk=1000, file_rows=900)
+    result = export_incidents_parquet(engine, tmp_path / "inc", chunk=500, file_rows=400)
     assert result.rows == len(incidents)
     assert (
         set(result.months) == {"2025-01", "2025-02"} and sum(result.months.values()) == result.rows
@@ -48,8 +48,8 @@ def test_incidents_round_trip(stored, tmp_path):
 
 def test_pages_by_id(stored):
     engine, incidents = stored
-    pages = list(iter_incident_pages(engine, chunk=2500))
-    assert [len(p) for p in pages][:2] == [2500, 2500]
+    pages = list(iter_incident_pages(engine, chunk=1000))
+    assert [len(p) for p in pages][:2] == [1000, 1000] and len(pages) == -(-len(incidents) // 1000)
     ids = pd.concat(pages)["id"]
     assert ids.is_monotonic_increasing and ids.is_unique and len(ids) == len(incidents)
 
