@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benchmarks._common import best_of, result_line  # noqa: E402
-from gis import viz  # noqa: E402
 from gis import hotspots as hs  # noqa: E402
+from gis import viz  # noqa: E402
 from gis.views import home  # noqa: E402
 from gis.views import hotspots as hv  # noqa: E402
 

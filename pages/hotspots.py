@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from gis import ui, viz
-from gis.core.errors import InputError
 from gis.views import hotspots as hv
 
 ui.page("view")
