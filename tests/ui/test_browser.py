@@ -40,7 +40,9 @@ def test_analyst_flow_offline(demo_db):
         guard.check()
         guard.screenshot("home_zh")
         # switch to English
-        page.get_by_text("English", exact=True).click()
+        page.get_by_role("radiogroup", name="语言 / Language").get_by_text(
+            "English", exact=True
+        ).click()
         guard.settle()
         page.get_by_text("Beicheng (demo)").first.wait_for(timeout=60_000)
         assert page.get_by_text("New incidents this week").count() >= 1
