@@ -6,7 +6,7 @@ Modules, one concept each:
 - ``clocks``: deadlines, elapsed and remaining time for the four limit types.
 - ``limits``: time limits per category, urgency and stage (``data/case_limits.csv``).
 - ``routing``: the two lists (执法清单 / 服务清单) and the suggested dispatch target, with reasons.
-- ``states``: the states and steps of a case.
+- ``states``: the states and steps of a case; ``stages``: the per-stage clocks.
 - ``facts``: a case's stored view recomputed from its transitions.
 - ``locate``: the grids in force when a case was reported.
 - ``workflow``: report a case and take steps (illegal ones and lost updates refused).
@@ -56,6 +56,7 @@ from gis.cases.routing import (
     route_targets,
     suggest_route,
 )
+from gis.cases.stages import STAGES, stage_clocks
 from gis.cases.states import STATES, STEPS, state_label
 from gis.cases.workflow import CaseConflict, IllegalTransition, act, allowed_steps, report_case
 
@@ -72,6 +73,7 @@ __all__ = [
     "LIMIT_TYPES",
     "METRIC_COLUMNS",
     "RouteSuggestion",
+    "STAGES",
     "STATES",
     "STEPS",
     "STREET_TEAM",
@@ -108,6 +110,7 @@ __all__ = [
     "report_case",
     "route_targets",
     "state_label",
+    "stage_clocks",
     "suggest_route",
     "view_after",
 ]

@@ -8,8 +8,8 @@ case's incident is created or, when an incident with the case id exists, linked.
 
 Rules
 -----
-- Columns are found by the shared guesser (``gis.io.columns.detect_columns`` for the fields cases
-  share with incidents, ``CASE_NAMES`` for the case-only ones); ``mapping``/``columns`` override.
+- Columns are found by THE column guesser (``gis.io.columns.detect_columns`` with
+  ``CASE_FIELDS``); ``mapping``/``columns`` override it.
 - An explicit deadline column wins over the category's limit: with one, the file is the
   authority and a row with an empty deadline has none (``fill_deadlines=True`` gives such rows
   the limit); without one, every case gets its category's limit (``data/case_limits.csv``, by
@@ -26,7 +26,6 @@ Rules
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,15 +40,16 @@ from gis.cases.calendar import WorkCalendar
 from gis.cases.clocks import deadlines
 from gis.cases.facts import case_facts
 from gis.cases.limits import limits_for, normalize_urgency, read_case_limits
-from gis.cases.locate import locate_cases
+from gis.cases.locate import locate_cases, store_case_incidents
 from gis.cases.routing import STREET_TEAM, TEAM_NAMES
 from gis.core import coords, settings
 from gis.core.errors import InputError
 from gis.core.times import parse_times
 from gis.io import accounting_line, read_source
-from gis.io.columns import detect_columns, read_mapping_file
+from gis.io.columns import CASE_FIELDS, ColumnMapping, detect_columns, read_mapping_file
 from gis.store import cases as case_store
-from gis.store.frames import read_frame, save_frame
+from gis.store.batches import record_import_batch
+from gis.store.frames import read_frame
 from gis.taxonomy import (
     UNCLASSIFIED,
     map_categories,
@@ -58,94 +58,18 @@ from gis.taxonomy import (
     read_departments,
 )
 
-#: the fields of a case history row
-CASE_TARGETS = (
-    "case_id",
-    "reported_at",
-    "category",
-    "department",
-    "deadline",
-    "closed_at",
-    "lon",
-    "lat",
-    "grid_code",
-    "status",
-    "source",
-    "urgency",
-    "address",
-    "description",
-    "accepted_at",
-    "dispatched_at",
-    "handled_at",
-    "satisfaction",
-    "co_departments",
-)
-# fmt: off
-#: exact header names of the case-only fields (compared normalised), best first
-CASE_NAMES: dict[str, tuple[str, ...]] = {
-    "deadline": ("deadline", "due date", "due", "处置时限", "办结时限", "办理时限", "截止时间",
-                 "应结案时间", "应办结时间", "时限", "到期时间", "sla due", "target dt",
-                 "target date", "sla target dt"),
-    "grid_code": ("grid code", "grid", "网格编码", "网格编号", "网格代码", "所属网格", "网格"),
-    "accepted_at": ("accepted at", "受理时间", "签收时间"),
-    "dispatched_at": ("dispatched at", "派遣时间", "派单时间", "转办时间"),
-    "handled_at": ("handled at", "处置时间", "处置完成时间", "办理完成时间", "反馈时间"),
-    "satisfaction": ("satisfaction", "满意度", "评价", "回访结果", "回访满意度", "评价结果"),
-    "co_departments": ("co departments", "协办部门", "协办单位", "配合部门"),
-}
-# fmt: on
-#: incident fields of ``gis.io.columns.detect_columns`` -> case fields
-_FROM_INCIDENT = {
-    "external_id": "case_id",
-    "reported_at": "reported_at",
-    "occurred_at": "reported_at",
-    "category_code": "category",
-    "department": "department",
-    "closed_at": "closed_at",
-    "lon": "lon",
-    "lat": "lat",
-    "status": "status",
-    "source": "source",
-    "severity": "urgency",
-    "address": "address",
-    "description": "description",
-}
+#: the fields of a case history row (THE column guesser's case schema)
+CASE_TARGETS = CASE_FIELDS.fields
 _REFUSED = re.compile(r"不予受理|不受理|退件|rejected|refused|not accepted|invalid", re.I)
 _VOIDED = re.compile(r"作废|撤销|撤件|void|cancel|duplicate|重复", re.I)
 _CLOSED = re.compile(r"结案|办结|已关闭|^closed$|^resolved$|^completed$", re.I)
 _FUTURE = pd.Timedelta(minutes=10)
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-./]+", " ", str(normalize_label(str(name)))).strip()
-
-
-def detect_case_columns(columns, sample: pd.DataFrame | None = None) -> dict[str, str]:
-    """``{case field: file column}`` guessed from the headers (Chinese and English names).
-
-    The case-only fields (deadline, grid code, accepted/dispatched/handled times, satisfaction,
-    co-departments) are matched first, so that ``受理时间`` is the acceptance and not the report;
-    the rest come from the incident guesser. Without a close-time column, a handling-time column
-    stands for it.
-    """
-    cols = [str(c) for c in columns]
-    normed = {c: _norm(c) for c in cols}
-    found: dict[str, str] = {}
-    for target, names in CASE_NAMES.items():
-        for name in names:
-            hits = [c for c in cols if normed[c] == name and c not in found.values()]
-            if hits:
-                found[target] = hits[0]
-                break
-    rest = [c for c in cols if c not in found.values()]
-    sample_rest = sample[rest] if sample is not None else None
-    for field_name, column in detect_columns(rest, sample_rest).items():
-        target = _FROM_INCIDENT.get(field_name)
-        if target and target not in found:
-            found[target] = column
-    if "closed_at" not in found and "handled_at" in found:
-        found["closed_at"] = found["handled_at"]
-    return found
+def detect_case_columns(columns, sample: pd.DataFrame | None = None) -> ColumnMapping:
+    """``{case field: file column}`` guessed from the headers (``detect_columns`` with
+    ``CASE_FIELDS``: 案件编号, 上报时间, 受理时间, 处置时限, 网格编码, 满意度, Due Date ...)."""
+    return detect_columns(columns, sample, schema=CASE_FIELDS)
 
 
 @dataclass
@@ -188,7 +112,10 @@ def _text(table: pd.DataFrame, mapping: dict[str, str], name: str) -> pd.Series:
 def _times(table, mapping, name, tz) -> tuple[pd.Series, pd.Series]:
     """Parsed times and a mask of text that is present but unreadable."""
     text = _text(table, mapping, name)
-    parsed = parse_times(text, tz=tz) if text.notna().any() else pd.Series(pd.NaT, index=text.index)
+    if text.notna().any():
+        parsed = parse_times(text, source_tz=tz)
+    else:
+        parsed = pd.Series(pd.NaT, index=text.index)
     parsed = pd.Series(parsed.to_numpy(dtype="datetime64[ns]"), index=text.index)
     return parsed, text.notna() & parsed.isna()
 
@@ -251,7 +178,7 @@ def import_cases(
     crs
         Coordinates' system: ``wgs84`` (default), ``cgcs2000``, ``gcj02``, ``bd09`` or EPSG.
     tz
-        Zone of times without an offset.
+        Zone of the file's times without an offset (stored as the district's wall clock).
     calendar
         Working calendar for the category limits (default ``data/calendar.csv``).
     outside
@@ -272,24 +199,16 @@ def import_cases(
         table = pd.DataFrame(table.drop(columns=table.geometry.name)).astype("string")
         table["__lon"] = pd.Series(gpd.GeoSeries(geo).x.to_numpy(), index=table.index)
         table["__lat"] = pd.Series(gpd.GeoSeries(geo).y.to_numpy(), index=table.index)
-    cmap = detect_case_columns(table.columns, table.head(500))
-    if "__lon" in table:
-        cmap.update(lon="__lon", lat="__lat")
+    detected = detect_case_columns(table.columns, table.head(500))
     overrides: dict[str, str | None] = {}
+    if "__lon" in table:
+        overrides.update(lon="__lon", lat="__lat")
     if isinstance(mapping, str | Path):
         overrides.update(read_mapping_file(mapping))
     elif mapping:
         overrides.update(mapping)
     overrides.update(columns or {})
-    for target, column in overrides.items():
-        if target not in CASE_TARGETS:
-            raise InputError(f"unknown case field {target!r}; one of {', '.join(CASE_TARGETS)}")
-        if column in (None, ""):
-            cmap.pop(target, None)
-        elif column not in table.columns:
-            raise InputError(f"column {column!r} (for {target}) is not in the file")
-        else:
-            cmap[target] = str(column)
+    cmap = dict(detected.with_overrides(overrides, [str(c) for c in table.columns]))
     if "reported_at" not in cmap:
         raise InputError(
             f"{info.name}: no report time column (上报时间, reported_at, Created Date ...); "
@@ -505,14 +424,15 @@ def _write(engine, result: CaseImportResult, rows, steps, imported_by: str) -> N
         "transitions": result.transitions,
     }
     with engine.begin() as conn:
-        batch = case_store.open_case_batch(
+        batch = record_import_batch(
             conn,
+            kind="cases",
             file_name=result.file_name,
             imported_by=imported_by,
             total=result.total,
             imported=result.imported,
             rejected=len(result.rejected),
-            details=json.dumps(details, ensure_ascii=False, default=str),
+            details=details,
         )
         result.batch_id = batch
         linked = case_store.incident_ids_by_external_id(conn, rows["case_code"])
@@ -540,7 +460,7 @@ def _write(engine, result: CaseImportResult, rows, steps, imported_by: str) -> N
             geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
             crs=4326,
         )[new]
-        save_frame(conn, "incidents", incidents)
+        store_case_incidents(conn, incidents)
         incident_ids = case_store.incident_ids_by_external_id(conn, rows["case_code"])
         result.incidents_created, result.incidents_linked = int(new.sum()), int((~new).sum())
         cases = rows[["case_code", "source", "category_code", "category_raw", "urgency"]].copy()
@@ -561,4 +481,4 @@ def _write(engine, result: CaseImportResult, rows, steps, imported_by: str) -> N
         case_store.insert_transitions(conn, steps)
 
 
-__all__ = ["CASE_NAMES", "CASE_TARGETS", "CaseImportResult", "detect_case_columns", "import_cases"]
+__all__ = ["CASE_TARGETS", "CaseImportResult", "detect_case_columns", "import_cases"]

@@ -1,4 +1,5 @@
-"""Where a case is: its grids in force when it was reported, from a point or a named grid.
+"""Where a case is: its grids in force when it was reported, from a point or a named grid; and
+its incident, stored as the incident intake stores one.
 
 A case keeps the micro-grid (``grid_code``, with the ``grid_version`` in force then) and its
 level-2 and level-1 ancestors, so it stays attributable to the grids of its time after the map
@@ -12,8 +13,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from sqlalchemy.engine import Connection
 
 from gis.grids import OUTSIDE, assign_points_at
+from gis.store.cube import add_to_cube, fishnet_epsg
+from gis.store.frames import save_frame
+from gis.units import unit_keys
 
 #: the columns ``locate_cases`` returns
 LOCATION_COLUMNS = ("grid_code", "grid_version", "grid_l2", "grid_l1", "lon", "lat", "located")
@@ -135,4 +140,25 @@ def locate_cases(
     return out
 
 
-__all__ = ["LOCATION_COLUMNS", "locate_cases"]
+def store_case_incidents(conn: Connection, incidents: gpd.GeoDataFrame) -> int:
+    """Write the incidents of new cases as the incident intake does: with the unit keys every
+    page aggregates on (H3 cells, fishnet), merged into the cube, in the caller's transaction.
+
+    Returns
+    -------
+    int
+        Incidents written.
+    """
+    if len(incidents) == 0:
+        return 0
+    frame = incidents.copy()
+    lon = shapely.get_x(frame.geometry.to_numpy())
+    lat = shapely.get_y(frame.geometry.to_numpy())
+    for col, keys in unit_keys(lon, lat, fishnet_epsg(conn, lon, lat)).items():
+        frame[col] = keys
+    save_frame(conn, "incidents", frame)
+    add_to_cube(conn, frame)
+    return len(frame)
+
+
+__all__ = ["LOCATION_COLUMNS", "locate_cases", "store_case_incidents"]

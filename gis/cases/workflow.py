@@ -20,7 +20,6 @@ from datetime import datetime
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from gis.auth import PermissionDenied, User
@@ -28,7 +27,7 @@ from gis.cases.calendar import WorkCalendar
 from gis.cases.clocks import WORKING_TYPES, add_time, deadline, elapsed_ns
 from gis.cases.facts import view_after
 from gis.cases.limits import URGENCIES, limits_for, read_case_limits
-from gis.cases.locate import locate_cases
+from gis.cases.locate import locate_cases, store_case_incidents
 from gis.cases.routing import (
     HIGHER_PLATFORM,
     STREET_TEAM,
@@ -47,7 +46,7 @@ from gis.cases.states import (
 )
 from gis.core.errors import EditConflict, InputError
 from gis.store import cases as case_store
-from gis.store.frames import read_frame, save_frame
+from gis.store.frames import read_frame
 from gis.taxonomy import read_departments, read_taxonomy
 
 
@@ -132,23 +131,6 @@ def _conflict(conn: Connection, case: dict, seen: int) -> CaseConflict:
         f"(now version {case['version']}, {state_label(case['state'])}); nothing was written - "
         "reload the case and decide again"
     )
-
-
-def _last_suspension(conn: Connection, case_id: int) -> dict:
-    row = (
-        conn.execute(
-            sa.select(case_store.TRANSITIONS)
-            .where(
-                case_store.TRANSITIONS.c.case_id == case_id,
-                case_store.TRANSITIONS.c.action == "suspend",
-            )
-            .order_by(case_store.TRANSITIONS.c.seq.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row)
 
 
 def act(
@@ -283,7 +265,7 @@ def _apply_rules(conn, row, transition, department, assignee, result, calendar) 
                 deadline(current, row["limit_value"], row["limit_type"], calendar=calendar)
             )
     elif action == "resume":
-        paused = _last_suspension(conn, row["id"])
+        paused = case_store.last_transition(conn, row["id"], "suspend")
         transition["to_state"] = paused["from_state"]
         if current is not None:
             working = row["limit_type"] in WORKING_TYPES
@@ -418,7 +400,7 @@ def report_case(
                 geometry=gpd.points_from_xy([where["lon"]], [where["lat"]]),
                 crs=4326,
             )
-            save_frame(conn, "incidents", incident)
+            store_case_incidents(conn, incident)
             incident_id = case_store.incident_ids_by_external_id(conn, [code])[code]
         first = {"action": "report", "to_state": "reported", "seq": 1, "at": when}
         view = view_after(None, first)
@@ -439,17 +421,11 @@ def report_case(
             **view,
         }
         case_id = case_store.insert_case(conn, values)
-        conn.execute(
-            sa.insert(case_store.TRANSITIONS).values(
-                case_id=case_id,
-                seq=1,
-                action="report",
-                from_state=None,
-                to_state="reported",
-                actor=name,
-                at=when,
-            )
-        )
+        case_store.insert_transition(
+            conn,
+            {"case_id": case_id, "seq": 1, "action": "report", "from_state": None,
+             "to_state": "reported", "actor": name, "at": when},
+        )  # fmt: skip
         return case_store.read_case(conn, case_id)
 
 

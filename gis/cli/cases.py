@@ -1,7 +1,6 @@
 """``gridlens cases ...``: deadlines, case history import, workflow steps, metrics, red light.
 
-Registered by ``gis.cli.build_parser`` through ``add_commands(sub, common)`` (the convention of
-the ``gis/cli/`` package: this module becomes ``gis/cli/cases.py``). Each command parses its
+One command group of ``gis.cli`` (``add_commands(sub, common)``). Each command parses its
 arguments, calls ``gis.cases`` and prints; library errors reach the user as one line.
 
 - ``cases deadline --start T --limit N --type TYPE [--pause A/B ...] [--calendar F]``: the
@@ -38,45 +37,25 @@ from gis.cases import (
     state_label,
     suggest_route,
 )
+from gis.cli._common import engine_from_args
 from gis.core.errors import InputError
+from gis.core.times import parse_time_arg
 from gis.demo.cases import load_demo_cases
+from gis.io.tables import write_table
 from gis.store import cases as case_store
 
 _TIME_HELP = "YYYY-MM-DD HH:MM[:SS]"
 
 
 def parse_time(text: str | None, what: str = "time") -> pd.Timestamp | None:
-    """A CLI time (``YYYY-MM-DD[ HH:MM[:SS]]``) or None; ``InputError`` on anything else."""
-    if text is None or not str(text).strip():
-        return None
-    try:
-        value = pd.Timestamp(str(text).strip())
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"{what} {text!r} is not a time ({_TIME_HELP})") from exc
-    if value.tzinfo is not None:
-        raise InputError(f"{what} {text!r}: give the local wall-clock time without an offset")
-    return value
+    """A CLI time (``YYYY-MM-DD[ HH:MM[:SS]]``, wall clock) or None; ``InputError`` otherwise."""
+    return parse_time_arg(text, name=what)
 
 
 def _calendar(args) -> WorkCalendar:
     if getattr(args, "calendar", None) or getattr(args, "slots", None):
         return WorkCalendar.from_csv(args.calendar, slots=args.slots)
     return default_calendar()
-
-
-def _write(frame: pd.DataFrame, path: str) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix == ".xlsx":
-        frame.to_excel(out, index=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    elif suffix == ".csv":
-        frame.to_csv(out, index=False, encoding="utf-8-sig")
-    else:
-        raise InputError(f"{out.name}: write .csv, .xlsx or .parquet")
-    return out
 
 
 def cmd_deadline(args) -> int:
@@ -103,7 +82,7 @@ def cmd_deadline(args) -> int:
 
 def cmd_import(args) -> int:
     """Import a file of case histories."""
-    engine = store.open_store(args.db)
+    engine = engine_from_args(args)
     columns = {}
     for item in args.field or []:
         target, sep, source = item.partition("=")
@@ -144,7 +123,7 @@ def cmd_import(args) -> int:
 
 def cmd_metrics(args) -> int:
     """Metrics per unit to a CSV/Excel file, with a short printout."""
-    engine = store.open_store(args.db)
+    engine = engine_from_args(args)
     table = case_metrics(
         engine,
         args.by,
@@ -153,7 +132,7 @@ def cmd_metrics(args) -> int:
         weights=ScoreWeights.parse(args.weights),
         bands=GradeBands.parse(args.bands),
     )
-    path = _write(table, args.out)
+    path = write_table(table, args.out)
     shown = table[["unit", "reported", "closed", "on_time_close_rate", "score", "grade"]]
     print(shown.head(args.top).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {len(table):,} units to {path}")
@@ -162,11 +141,11 @@ def cmd_metrics(args) -> int:
 
 def cmd_overdue(args) -> int:
     """The red-light list."""
-    engine = store.open_store(args.db)
+    engine = engine_from_args(args)
     at = parse_time(args.at, "--at")
     light = red_light(engine, at, calendar=_calendar(args))
     if args.out:
-        path = _write(light, args.out)
+        path = write_table(light, args.out)
         print(f"wrote {len(light):,} overdue cases to {path}")
     cols = ["case_code", "category_code", "department", "deadline", "overdue_hours", "state"]
     if len(light):
@@ -185,7 +164,7 @@ def cmd_route(args) -> int:
 
 def cmd_show(args) -> int:
     """A case's steps, state, version and allowed next steps."""
-    engine = store.open_store(args.db)
+    engine = engine_from_args(args)
     key = int(args.case) if args.case.isdigit() else args.case
     case = case_store.read_case(engine, key) or case_store.read_case(engine, args.case)
     if case is None:
@@ -202,7 +181,7 @@ def cmd_show(args) -> int:
 
 def cmd_act(args) -> int:
     """Take one step on a case (refused when the version moved on)."""
-    engine = store.open_store(args.db)
+    engine = engine_from_args(args)
     key = int(args.case) if args.case.isdigit() else args.case
     case = act(
         engine,
@@ -227,7 +206,7 @@ def cmd_act(args) -> int:
 
 def cmd_demo(args) -> int:
     """Load the demo district's case histories (the demo district must be loaded)."""
-    engine = store.open_store(args.db)
+    engine = engine_from_args(args)
     if store.count_rows(engine, "incidents") == 0:
         raise InputError("the database has no incidents: run 'gridlens demo' first")
     written = load_demo_cases(engine, seed=args.seed)
@@ -244,7 +223,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     cal.add_argument("--calendar", help="calendar CSV date,kind (default data/calendar.csv)")
     cal.add_argument("--slots", help="working slots, default 08:00-12:00,14:00-18:00")
 
-    p = csub.add_parser("deadline", parents=[cal], help="deadline of a time limit")
+    p = csub.add_parser("deadline", parents=[common, cal], help="deadline of a time limit")
     p.add_argument("--start", required=True, help=f"when the clock starts ({_TIME_HELP})")
     p.add_argument("--limit", required=True, type=float, help="the limit, e.g. 2 or 0.5")
     p.add_argument("--type", required=True, choices=LIMIT_TYPES, help="the limit's type")
@@ -287,7 +266,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=20, help="rows to print")
     p.set_defaults(func=cmd_overdue)
 
-    p = csub.add_parser("route", help="the suggested dispatch target of a category, with why")
+    p = csub.add_parser(
+        "route", parents=[common], help="the suggested dispatch target of a category, with why"
+    )
     p.add_argument("category", help="minor class, e.g. 05-05")
     p.add_argument("--at", help="the day (default today)")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")

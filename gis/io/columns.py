@@ -158,6 +158,11 @@ _CASE_NAMES: dict[str, tuple[str, ...]] = {
         "target dt", "sla target",
     ),
     "closed_at": _INCIDENT_NAMES["closed_at"],
+    # the steps between report and close a case history may carry (after closed_at: a file
+    # with only 处置完成时间 has it as its close time)
+    "accepted_at": ("accepted at", "受理时间", "签收时间"),
+    "dispatched_at": ("dispatched at", "派遣时间", "派单时间", "转办时间"),
+    "handled_at": ("handled at", "处置时间", "处置完成时间", "办理完成时间", "反馈时间"),
     "status": _INCIDENT_NAMES["status"],
     "source": _INCIDENT_NAMES["source"],
     "urgency": ("urgency", "紧急程度", "等级", "级别", "priority", "severity"),

@@ -332,6 +332,26 @@ def write_transition(
     return True
 
 
+def insert_transition(conn: Connection, transition: dict) -> None:
+    """Insert one transition row as given (``case_id``, ``seq`` and the step's columns)."""
+    conn.execute(sa.insert(TRANSITIONS).values(**transition))
+
+
+def last_transition(conn: Connection, case_id: int, action: str) -> dict | None:
+    """The case's last transition of one kind of step (e.g. its last 挂起), or None."""
+    row = (
+        conn.execute(
+            sa.select(TRANSITIONS)
+            .where(TRANSITIONS.c.case_id == int(case_id), TRANSITIONS.c.action == action)
+            .order_by(TRANSITIONS.c.seq.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
 def replace_view(conn: Connection, views: pd.DataFrame) -> int:
     """Overwrite the stored view of cases (``id`` plus ``VIEW_COLUMNS``), e.g. after a rebuild."""
     cols = [c for c in VIEW_COLUMNS if c in views.columns]
@@ -353,36 +373,6 @@ def delete_cases(conn: Connection) -> None:
     """Delete every case and transition (the incidents stay)."""
     conn.execute(sa.text("DELETE FROM case_transitions"))
     conn.execute(sa.text("DELETE FROM cases"))
-
-
-def open_case_batch(
-    conn: Connection,
-    *,
-    file_name: str | None,
-    imported_by: str,
-    total: int,
-    imported: int,
-    rejected: int,
-    details: str | None = None,
-    kind: str = "cases",
-) -> int:
-    """Record an import of case histories in ``import_batches``; returns its id (RETURNING)."""
-    table = models.ImportBatch.__table__
-    result = conn.execute(
-        sa.insert(table)
-        .values(
-            kind=kind,
-            file_name=file_name,
-            imported_by=imported_by,
-            imported_at=datetime.now().replace(microsecond=0),
-            total=int(total),
-            imported=int(imported),
-            rejected=int(rejected),
-            details=details,
-        )
-        .returning(table.c.id)
-    )
-    return int(result.scalar_one())
 
 
 # --- the assessment query ----------------------------------------------------------------------
@@ -587,9 +577,10 @@ __all__ = [
     "incident_ids_by_external_id",
     "insert_case",
     "insert_cases",
+    "insert_transition",
+    "last_transition",
     "insert_transitions",
     "metric_counts",
-    "open_case_batch",
     "overdue_open_cases",
     "read_case",
     "read_cases",

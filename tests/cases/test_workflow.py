@@ -341,10 +341,10 @@ def test_stored_view_equals_the_view_recomputed_from_transitions(db):
         pd.testing.assert_series_equal(a, b, check_names=False, check_dtype=False, obj=col)
 
 
-def test_migration_0003_up_and_down(engine):
+def test_migration_0004_up_and_down(engine):
     tables = {"cases", "case_transitions"}
     assert tables <= set(sa.inspect(engine).get_table_names())
-    migrate.downgrade(engine, "0002")
+    migrate.downgrade(engine, "0003")
     assert not tables & set(sa.inspect(engine).get_table_names())
     migrate.upgrade(engine)
     assert tables <= set(sa.inspect(engine).get_table_names())
