@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +52,24 @@ def worker_memory_limit(workers: int, total_bytes: int | None = None) -> int:
     memory shared out, at least 1 GiB."""
     total = total_bytes if total_bytes is not None else psutil.virtual_memory().total
     return max(_MIN_WORKER_BYTES, int(total * _MEMORY_SHARE / max(1, workers)))
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Start worker processes with an empty ``__main__``.
+
+    Worker processes are *spawned*: each re-imports the parent's ``__main__`` from its file.
+    Inside Streamlit (and its AppTest) ``__main__`` is the page script, so every worker would
+    run the page (sign-in, database, widgets) and fail to start. The kernels live in
+    ``gis.scale`` and are pickled by reference, so workers need nothing from ``__main__``.
+    """
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 @contextmanager
@@ -101,14 +121,15 @@ def client_for(
     n = machine_workers() if workers is None else int(workers)
     if n < 1:
         raise InputError(f"workers must be at least 1, got {n}")
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=processes,
-        memory_limit=memory_limit if memory_limit is not None else worker_memory_limit(n),
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    with _bare_main():
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=processes,
+            memory_limit=memory_limit if memory_limit is not None else worker_memory_limit(n),
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
     client = Client(cluster)
     try:
         yield client
