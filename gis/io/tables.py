@@ -65,7 +65,11 @@ def write_table(
             raise InputError(f"{out.name}: no unit geometry for a map file; write .csv")
         return write_geo_file(geo, out)
     if suffix == ".parquet":
-        frame.to_parquet(out, index=False)  # a GeoDataFrame becomes GeoParquet
+        # pandas stores ``attrs`` as JSON in the Parquet metadata: a Timestamp there (a
+        # coverage table's period) fails the write, and the attrs are not part of the table
+        plain = frame.copy(deep=False)
+        plain.attrs = {}
+        plain.to_parquet(out, index=False)  # a GeoDataFrame becomes GeoParquet
         return out
     plain = pd.DataFrame(frame)
     if isinstance(frame, gpd.GeoDataFrame):  # geometry as WKT text in CSV and Excel
