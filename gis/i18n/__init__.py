@@ -20,6 +20,7 @@ from gis.i18n import (
     catalog_hotspots,
     catalog_patrol,
     catalog_rectification,
+    catalog_reports,
     catalog_users,
 )
 
@@ -47,6 +48,7 @@ CATALOGUE: dict[str, dict[str, str]] = merge_catalogs(
     catalog_patrol.CATALOG,
     catalog_rectification.CATALOG,
     catalog_data.CATALOG,
+    catalog_reports.CATALOG,
 )
 
 

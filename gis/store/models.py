@@ -399,3 +399,35 @@ class CaseTransition(Base):
     target_kind: Mapped[str | None] = mapped_column(Text)
     deadline: Mapped[datetime | None] = mapped_column(DateTime)
     result: Mapped[str | None] = mapped_column(Text)
+
+
+# --- period reports: the archive (migration 0005_reports) ---------------------------------------
+
+REPORT_KINDS = ("daily", "weekly", "monthly")
+REPORT_FORMATS = ("html", "xlsx", "pdf")
+
+
+class ReportArchive(Base):
+    """A period report generated into the archive (日碰头 / 周点评 / 月通报): its period, when and
+    by whom or what (a user, ``cron``, ``systemd``) it was made, its format and its bytes."""
+
+    __tablename__ = "report_archive"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REPORT_KINDS), name="ck_report_archive_kind"),
+        CheckConstraint(_in("format", REPORT_FORMATS), name="ck_report_archive_format"),
+        CheckConstraint(_in("lang", ("zh", "en")), name="ck_report_archive_lang"),
+        Index("ix_report_archive_period", "kind", "period_start"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[datetime] = mapped_column(DateTime)
+    period_end: Mapped[datetime] = mapped_column(DateTime)
+    lang: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(Text)
+    generated_at: Mapped[datetime] = mapped_column(DateTime)
+    generated_by: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,171 @@
+"""Catalogue texts (zh/en): the period reports (日碰头 / 周点评 / 月通报) and the Reports page."""
+
+from __future__ import annotations
+
+CATALOG: dict[str, dict[str, str]] = {
+    # report kinds and titles
+    "reports.kind.daily": {"zh": "日碰头", "en": "Daily huddle"},
+    "reports.kind.weekly": {"zh": "周点评", "en": "Weekly review"},
+    "reports.kind.monthly": {"zh": "月通报", "en": "Monthly bulletin"},
+    "reports.doc_title": {
+        "zh": "{district}{kind}（{period}）",
+        "en": "{district} {kind} ({period})",
+    },
+    "reports.generated": {
+        "zh": "生成时间 {at}，由 {by} 生成；GridLens，可离线打开",
+        "en": "Generated {at} by {by}; GridLens, opens offline",
+    },
+    "reports.district": {"zh": "本街道", "en": "The sub-district"},
+    # section titles
+    "reports.sec.actions": {"zh": "需要处理的事项", "en": "What to act on"},
+    "reports.sec.headline": {"zh": "主要指标（环比、同比）", "en": "Headline numbers"},
+    "reports.sec.categories": {"zh": "问题类别变化", "en": "Categories"},
+    "reports.sec.hotspots": {"zh": "新增与加剧热点", "en": "New and intensifying hot spots"},
+    "reports.sec.overdue": {"zh": "超期案件与红灯网格", "en": "Overdue cases and red-light grids"},
+    "reports.sec.rankings": {"zh": "部门与网格红黑榜", "en": "Department and grid rankings"},
+    "reports.sec.patrol": {"zh": "巡查盲区", "en": "Patrol gaps"},
+    "reports.sec.plans": {"zh": "联合整治进展", "en": "Joint rectification plans"},
+    # headline metrics
+    "reports.m.incidents": {"zh": "事件数", "en": "Incidents"},
+    "reports.m.reported": {"zh": "上报案件数", "en": "Cases reported"},
+    "reports.m.closed": {"zh": "结案数", "en": "Cases closed"},
+    "reports.m.close_rate": {"zh": "结案率", "en": "Close rate"},
+    "reports.m.on_time_close_rate": {"zh": "按期结案率", "en": "On-time close rate"},
+    "reports.m.overdue_open": {"zh": "超期未结案数", "en": "Overdue open cases"},
+    "reports.m.satisfaction_rate": {"zh": "回访满意率", "en": "Satisfaction rate"},
+    "reports.m.score": {"zh": "综合考核得分", "en": "Assessment score"},
+    # column headers
+    "reports.col.metric": {"zh": "指标", "en": "Metric"},
+    "reports.col.value": {"zh": "本期", "en": "This period"},
+    "reports.col.previous": {"zh": "上期", "en": "Previous period"},
+    "reports.col.prev_change": {"zh": "环比", "en": "vs previous"},
+    "reports.col.last_year": {"zh": "去年同期", "en": "Same period last year"},
+    "reports.col.ly_change": {"zh": "同比", "en": "vs last year"},
+    "reports.col.p_prev": {"zh": "环比p值", "en": "p (vs previous)"},
+    "reports.col.p_ly": {"zh": "同比p值", "en": "p (vs last year)"},
+    "reports.col.category": {"zh": "问题类别", "en": "Category"},
+    "reports.col.count": {"zh": "本期事件数", "en": "Incidents"},
+    "reports.col.change": {"zh": "变化", "en": "Change"},
+    "reports.col.p_value": {"zh": "p值", "en": "p-value"},
+    "reports.col.grid": {"zh": "网格", "en": "Grid"},
+    "reports.col.grid_code": {"zh": "网格编码", "en": "Grid code"},
+    "reports.col.name": {"zh": "名称", "en": "Name"},
+    "reports.col.pattern": {"zh": "热点类型", "en": "Pattern"},
+    "reports.col.trend_z": {"zh": "趋势z值", "en": "Trend z"},
+    "reports.col.case": {"zh": "案件编号", "en": "Case"},
+    "reports.col.department": {"zh": "处置部门", "en": "Department"},
+    "reports.col.deadline": {"zh": "处置时限", "en": "Deadline"},
+    "reports.col.overdue_hours": {"zh": "超期小时", "en": "Hours overdue"},
+    "reports.col.supervision": {"zh": "督办待回复", "en": "Supervision pending"},
+    "reports.col.overdue_open": {"zh": "超期未结案", "en": "Overdue open"},
+    "reports.col.max_overdue": {"zh": "最长超期小时", "en": "Longest overdue (h)"},
+    "reports.col.rank": {"zh": "名次", "en": "Rank"},
+    "reports.col.list": {"zh": "榜单", "en": "List"},
+    "reports.col.unit": {"zh": "单位", "en": "Unit"},
+    "reports.col.due": {"zh": "应结案数", "en": "Due"},
+    "reports.col.grade": {"zh": "等级", "en": "Grade"},
+    "reports.col.reason": {"zh": "原因", "en": "Reason"},
+    "reports.col.gap_score": {"zh": "盲区得分", "en": "Gap score"},
+    "reports.col.plan": {"zh": "整治方案", "en": "Plan"},
+    "reports.col.status": {"zh": "状态", "en": "Status"},
+    "reports.col.period": {"zh": "整治时段", "en": "Period"},
+    "reports.col.verdict": {"zh": "成效评价", "en": "Verdict"},
+    "reports.col.wdq": {"zh": "WDQ", "en": "WDQ"},
+    "reports.col.action": {"zh": "事项", "en": "Action"},
+    "reports.red_list": {"zh": "红榜", "en": "Best"},
+    "reports.black_list": {"zh": "黑榜", "en": "Worst"},
+    "reports.dept_rank": {"zh": "部门", "en": "Departments"},
+    "reports.grid_rank": {"zh": "二级网格", "en": "Level-2 grids"},
+    # notes and charts
+    "reports.sig_note": {
+        "zh": "* 变化显著（精确检验 p < 0.05）；计数小时以精确泊松/二项检验判断，百分比为日均比较。",
+        "en": "* significant change (exact test, p < 0.05); counts compared as daily rates with "
+        "the exact Poisson (binomial) test.",
+    },
+    "reports.none": {"zh": "无", "en": "None"},
+    "reports.no_tracks": {
+        "zh": "本期没有巡查轨迹，无法计算巡查盲区。",
+        "en": "No patrol tracks in the period: no gaps to compute.",
+    },
+    "reports.no_plans": {
+        "zh": "本期没有进行中的整治方案。",
+        "en": "No plan under way in the period.",
+    },
+    "reports.no_hotspots": {
+        "zh": "本期没有新增或加剧的热点。",
+        "en": "No new or intensifying hot spot in the period.",
+    },
+    "reports.window": {
+        "zh": "时空热点分析窗口：{start} 至 {end}（按{step}）",
+        "en": "Emerging hot spot window: {start} to {end} (by {step})",
+    },
+    "reports.step.day": {"zh": "日", "en": "day"},
+    "reports.step.week": {"zh": "周", "en": "week"},
+    "reports.step.month": {"zh": "月", "en": "month"},
+    "reports.chart.trend": {
+        "zh": "事件数走势（本期为红色）",
+        "en": "Incidents per step (this period in red)",
+    },
+    "reports.chart.map": {
+        "zh": "各微网格事件数；蓝框为新增/加剧热点，红点为红灯网格",
+        "en": "Incidents per micro-grid; blue outline: new/intensifying hot spot; red dot: "
+        "red-light grid",
+    },
+    "reports.chart.scores": {"zh": "部门考核得分", "en": "Department scores"},
+    "reports.more": {"zh": "另有{n}条未列出", "en": "{n} more not listed"},
+    "reports.pattern.New Hot Spot": {"zh": "新增热点", "en": "New hot spot"},
+    "reports.pattern.Intensifying Hot Spot": {"zh": "加剧热点", "en": "Intensifying hot spot"},
+    # what to act on
+    "reports.act.incidents_up": {
+        "zh": "事件数环比上升{pct:.0f}%（显著，p={p:.3g}），重点是{category}。",
+        "en": "Incidents rose {pct:.0f}% on the previous period (significant, p={p:.3g}), led "
+        "by {category}.",
+    },
+    "reports.act.category_up": {
+        "zh": "{category}环比上升{pct:.0f}%（显著），安排专项处置。",
+        "en": "{category} rose {pct:.0f}% (significant): plan a targeted response.",
+    },
+    "reports.act.hotspots": {
+        "zh": "新增/加剧热点{n}处，优先派人：{grids}。",
+        "en": "{n} new or intensifying hot spots; send people first to {grids}.",
+    },
+    "reports.act.overdue": {
+        "zh": "清理超期未结案件{n}件，其中{sup}件督办待回复；最严重的是{grid}（{k}件）。",
+        "en": "Clear {n} overdue open cases ({sup} with a supervision awaiting reply); worst "
+        "grid {grid} ({k} cases).",
+    },
+    "reports.act.black": {
+        "zh": "约谈{unit}：考核得分{score:.1f}（{grade}），按期结案率{rate:.0%}。",
+        "en": "Call in {unit}: score {score:.1f} ({grade}), on-time close rate {rate:.0%}.",
+    },
+    "reports.act.patrol": {"zh": "补巡：{reason}。", "en": "Patrol: {reason}."},
+    "reports.act.plan": {
+        "zh": "复盘整治方案“{name}”：{verdict}。",
+        "en": "Review the plan '{name}': {verdict}.",
+    },
+    "reports.act.nothing": {
+        "zh": "本期没有需要特别处理的事项。",
+        "en": "Nothing stands out in this period.",
+    },
+    # the Reports page
+    "reports.title": {"zh": "定期报告", "en": "Period reports"},
+    "reports.kind": {"zh": "报告类型", "en": "Report"},
+    "reports.day": {"zh": "报告期内任一天", "en": "A day in the period"},
+    "reports.period": {"zh": "报告期", "en": "Period"},
+    "reports.lang": {"zh": "报告语言", "en": "Report language"},
+    "reports.preview": {"zh": "预览", "en": "Preview"},
+    "reports.download": {"zh": "下载 {fmt}", "en": "Download {fmt}"},
+    "reports.archive": {"zh": "报告存档", "en": "Archive"},
+    "reports.save": {"zh": "生成并存档", "en": "Generate into the archive"},
+    "reports.saved": {"zh": "已存档（编号 {id}）", "en": "Archived (id {id})"},
+    "reports.empty_archive": {"zh": "存档为空。", "en": "The archive is empty."},
+    "reports.pick_archived": {"zh": "下载存档的报告", "en": "Download an archived report"},
+    "reports.arch.kind": {"zh": "类型", "en": "Kind"},
+    "reports.arch.start": {"zh": "开始", "en": "Start"},
+    "reports.arch.end": {"zh": "结束", "en": "End"},
+    "reports.arch.format": {"zh": "格式", "en": "Format"},
+    "reports.arch.generated_at": {"zh": "生成时间", "en": "Generated"},
+    "reports.arch.generated_by": {"zh": "生成者", "en": "Generated by"},
+    "reports.arch.size": {"zh": "大小（字节）", "en": "Size (bytes)"},
+    "reports.arch.lang": {"zh": "语言", "en": "Language"},
+}
