@@ -14,7 +14,8 @@ Roles (``PERMISSIONS`` is the single source of truth):
 ``analyst``
     reads everything (``view``).
 ``leader``
-    an analyst who may also save joint rectification plans (``save_plan``).
+    an analyst who may also save joint rectification plans (``save_plan``) and open the period
+    reports and their archive (``view_reports``).
 ``grid_admin``
     an analyst who may edit grids (``edit_grids``), but only the grids assigned to them
     (``users.grid_codes``) and their descendants; see ``can_edit_grid``.
@@ -62,10 +63,18 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_USERNAME_LENGTH = 64
 
 #: Every action the application checks, and what each role may do.
-ACTIONS = ("view", "save_plan", "edit_grids", "manage_users", "edit_taxonomy", "import_data")
+ACTIONS = (
+    "view",
+    "save_plan",
+    "edit_grids",
+    "manage_users",
+    "edit_taxonomy",
+    "import_data",
+    "view_reports",
+)
 PERMISSIONS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"view"}),
-    "leader": frozenset({"view", "save_plan"}),
+    "leader": frozenset({"view", "save_plan", "view_reports"}),
     "grid_admin": frozenset({"view", "edit_grids"}),
     "admin": frozenset(ACTIONS),
 }

@@ -180,7 +180,7 @@ def test_last_active_admin_cannot_be_disabled(engine):
 
 EXPECTED = {
     "analyst": {"view"},
-    "leader": {"view", "save_plan"},
+    "leader": {"view", "save_plan", "view_reports"},
     "grid_admin": {"view", "edit_grids"},
     "admin": set(auth.ACTIONS),
 }

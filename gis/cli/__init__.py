@@ -23,6 +23,7 @@ from gis.cli import (
     incidents,
     patrol,
     planning,
+    report,
     scale,
     tracks,
     users,
@@ -33,7 +34,7 @@ from gis.core.errors import GridLensError
 __all__ = ["GROUPS", "build_parser", "main"]
 
 #: the command groups, in the order ``gridlens --help`` lists them
-GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots, cases, scale)
+GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots, cases, report, scale)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -148,6 +148,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Nothing stands out in this period.",
     },
     # the Reports page
+    "nav.reports": {"zh": "定期报告", "en": "Reports"},
     "reports.title": {"zh": "定期报告", "en": "Period reports"},
     "reports.kind": {"zh": "报告类型", "en": "Report"},
     "reports.day": {"zh": "报告期内任一天", "en": "A day in the period"},

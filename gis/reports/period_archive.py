@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from gis import store
 from gis.core.errors import GridLensError
 from gis.reports.period_excel import period_excel_bytes
 from gis.reports.period_html import render_period_html
@@ -23,6 +24,7 @@ from gis.reports.period_model import PeriodReport, build_period_report
 from gis.reports.period_pdf import period_pdf_bytes
 from gis.reports.periods import ReportPeriod
 from gis.store import reports as archive_rows
+from gis.store.reports import archived_bytes, list_archive
 
 #: the output formats (file suffixes)
 FORMATS = ("html", "xlsx", "pdf")
@@ -58,6 +60,12 @@ def render_report(
     if fmt == "pdf":
         return period_pdf_bytes(r, lang, generated_by)
     raise ReportFailed(f"unknown report format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+def latest_report_day(engine: Engine) -> date | None:
+    """The last day with an incident on record (the page's default day), or None."""
+    _, last = store.incident_time_range(engine)
+    return None if last is None else last.date()
 
 
 def report_file_name(period: ReportPeriod, lang: str, fmt: str) -> str:
@@ -180,8 +188,11 @@ __all__ = [
     "GeneratedReport",
     "MEDIA_TYPES",
     "ReportFailed",
+    "archived_bytes",
     "format_of",
     "generate_report",
+    "latest_report_day",
+    "list_archive",
     "render_report",
     "report_file_name",
 ]

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from gis.i18n import t
 from gis.reports.briefing_html import _cjk_font
 from gis.reports.period_model import PeriodReport
-from gis.viz.palettes import YL_OR_RD, hex_color
+from gis.viz.palettes import YL_OR_RD, class_breaks, hex_color
 
 #: the red of the current period and of red-light grids, the blue of hot spot outlines
 RED, BLUE, GREY = "#d62728", "#1f4e9c", "#9e9e9e"
@@ -83,9 +83,10 @@ def map_figure(r: PeriodReport, lang: str) -> Figure:
     micro = r.micro
     counts = r.patterns.set_index("unit_id")["count"].reindex(micro["unit_id"]).fillna(0)
     values = counts.to_numpy(dtype=float)
-    top = float(np.nanmax(values)) if len(values) and np.nanmax(values) > 0 else 1.0
     palette = [hex_color(c) for c in YL_OR_RD]
-    idx = np.minimum((values / top * (len(palette) - 1)).round().astype(int), len(palette) - 1)
+    edges = class_breaks(values)  # quantile classes, as the pages' choropleths
+    idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    idx = np.minimum(idx, len(palette) - 1)
     face = [palette[i] for i in idx]
     micro.plot(ax=ax, color=face, edgecolor="#ffffff", linewidth=0.3)
     hot = micro[micro["unit_id"].isin(set(r.hotspots["unit_id"]))]

@@ -113,7 +113,7 @@ class _Pages:
         )
 
     def heading(self, s: str, size: float) -> None:
-        self.need(size * _PT * 2.2 + 0.6)  # keep a heading with something under it
+        self.need(size * _PT * 2.2 + 1.2)  # keep a heading with something under it
         self.y += size * _PT * 0.6
         self.text(s, size, weight="bold")
         self.y += size * _PT * 1.5

@@ -24,6 +24,7 @@ PAGES = [
     ("pages/rectification.py", "nav.rectification", ":material/handshake:", "view"),
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
     ("pages/data.py", "nav.data", ":material/upload_file:", "view"),
+    ("pages/reports.py", "nav.reports", ":material/summarize:", "view_reports"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
 ]
 
