@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("intake", "bench_intake.py", ["--rows", "100000"]),
     ("cases", "bench_cases.py", ["--cases", "50000", "--repeat", "1"]),
     ("cluster", "bench_cluster.py", ["--quick"]),
+    ("reports", "bench_reports.py", ["--incidents", "200000", "--repeat", "1"]),
 ]
 
 
