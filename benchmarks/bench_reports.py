@@ -46,9 +46,9 @@ def scaled_incidents(incidents: pd.DataFrame, n: int, seed: int = 0) -> pd.DataF
     rng = np.random.default_rng(seed)
     reps = int(np.ceil(n / len(incidents)))
     big = pd.concat([incidents] * reps, ignore_index=True).iloc[:n].copy()
-    shift = pd.to_timedelta(rng.integers(-90, 91, len(big)), unit="min")
-    shift[: len(incidents)] = pd.Timedelta(0)
-    t = big["occurred_at"] + shift
+    minutes = rng.integers(-90, 91, len(big))
+    minutes[: len(incidents)] = 0  # the first copy is the demo itself
+    t = big["occurred_at"] + pd.to_timedelta(minutes, unit="min")
     lo, hi = incidents["occurred_at"].min(), incidents["occurred_at"].max()
     big["occurred_at"] = t.clip(lo, hi)
     big["external_id"] = [f"BENCH-{i:08d}" for i in range(1, len(big) + 1)]

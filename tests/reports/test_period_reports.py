@@ -27,6 +27,7 @@ from gis import hotspots as hs
 from gis import i18n, reports, store, views
 from gis.cli import build_parser, main
 from gis.core.errors import InputError
+from gis.demo.cases import load_demo_cases
 from gis.reports import period_sections as sec
 from gis.store import reports as archive_rows
 from gis.viz import assert_offline_html
@@ -34,13 +35,19 @@ from gis.viz import assert_offline_html
 ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-10-31"  # the demo's last day: it holds the patrol tracks of demo_small
 KINDS = ("daily", "weekly", "monthly")
+CASES_FROM = "2026-09-01"
 
 
 @pytest.fixture(scope="module")
 def db(demo_db, tmp_path_factory) -> str:
-    """A copy of the demo database for this module (the reports write to its archive)."""
+    """A copy of the demo database for this module (the reports write to its archive), with
+    the demo's case histories of the incidents since 2026-09-01 (the periods tested and the
+    ones they compare with; all of them would take minutes to load)."""
     path = tmp_path_factory.mktemp("reports") / "reports.db"
     shutil.copyfile(demo_db, path)
+    eng = store.open_store(str(path))
+    load_demo_cases(eng, seed=42, incidents=store.read_incidents(eng, pd.Timestamp(CASES_FROM)))
+    eng.dispose()
     return str(path)
 
 
