@@ -386,7 +386,7 @@ with tab_history:
                     else:
                         with ui.guard():
                             edit.restore_version(
-                                eng, code, version, user=user.username, reason=reason.strip()
+                                eng, code, version, user=user, reason=reason.strip()
                             )
                             st.success(ui.t("grids.restored", code=code, version=version))
                             ui.clear_caches("grids")
