@@ -15,7 +15,7 @@ ui.page("view")
 f = ui.filters()
 grids = ui.grids()
 district = ui.district()
-st.title(district.get(f"name_{ui.lang()}") or ui.t("app.title"))
+st.title(ui.md_text(district.get(f"name_{ui.lang()}")) or ui.t("app.title"))
 if grids.empty:
     st.info(ui.t("app.no_data"))
     st.stop()

@@ -66,7 +66,16 @@ from gis.ui.files import (
     incidents_file,
     uploaded_file,
 )
-from gis.ui.language import fmt_date, fmt_int, lang, language_switch, level_name, t
+from gis.ui.language import (
+    fmt_date,
+    fmt_int,
+    lang,
+    language_switch,
+    level_name,
+    md_text,
+    t,
+    t_plain,
+)
 from gis.ui.shell import (
     PAGES,
     USER_KEY,
@@ -97,6 +106,8 @@ __all__ = [
     "language_switch",
     "level_name",
     "t",
+    "t_plain",
+    "md_text",
     # filters
     "FILTERS_KEY",
     "SOURCES",
