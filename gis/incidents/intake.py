@@ -98,10 +98,8 @@ def _sheet_notes(info) -> list[str]:
     """``sheets read: ...`` (and those skipped) for a workbook."""
     if info.sheets is None:
         return []
-    note = f"sheets read: {', '.join(info.sheets)}"
-    if info.skipped_sheets:
-        note += f"; skipped (no location columns): {', '.join(info.skipped_sheets)}"
-    return [note]
+    every = info.sheets + (info.skipped_sheets or [])
+    return [f"sheets read: {', '.join(info.sheets)} (of {', '.join(every)})"]
 
 
 def store_context(engine: Engine) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[str, str]]:
@@ -320,7 +318,7 @@ def import_incidents(
         repeat_locations=int(links["is_repeat_location"].sum()),
         snapped=snapped,
         grid_note=grid_note,
-        notes=prep.notes + _sheet_notes(info),
+        notes=prep.notes + _sheet_notes(info) + info.notes,
         encoding=info.encoding,
         delimiter=info.delimiter,
         file_name=info.name,

@@ -12,7 +12,7 @@ import ctypes
 import gzip
 import io
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -62,6 +62,28 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: cannot read as a table ({exc})") from exc
 
 
+def shapefile_check(path: Path | None, name: str) -> list[str]:
+    """Notes on a Shapefile's companion files: refuses one without ``.dbf`` (its attributes
+    would be silently lost) or ``.shx``; returns a note when ``.prj`` (the CRS) is missing."""
+    if path is None or path.suffix.lower() != ".shp":
+        return []
+    have = {p.name.lower() for p in path.parent.iterdir()}
+    missing = [ext for ext in (".dbf", ".shx", ".prj") if (path.stem + ext).lower() not in have]
+    needed = [ext for ext in missing if ext != ".prj"]
+    if needed:
+        raise InputError(
+            f"{name}: the Shapefile's {' and '.join(needed)} "
+            f"{'is' if len(needed) == 1 else 'are'} missing (a Shapefile is several files): "
+            "put .shp, .shx, .dbf and .prj side by side, or upload them zipped together"
+        )
+    if ".prj" in missing:
+        return [
+            f"{name}: no .prj beside the Shapefile: its coordinate system is unknown "
+            "(taken as WGS-84 unless --crs says otherwise)"
+        ]
+    return []
+
+
 def read_geo_file(
     path: str | Path,
     *,
@@ -92,6 +114,7 @@ def read_geo_file(
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in VECTOR_SUFFIXES or suffix == ".parquet":
+        no_prj = bool(shapefile_check(path, path.name))
         try:
             if suffix == ".parquet":
                 frame = gpd.read_parquet(path)
@@ -100,6 +123,13 @@ def read_geo_file(
         except Exception as exc:
             raise InputError(f"{path}: cannot read as a vector file ({exc})") from exc
         if frame.crs is None:
+            if no_prj and crs is None and len(frame):
+                minx, miny, maxx, maxy = frame.total_bounds
+                if max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90:
+                    raise InputError(
+                        f"{path}: no .prj beside the Shapefile and its coordinates are not "
+                        "degrees: give its coordinate system (e.g. --crs EPSG:4547)"
+                    )
             frame = frame.set_crs(crs or STORAGE_EPSG)
         geoms = frame.geometry.to_numpy()
         reason = np.where(shapely.is_missing(geoms), "no geometry", "")
@@ -314,6 +344,7 @@ class SourceInfo:
     crs: str | None = None
     sheets: list[str] | None = None
     skipped_sheets: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _source_bytes(source, name: str | None) -> tuple[bytes | None, Path | None, str]:
@@ -483,6 +514,12 @@ def _fields_of_line(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
+def _whole_row(line: str, delimiter: str, expected: int) -> bool:
+    """Whether ``line`` by itself is a complete row: its quotes pair up and it splits into the
+    header's number of fields (the rest of a quoted value does neither, as a rule)."""
+    return line.count('"') % 2 == 0 and len(_fields_of_line(line, delimiter)) == expected
+
+
 def split_csv_records(
     text: str, delimiter: str, names: list[str]
 ) -> tuple[pd.DataFrame, list[tuple]]:
@@ -490,8 +527,10 @@ def split_csv_records(
 
     A quoted field may hold line breaks, but an unbalanced quote must not swallow the rows
     after it: a record over several lines whose quote marks do not pair up, or whose later
-    lines are complete rows by themselves (the header's number of fields), is rejected at its
-    first line and reading resumes on the next line. Records with a NUL character or a field
+    lines are complete rows by themselves (paired quotes, the header's number of fields), or
+    that does not split into the header's number of fields, is rejected at its first line and
+    reading resumes on the next line. (A quote closed on the very next line by a stray quote
+    cannot be told from a value over two lines: those two lines are read as one row.) Records with a NUL character or a field
     over ``MAX_FIELD_CHARS`` characters are rejected too.
 
     Returns
@@ -519,12 +558,10 @@ def split_csv_records(
             raw = "".join(lines[first:after])
             if after - first > 1 and (
                 raw.count('"') % 2
+                or len(fields) != expected
                 or (
                     expected > 1
-                    and any(
-                        len(_fields_of_line(x, delimiter)) == expected
-                        for x in lines[first + 1 : after]
-                    )
+                    and any(_whole_row(x, delimiter, expected) for x in lines[first + 1 : after])
                 )
             ):
                 bad.append(
@@ -583,6 +620,7 @@ def read_source(
     data, path, name = _source_bytes(source, name)
     suffix = Path(name[:-3] if name.lower().endswith(".gz") else name).suffix.lower()
     if suffix in VECTOR_SUFFIXES:
+        notes = shapefile_check(path, name)
         try:
             frame = pyogrio.read_dataframe(path if path is not None else io.BytesIO(data))
         except Exception as exc:
@@ -590,7 +628,7 @@ def read_source(
         if nrows is not None:
             frame = frame.head(nrows)
         crs = frame.crs.to_string() if frame.crs is not None else None
-        return frame, SourceInfo(name, "vector", crs=crs)
+        return frame, SourceInfo(name, "vector", crs=crs, notes=notes)
     if suffix in {".xlsx", ".xlsm", ".xls"}:
         return read_excel_sheets(
             path if path is not None else io.BytesIO(data), name, nrows=nrows, sheet=sheet

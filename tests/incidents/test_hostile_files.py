@@ -107,7 +107,7 @@ def test_every_sheet_with_coordinates_is_read(engine, tiny_grids, tmp_path):
         _sheet(_lines(10, 10)).to_excel(xw, sheet_name="二月", index=False)
     result = import_incidents(engine, path, now=NOW)
     assert (result.total, result.imported) == (20, 20)
-    assert any("sheets read: 一月, 二月" in n and "封面" in n for n in result.notes)
+    assert "sheets read: 一月, 二月 (of 一月, 二月, 封面)" in result.notes
     assert _count(engine) == 20
     only = import_incidents(engine, path, now=NOW, sheet="二月", dry_run=True)
     assert only.total == 10  # all already imported: rejected as such, still counted
@@ -172,3 +172,91 @@ def test_nul_and_oversized_fields_rejected_with_reason(engine, tiny_grids, tmp_p
     reasons = " | ".join(result.rejected["reason"])
     assert "NUL" in reasons and f"longer than {MAX_FIELD_CHARS}" in reasons
     assert _count(engine) == before + 3
+
+
+def test_file_without_ids_is_idempotent_by_content(engine, tiny_grids, tmp_path):
+    """The same incidents written differently (other column order, number and date formats,
+    an extra column, Excel instead of CSV) are recognised as already imported."""
+    _load_tiny(engine, tiny_grids)
+    first = pd.DataFrame(
+        {
+            "事件类型": ["违停", "违停", "占道经营"],
+            "上报时间": ["2026-05-01 08:00", "2026-05-02 09:30", "2026-05-03 10:15"],
+            "经度": [f"{CX:.6f}", f"{CX + 0.001:.6f}", f"{CX + 0.002:.6f}"],
+            "纬度": [f"{CY:.6f}"] * 3,
+            "地址": ["某路1号", "某路2号", "某路 3号"],
+        }
+    )
+    first.to_csv(tmp_path / "a.csv", index=False)
+    done = import_incidents(engine, tmp_path / "a.csv", now=NOW)
+    assert done.imported == 3
+    second = first.assign(
+        上报时间=["2026/5/1 8:00", "2026/05/02 09:30:00", "2026-05-03T10:15"],
+        经度=[f"{CX:.4f}", f"{CX + 0.001:.8f}", f"{CX + 0.002:.6f}"],
+        地址=["某路1号", " 某路2号 ", "某路  3号"],
+        备注=["a", "b", "c"],
+    )[["备注", "地址", "纬度", "经度", "上报时间", "事件类型"]]
+    second.to_excel(tmp_path / "b.xlsx", index=False)
+    again = import_incidents(engine, tmp_path / "b.xlsx", now=NOW)
+    assert (again.imported, again.rejected_count) == (0, 3)
+    assert set(again.reasons.index) == {"already imported (external_id exists)"}
+    assert _count(engine) == 3
+
+
+def test_swapped_lon_lat_gets_a_hint(engine, tiny_grids, tmp_path):
+    _load_tiny(engine, tiny_grids)
+    lines = [line.split(",") for line in _lines(6)]
+    for r in lines:
+        r[3], r[4] = r[4], r[3]
+    path = tmp_path / "swapped.csv"
+    path.write_text(
+        "\n".join([",".join(HEADER), *(",".join(r) for r in lines)]) + "\n", encoding="utf-8"
+    )
+    result = import_incidents(engine, path, now=NOW, dry_run=True)
+    assert result.imported == 0
+    assert any(n.startswith("coordinates look swapped: ") and "100%" in n for n in result.notes)
+    plain = import_incidents(engine, _quote_file(tmp_path), now=NOW, dry_run=True)
+    assert not any("swapped" in n for n in plain.notes)
+
+
+def test_shapefile_without_dbf_refused_and_without_prj_noted(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    frame = gpd.GeoDataFrame(
+        {"上报时间": ["2026-05-01 08:00"], "事件类型": ["违停"]},
+        geometry=[shapely.Point(CX, CY)],
+        crs=4326,
+    )
+    frame.to_file(tmp_path / "a.shp", encoding="utf-8")
+    (tmp_path / "a.dbf").unlink()
+    with pytest.raises(InputError, match=r"a\.shp: the Shapefile's \.dbf is missing"):
+        read_source(tmp_path / "a.shp")
+    frame.to_file(tmp_path / "b.shp", encoding="utf-8")
+    (tmp_path / "b.prj").unlink()
+    _, info = read_source(tmp_path / "b.shp")
+    assert any("no .prj" in n for n in info.notes)
+    projected = frame.to_crs(4547)
+    projected.to_file(tmp_path / "c.shp", encoding="utf-8")
+    (tmp_path / "c.prj").unlink()
+    from gis.io import read_geo_file
+
+    with pytest.raises(InputError, match=r"no \.prj .* not degrees.*--crs"):
+        read_geo_file(tmp_path / "c.shp")
+
+
+def test_track_fix_in_the_future_is_dropped(engine, tiny_grids, tmp_path):
+    from gis.patrol import import_tracks
+
+    _load_tiny(engine, tiny_grids)
+    t0 = pd.Timestamp("2026-05-31 23:50")
+    rows = [
+        (f"{CX + 0.00005 * k:.6f}", f"{CY:.6f}", f"{t0 + pd.Timedelta(seconds=60 * k)}", "S1")
+        for k in range(20)
+    ]  # 10 before NOW, 10 after
+    pd.DataFrame(rows, columns=["lon", "lat", "time", "staff_code"]).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    result = import_tracks(engine, tmp_path / "t.csv", now=NOW)
+    assert (result.total, result.imported) == (20, 10)
+    assert set(result.dropped["reason"]) == {"time in the future"}

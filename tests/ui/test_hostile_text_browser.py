@@ -12,7 +12,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from gis import i18n, store
+from gis import auth, i18n, store
 from gis.planning import save_plan
 from tests.ui.browser import chromium_page, require_browser, streamlit_server
 
@@ -48,7 +48,7 @@ def hostile_db(demo_db, tmp_path) -> str:
         period_start=pd.Timestamp("2026-01-01"),
         period_end=pd.Timestamp("2026-02-01"),
         notes=PAYLOAD,
-        user="admin",
+        user=auth.get_user(engine, "admin"),
         grids=grids,
     )
     engine.dispose()
