@@ -224,7 +224,7 @@ def test_shapefile_without_dbf_refused_and_without_prj_noted(tmp_path):
     import shapely
 
     frame = gpd.GeoDataFrame(
-        {"上报时间": ["2026-05-01 08:00"], "事件类型": ["违停"]},
+        {"time": ["2026-05-01 08:00"], "category": ["违停"]},
         geometry=[shapely.Point(CX, CY)],
         crs=4326,
     )
@@ -249,7 +249,7 @@ def test_track_fix_in_the_future_is_dropped(engine, tiny_grids, tmp_path):
     from gis.patrol import import_tracks
 
     _load_tiny(engine, tiny_grids)
-    t0 = pd.Timestamp("2026-05-31 23:50")
+    t0 = pd.Timestamp("2026-05-31 23:50:30")
     rows = [
         (f"{CX + 0.00005 * k:.6f}", f"{CY:.6f}", f"{t0 + pd.Timedelta(seconds=60 * k)}", "S1")
         for k in range(20)

@@ -24,7 +24,16 @@ PAYLOAD = (
     f"<script>{SCRIPT}</script>[link](javascript:{SCRIPT}) **bold** $x^2$"
 )
 FOLIUM = 'iframe[title="streamlit_folium.st_folium"]'
-PAGES = ("nav.home", "nav.patrol", "nav.hotspots", "nav.rectification", "nav.grids", "nav.data")
+SLOW = 300_000  # ms: the first run after sign-in loads every incident (shared CI machines)
+PAGES = (
+    "nav.home",
+    "nav.patrol",
+    "nav.hotspots",
+    "nav.rectification",
+    "nav.grids",
+    "nav.data",
+    "nav.users",
+)
 
 
 @pytest.fixture
@@ -91,17 +100,17 @@ def test_script_and_markdown_in_every_text_field_stay_text(hostile_db):
         page.get_by_label("用户名").fill("admin")
         page.get_by_label("密码").fill("admin-demo")
         page.get_by_role("button", name="登录").click()
-        guard.settle()
+        guard.settle(timeout_ms=SLOW)
         for key in PAGES:
             page.get_by_role("link", name=i18n.t(key, "zh")).click()
-            guard.settle(extra_ms=2500)
+            guard.settle(timeout_ms=SLOW, extra_ms=2500)
             if key == "nav.grids":  # the grid card and the editing map of one grid
                 box = page.locator("[data-testid='stSelectbox']").filter(has_text="选择网格")
                 box.locator("input").click()
                 box.locator("input").fill(micro)
                 page.wait_for_timeout(400)
                 page.keyboard.press("Enter")
-                guard.settle(extra_ms=2500)
+                guard.settle(timeout_ms=SLOW, extra_ms=2500)
                 assert page.get_by_text("**bold**").count() >= 1  # shown as text
             if key == "nav.rectification":  # the saved plan, its name and notes
                 page.get_by_text("javascript").first.wait_for(timeout=60_000)
