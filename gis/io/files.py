@@ -313,9 +313,16 @@ def read_excel_sheets(
             str(v).strip() if v is not None and str(v) != "nan" else f"column {j + 1}"
             for j, v in enumerate(raw.iloc[top])
         ]
+        seen: dict[str, int] = {}
+        for j, h in enumerate(header):  # repeated names as pandas writes them: x, x.1, x.2
+            header[j] = f"{h}.{seen[h]}" if h in seen else h
+            seen[h] = seen.get(h, 0) + 1
         body = raw.iloc[top + 1 :].copy()
         body.columns = header
-        body = body.loc[:, [not (h.startswith("column ") and body[h].isna().all()) for h in header]]
+        empty = body.isna().all().to_numpy()
+        body = body.loc[
+            :, [not (h.startswith("column ") and e) for h, e in zip(header, empty, strict=True)]
+        ]
         frames[str(sheet_name)] = body
     if not frames:
         raise InputError(f"{name}: every sheet is empty")
