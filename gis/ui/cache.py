@@ -25,8 +25,12 @@ from gis.grids import assign_points, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
+from gis.store import cube as store_cube
 from gis.store.batches import read_import_batches
+from gis.store.incidents import select_incidents
+from gis.taxonomy import category_mask
 from gis.ui.language import lang
+from gis.views import aggregates
 from gis.views import home as dashboard
 from gis.views import hotspots as hotspots_view
 
@@ -101,6 +105,119 @@ def departments():
 def district() -> dict:
     """The district's description stored with the data (names in both languages ...)."""
     return store.get_meta(engine(), "district", {}) or {}
+
+
+# --------------------------------------------------------------------------- the incident cube
+# Pages read the store's incident cube, never every incident. Every loader below is keyed on the
+# filters and on the store's change counter (``data_version``), so a write made anywhere (this
+# app, the command line, another session) is seen at the next rerun; the cube itself is one
+# shared resource per unit family and version, its size bounded by units x days x categories.
+def data_version() -> int:
+    """The store's change counter (``gis.store.cube.data_version``): one small query."""
+    return store_cube.data_version(engine())
+
+
+@depends_on("incidents", "grids")
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _cube(kind: str, version: int) -> store_cube.Cube:
+    return store_cube.load_cube(engine(), kind)
+
+
+def cube(kind: str) -> store_cube.Cube:
+    """The store's incident cube of one unit family (``grid``, ``h3``, ``fishnet``), shared
+    between sessions and read-only; reloaded when the store's ``data_version`` changes."""
+    return _cube(kind, data_version())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=4)
+def _fishnet_epsg(version: int) -> int | None:
+    value = store.get_meta(engine(), "fishnet_epsg")
+    return int(value) if value is not None else None
+
+
+def fishnet_epsg() -> int | None:
+    """The metric CRS (EPSG) of the stored fishnet keys; None in an empty store."""
+    return _fishnet_epsg(data_version())
+
+
+@depends_on("incidents")
+@st.cache_data(show_spinner=False, max_entries=4)
+def _time_range(version: int) -> tuple:
+    return store.incident_time_range(engine())
+
+
+def incident_time_range() -> tuple:
+    """First and last ``occurred_at`` stored (``(None, None)`` without incidents)."""
+    return _time_range(data_version())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_summary(start, end, categories, sources, grid_code, version):
+    return dashboard.cube_summary(cube("grid"), start, end, categories, sources, grid_code, grids())
+
+
+def home_summary(start, end, categories: tuple = (), sources: tuple = (), grid_code=None):
+    """``gis.views.home.cube_summary`` for the filters: this week against last, the incidents
+    in the filters and the daily trend, from the cube."""
+    return _home_summary(start, end, categories, sources, grid_code, data_version())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_closure(this_start, end, categories, sources, grid_code, version):
+    weeks = dashboard.Weeks(this_start=this_start, end=end)
+    tax = taxonomy()
+    lo, hi = dashboard.closure_window(weeks, tax)
+    flt = aggregates.cube_filter(None, None, categories, sources, grid_code, grids())
+    rows = select_incidents(
+        engine(),
+        ("category_code", "status", "reported_at", "closed_at"),
+        start=lo,
+        end=hi,
+        time_column="reported_at",
+        sources=flt.sources,
+        micros=flt.micros,
+        not_null=("status",),
+    )
+    rows = rows[category_mask(rows["category_code"], list(categories))]
+    return dashboard.on_time_closure(rows, tax, weeks.this_start, weeks.end)
+
+
+def home_closure(weeks, categories: tuple = (), sources: tuple = (), grid_code=None) -> dict:
+    """``gis.views.home.on_time_closure`` of this week, on the few cases that can fall due in
+    it (``closure_window``) read from the store."""
+    return _home_closure(
+        weeks.this_start, weeks.end, categories, sources, grid_code, data_version()
+    )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_grid_counts(level, start, end, categories, sources, grid_code, version):
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, grids())
+    return dashboard.cube_grid_counts(cube("grid"), flt, grids(), level)
+
+
+def home_rates(level: str, start, end, categories: tuple = (), sources: tuple = (), grid_code=None):
+    """``gis.views.home.grid_rates`` of ``level`` for the filters, counted from the cube."""
+    counts = _home_grid_counts(level, start, end, categories, sources, grid_code, data_version())
+    return dashboard.rates_from_counts(grids(), counts, level)
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_card(code, start, end, categories, sources, grid_code, version):
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    by_cat = dashboard.cube_card_categories(cube("grid"), flt, code, g)
+    return dashboard.grid_card(code, g, staff(), by_category=by_cat)
+
+
+def home_card(code: str, start, end, categories: tuple = (), sources: tuple = (), grid_code=None):
+    """``gis.views.home.grid_card`` of one grid for the filters, its categories from the cube."""
+    return _home_card(code, start, end, categories, sources, grid_code, data_version())
 
 
 @depends_on("incidents", "grids")
