@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import h3
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
@@ -90,7 +91,8 @@ def select_incidents(
     time_column: str = "occurred_at",
     sources: tuple[str, ...] | list[str] = (),
     micros: tuple[str, ...] | list[str] | None = None,
-    h3_range: tuple[int, int] | None = None,
+    outside_grids: bool = False,
+    h3_cell: tuple[int, int] | None = None,
     fishnet_range: tuple[int, int, int, int] | None = None,
     not_null: tuple[str, ...] = (),
     with_lonlat: bool = False,
@@ -111,8 +113,15 @@ def select_incidents(
         Keep these sources (empty: all).
     micros
         Keep incidents whose stored micro-grid (``grid_code``) is one of these (None: all).
-    h3_range
-        Inclusive ``h3_r11`` range (:func:`h3_r11_range`: one H3 cell of any resolution).
+    outside_grids
+        With ``micros``: also keep the incidents stored outside every grid (``grid_code``
+        NULL), for an area that may reach beyond the grids.
+    h3_cell
+        ``(resolution, cell)``: the incidents whose stored ``h3_r{resolution}`` key is ``cell``
+        (an int; resolutions 8-11). Read through the ``h3_r11`` index: a point of the cell
+        has its resolution-11 cell inside the cell or one of its neighbours (H3 children
+        stray less than one cell from their parent), so the ranges of those seven cells
+        (:func:`h3_r11_range`) hold every candidate, and the key itself decides.
     fishnet_range
         ``(fx_lo, fx_hi, fy_lo, fy_hi)``, inclusive 50-m fishnet keys (one coarser cell).
     not_null
@@ -141,16 +150,23 @@ def select_incidents(
         clauses.append(f"source IN ({', '.join(names)})")
         params.update({f"s{i}": s for i, s in enumerate(sources)})
     if micros is not None:
-        if not len(micros):
-            return pd.DataFrame(
-                {c: [] for c in (*columns, *(("lon", "lat") if with_lonlat else ()))}
-            )
         names = [f":m{i}" for i in range(len(micros))]
-        clauses.append(f"grid_code IN ({', '.join(names)})")
+        either = [f"grid_code IN ({', '.join(names)})"] if len(micros) else []
+        if outside_grids:
+            either.append("grid_code IS NULL")
+        clauses.append(f"({' OR '.join(either)})" if either else "1 = 0")
         params.update({f"m{i}": m for i, m in enumerate(micros)})
-    if h3_range is not None:
-        clauses.append("h3_r11 BETWEEN :h3lo AND :h3hi")
-        params.update(h3lo=int(h3_range[0]), h3hi=int(h3_range[1]))
+    if h3_cell is not None:
+        res, cell = int(h3_cell[0]), int(h3_cell[1])
+        if res not in (8, 9, 10, 11):
+            raise ValueError(f"H3 keys are stored at resolutions 8-11, not {res}")
+        ranges = []
+        for k, near in enumerate(sorted(h3.grid_disk(h3.int_to_str(cell), 1))):
+            lo, hi = h3_r11_range(h3.str_to_int(near), res)
+            ranges.append(f"h3_r11 BETWEEN :h3lo{k} AND :h3hi{k}")
+            params.update({f"h3lo{k}": lo, f"h3hi{k}": hi})
+        clauses.append(f"({' OR '.join(ranges)}) AND h3_r{res} = :h3cell")
+        params["h3cell"] = cell
     if fishnet_range is not None:
         clauses.append("fx50 BETWEEN :fxlo AND :fxhi AND fy50 BETWEEN :fylo AND :fyhi")
         params.update(zip(("fxlo", "fxhi", "fylo", "fyhi"), map(int, fishnet_range), strict=True))

@@ -21,6 +21,7 @@ import shapely
 import streamlit as st
 
 from gis import hotspots, patrol, planning, store, viz
+from gis.core.geometry import as_area
 from gis.grids import assign_points, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
@@ -34,6 +35,8 @@ from gis.views import aggregates
 from gis.views import home as dashboard
 from gis.views import hotspots as hotspots_view
 
+#: how far around the hot units the rectification zones read incidents (degrees, about 30 m)
+ZONE_MARGIN_DEG = 0.0003
 #: what a page may change in the store, and the loaders to forget when it does
 DEPENDENCIES: dict[str, list[Callable]] = {"incidents": [], "grids": []}
 
@@ -334,7 +337,31 @@ def hotspot_unit_index(by: str, within: str | None = None):
 
 
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=64)
+def _hotspot_units(
+    by, start, end, categories, sources, grid_code, weights, band_m, value, lisa, permutations,
+    emerging_step, version,
+):  # fmt: skip
+    units = hotspot_unit_frame(by, grid_code)
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    family = cube(aggregates.cube_kind(by))
+    epsg = fishnet_epsg()
+    counted = aggregates.unit_counts(family, flt, units, by, g, fishnet_epsg=epsg)
+    out = hotspots_view.analyse(
+        counted, weights=weights, band_m=band_m, value=value, lisa=lisa, permutations=permutations
+    )
+    if emerging_step:
+        stc = aggregates.space_time_counts(
+            family, flt, units, by, step=emerging_step, start=start, end=end, grids=g,
+            fishnet_epsg=epsg,
+        )  # fmt: skip
+        out = hotspots_view.emerging_from_cube(
+            out, units, stc, weights=weights, band_m=out.attrs.get("band_m")
+        )
+    return out
+
+
 def hotspot_units(
     by: str,
     start,
@@ -349,33 +376,43 @@ def hotspot_units(
     permutations: int | None = 9999,
     emerging_step: str | None = None,
 ):
-    """Counts, Gi* (and local Moran, emerging patterns on demand) per unit for the filters.
+    """Counts, Gi* (and local Moran, emerging patterns on demand) per unit for the filters,
+    counted from the store's incident cube (``gis.views.aggregates``).
 
     Returns the frame of ``hotspots_view.analyse`` (plus ``pattern`` etc. with
     ``emerging_step``); ``attrs`` carry the band chosen.
     """
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    units = hotspot_unit_frame(by, grid_code)
-    counted = hotspots_view.count_from_index(hotspot_unit_index(by, grid_code), units, mask)
-    out = hotspots_view.analyse(
-        counted, weights=weights, band_m=band_m, value=value, lisa=lisa, permutations=permutations
-    )
-    if emerging_step:
-        out = hotspots_view.add_emerging(
-            out,
-            units,
-            incidents_shared()[["lon", "lat", "occurred_at"]][mask],
-            step=emerging_step,
-            start=start,
-            end=end,
-            weights=weights,
-            band_m=out.attrs.get("band_m"),
-        )
-    return out
+    return _hotspot_units(
+        by, start, end, tuple(categories), tuple(sources), grid_code, weights, band_m, value,
+        lisa, permutations, emerging_step, data_version(),
+    )  # fmt: skip
 
 
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _hotspot_kde(start, end, categories, sources, grid_code, kernel, bandwidth_m, version):
+    g = grids()
+    epsg = fishnet_epsg()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    pts, weights = (
+        aggregates.binned_points(cube("fishnet"), flt, epsg) if epsg else (np.zeros((0, 2)), [])
+    )
+    area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
+    if len(pts) == 0:
+        return {"n": 0}
+    res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area, weights=weights)
+    image, bounds = viz.kde_image(res)
+    return {
+        "image": image,
+        "bounds": bounds,
+        "bandwidth_m": res.bandwidth_m,
+        "bandwidth_rule": res.bandwidth_rule,
+        "cell_m": res.cell_m,
+        "max_km2": float(res.density_km2.max()),
+        "n": int(np.sum(weights)),
+    }
+
+
 def hotspot_kde(
     start,
     end,
@@ -387,28 +424,39 @@ def hotspot_kde(
 ) -> dict:
     """Kernel density of the filtered incidents over the district (or the filter's grid) and
     its heat-map image: ``{"image", "bounds", "bandwidth_m", "bandwidth_rule", "cell_m",
-    "max_km2", "n"}``."""
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    pts = incidents_shared()[["lon", "lat"]].to_numpy()[mask]
-    g = grids()
-    area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
-    if len(pts) == 0:
-        return {"n": 0}
-    res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area)
-    image, bounds = viz.kde_image(res)
-    return {
-        "image": image,
-        "bounds": bounds,
-        "bandwidth_m": res.bandwidth_m,
-        "bandwidth_rule": res.bandwidth_rule,
-        "cell_m": res.cell_m,
-        "max_km2": float(res.density_km2.max()),
-        "n": res.n_points,
-    }
+    "max_km2", "n"}``. The incidents come binned on the cube's 50-m fishnet (a cell's
+    incidents at its centre), which the kernel's bandwidth of a few hundred metres smooths
+    over."""
+    return _hotspot_kde(
+        start, end, tuple(categories), tuple(sources), grid_code, kernel, bandwidth_m,
+        data_version(),
+    )  # fmt: skip
 
 
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _hotspot_detail(by, unit_id, start, end, categories, sources, grid_code, version):
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    rows = select_incidents(
+        engine(),
+        ("category_code", "source", "occurred_at", "address", "grid_code"),
+        sources=flt.sources,
+        **aggregates.unit_selection(by, unit_id, g),
+    )
+    keep = category_mask(rows["category_code"], list(categories))
+    if flt.micros is not None:
+        keep &= rows["grid_code"].isin(flt.micros).to_numpy()
+    history = rows[keep]
+    t = history["occurred_at"]
+    in_period = history[(t >= pd.Timestamp(start)) & (t < pd.Timestamp(end))]
+    first, last = incident_time_range()
+    coverage = (pd.Timestamp(first), pd.Timestamp(last)) if first is not None else None
+    return hotspots_view.unit_detail(
+        in_period, history=history, start=start, end=end, coverage=coverage
+    )
+
+
 def hotspot_detail(
     by: str,
     unit_id: str,
@@ -418,16 +466,10 @@ def hotspot_detail(
     sources: tuple = (),
     grid_code: str | None = None,
 ) -> dict:
-    """``hotspots_view.unit_detail`` of one unit's filtered incidents."""
-    units = hotspot_unit_frame(by, grid_code)
-    pos = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == str(unit_id))
-    in_unit = hotspot_unit_index(by, grid_code) == (pos[0] if len(pos) else -2)
-    mask = incident_mask(start, end, categories, sources, grid_code) & in_unit
-    any_time = incident_mask(None, None, categories, sources, grid_code) & in_unit
-    inc = incidents_shared()
-    coverage = (inc["occurred_at"].min(), inc["occurred_at"].max())
-    return hotspots_view.unit_detail(
-        inc[mask], history=inc[any_time], start=start, end=end, coverage=coverage
+    """``hotspots_view.unit_detail`` of one unit's filtered incidents: only that unit's rows
+    are read from the store (by its stored keys, ``aggregates.unit_selection``)."""
+    return _hotspot_detail(
+        by, unit_id, start, end, tuple(categories), tuple(sources), grid_code, data_version()
     )
 
 
@@ -445,8 +487,6 @@ def patrol_tracks():
     return patrol.track_data(fixes, district=l1 if len(l1) else g)
 
 
-@depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
 def patrol_view(
     units: str,
     start: pd.Timestamp,
@@ -457,11 +497,31 @@ def patrol_view(
     with_staff: bool,
 ):
     """``patrol.patrol_view`` for the filters (incidents of the period, categories and sources
-    as risk; the staff who have tracks when ``with_staff``)."""
-    data = patrol_tracks()
-    inc = dashboard.filter_incidents(
-        incidents(), start=start, end=end, categories=categories, sources=sources
+    as risk, counted from the store's incident cube; the staff who have tracks when
+    ``with_staff``), keyed on the filters and the store's ``data_version``."""
+    return _patrol_view(
+        units, start, end, shift, tuple(categories), tuple(sources), with_staff, data_version()
     )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=32)
+def _patrol_view(
+    units: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    shift: str | None,
+    categories: tuple[str, ...],
+    sources: tuple[str, ...],
+    with_staff: bool,
+    version: int,
+):
+    data = patrol_tracks()
+    flt = aggregates.cube_filter(start, end, categories, sources)
+
+    def counts(units_frame, by: str):  # the risk per unit, from the incident cube
+        return aggregates.category_unit_counts(cube(aggregates.cube_kind(by)), flt, by, grids())
+
     people = None
     if with_staff:
         s = staff()
@@ -469,7 +529,8 @@ def patrol_view(
     return patrol.patrol_view(
         data.samples,
         grids(),
-        inc,
+        None,
+        counts=counts,
         units=units,
         streets=streets(),
         segs=data.segs,
@@ -542,8 +603,60 @@ def import_history(limit: int = 200) -> pd.DataFrame:
 # --------------------------------------------------------------------------- rectification
 # Cached analysis for the Joint rectification page (``gis.planning``), keyed by plain values:
 # the unit choice and the filters; an area as the hex WKB of its polygon or a tuple of grid codes.
+def area_incidents(
+    area, start, end, categories: tuple = (), sources: tuple = (), grid_code=None, *, zone=False
+):
+    """The filtered incidents that can lie in ``area`` (EPSG:4326), as points: read from the
+    store for the micro-grids meeting the area only (``aggregates.area_selection``), never
+    every incident. The caller's point-in-area test then picks the area's own."""
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    rows = select_incidents(
+        engine(),
+        ("external_id", "category_code", "source", "status", "occurred_at", "address"),
+        start=start,
+        end=end,
+        sources=flt.sources,
+        with_lonlat=True,
+        # a zone fills its small holes and is simplified by 2 m: read ~30 m around it as well
+        **aggregates.area_selection(
+            area, g, flt, fill_holes=zone, margin_deg=ZONE_MARGIN_DEG if zone else 0.0
+        ),
+    )
+    rows = rows[category_mask(rows["category_code"], list(categories))]
+    rows = rows[rows["lon"].notna()]
+    return gpd.GeoDataFrame(
+        rows.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
+        crs=4326,
+    )
+
+
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _rect_zones(by, start, end, categories, sources, grid_code, version):
+    units = hotspot_units(by, start, end, categories, sources, grid_code)
+    hot = units.geometry[planning.hot_unit_mask(units)]
+    if len(hot):
+        near = area_incidents(
+            hot.union_all(), start, end, categories, sources, grid_code, zone=True
+        )
+    else:
+        near = gpd.GeoDataFrame(
+            {"category_code": [], "occurred_at": pd.to_datetime([])},
+            geometry=gpd.GeoSeries([], crs=4326),
+        )
+    tax, deps = store_taxonomy()
+    return planning.propose_zones(
+        units,
+        near,
+        taxonomy=tax,
+        departments=deps,
+        period=(start, end),
+        district_incidents=int(units["count"].sum()),
+    )
+
+
 def rect_zones(
     by: str,
     start,
@@ -552,14 +665,10 @@ def rect_zones(
     sources: tuple = (),
     grid_code: str | None = None,
 ):
-    """``planning.propose_zones`` on the Gi* of ``hotspot_units(by, ...)`` and the incidents of
-    the filters, the trend over ``(start, end)``; ranked, with ``reason_zh`` / ``reason_en``."""
-    units = hotspot_units(by, start, end, categories, sources, grid_code)
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    tax, deps = store_taxonomy()
-    return planning.propose_zones(
-        units, incident_geoframe(mask), taxonomy=tax, departments=deps, period=(start, end)
-    )
+    """``planning.propose_zones`` on the Gi* of ``hotspot_units(by, ...)`` (from the cube) and
+    the incidents around the hot units (a narrow selection), the trend over ``(start, end)``;
+    ranked, with ``reason_zh`` / ``reason_en``."""
+    return _rect_zones(by, start, end, tuple(categories), tuple(sources), grid_code, data_version())
 
 
 def area_key(area) -> str | tuple[str, ...]:
@@ -587,9 +696,11 @@ def rect_briefing(
     categories and sources (not the grid filter: the area is the place), with the grids and
     staff of the store."""
     tax, deps = store_taxonomy()
+    value = _area_value(area)
+    geom = value if isinstance(value, shapely.Geometry) else as_area(value, grids())
     return planning.briefing(
-        _area_value(area),
-        incident_geoframe(incident_mask(start, end, categories, sources, None)),
+        value,
+        area_incidents(geom, start, end, categories, sources),
         grids=grids(),
         staff=staff(),
         taxonomy=tax,

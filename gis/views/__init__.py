@@ -1,7 +1,9 @@
 """Page models: what each page shows, computed from the library (no Streamlit, no database)."""
 
 from gis.views.aggregates import (
+    area_selection,
     binned_points,
+    category_unit_counts,
     cube_filter,
     cube_kind,
     level_ancestors,
@@ -47,6 +49,7 @@ from gis.views.hotspots import (
     analyse,
     count_from_index,
     emerging_available,
+    emerging_from_cube,
     export_bytes,
     export_frame,
     make_units,
@@ -66,7 +69,9 @@ from gis.views.patrol import (
 
 __all__ = [
     # aggregates (the incident cube)
+    "area_selection",
     "binned_points",
+    "category_unit_counts",
     "cube_filter",
     "cube_kind",
     "level_ancestors",
@@ -115,6 +120,7 @@ __all__ = [
     "unit_ranking",
     "emerging_available",
     "add_emerging",
+    "emerging_from_cube",
     # patrol
     "PatrolHeadline",
     "PatrolScope",

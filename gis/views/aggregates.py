@@ -22,16 +22,19 @@ import h3
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 
 from gis import hotspots as hs
 from gis.core.errors import InputError
+from gis.core.geometry import as_area
 from gis.grids import descendants
 from gis.store.cube import Cube, CubeFilter
-from gis.store.incidents import h3_r11_range
 from gis.units import FISHNET_BASE_M, UnitSpec
 
 __all__ = [
+    "area_selection",
     "binned_points",
+    "category_unit_counts",
     "cube_filter",
     "cube_kind",
     "level_ancestors",
@@ -273,8 +276,8 @@ def binned_points(cube: Cube, flt: CubeFilter, fishnet_epsg: int) -> tuple[np.nd
 
 def unit_selection(by: str | UnitSpec, unit_id: str, grids: pd.DataFrame | None = None) -> dict:
     """The keyword arguments of :func:`gis.store.incidents.select_incidents` that pick one
-    unit's incidents by its stored keys: ``micros`` (a grid's micro-grids), ``h3_range`` (an
-    H3 cell of resolution <= 11) or ``fishnet_range`` (a fishnet cell, ``"{M}m_{ix}_{iy}"``)."""
+    unit's incidents by its stored keys: ``micros`` (a grid's micro-grids), ``h3_cell`` (an
+    H3 cell of resolution 8-11) or ``fishnet_range`` (a fishnet cell, ``"{M}m_{ix}_{iy}"``)."""
     spec = UnitSpec.parse(by, allowed=("h3", "fishnet", "grid"))
     if spec.kind == "grid":
         if grids is None:
@@ -283,11 +286,65 @@ def unit_selection(by: str | UnitSpec, unit_id: str, grids: pd.DataFrame | None 
         micro = grids.loc[grids["level"] == "micro", "code"]
         return {"micros": tuple(sorted(set(micro) & inside))}
     if spec.kind == "h3":
-        cell = h3.str_to_int(str(unit_id))
-        return {"h3_range": h3_r11_range(cell, h3.get_resolution(str(unit_id)))}
+        return {"h3_cell": (h3.get_resolution(str(unit_id)), h3.str_to_int(str(unit_id)))}
     if spec.cell_m % FISHNET_BASE_M:
         raise InputError(f"fishnet cells of multiples of {FISHNET_BASE_M:g} m only")
     _, ix, iy = str(unit_id).rsplit("_", 2)
     k = int(spec.cell_m // FISHNET_BASE_M)
     ix, iy = int(ix), int(iy)
     return {"fishnet_range": (ix * k, ix * k + k - 1, iy * k, iy * k + k - 1)}
+
+
+def category_unit_counts(
+    cube: Cube,
+    flt: CubeFilter,
+    by: str | UnitSpec,
+    grids: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Incidents per unit of ``by`` and category within ``flt``, from the cube:
+    ``unit_id, category_code, count`` (rows without a unit dropped; for
+    ``gis.patrol.unit_risk_from_counts`` and the rectification zones)."""
+    spec = UnitSpec.parse(by, allowed=("h3", "fishnet", "grid"))
+    rows = cube.select(flt)
+    ids = cube.unit_of_rows(rows, spec, _ancestors(spec, grids))
+    frame = pd.DataFrame(
+        {
+            "unit_id": ids.astype(str),
+            "category_code": cube.cats[cube.cat[rows]].astype(object),
+            "count": cube.n[rows].astype(np.int64),
+        }
+    )
+    frame = frame[frame["unit_id"] != ""]
+    return frame.groupby(["unit_id", "category_code"], as_index=False, sort=True)["count"].sum()
+
+
+def area_selection(
+    area,
+    grids: pd.DataFrame,
+    flt: CubeFilter | None = None,
+    *,
+    fill_holes: bool = False,
+    margin_deg: float = 0.0,
+) -> dict:
+    """The keyword arguments of :func:`gis.store.incidents.select_incidents` that read every
+    incident that can lie in ``area`` (a geometry in EPSG:4326, e.g. the hot units of a
+    rectification, a drawn polygon), and few others: those of the micro-grids meeting the
+    area, and those stored outside every grid (unless ``flt`` limits the grids: then only its
+    micro-grids that meet the area). A point inside the area lies in a micro-grid that meets
+    it, so the caller's exact point-in-area test on these rows gives every incident of the area.
+    ``fill_holes`` and ``margin_deg`` (degrees, ~111 km each) widen the area first, for an area
+    the caller will itself widen (rectification zones fill holes and are simplified).
+    """
+    micro = grids[grids["level"] == "micro"]
+    geom = as_area(area)
+    if fill_holes:  # a zone fills the small holes between its units: read them too
+        parts = shapely.get_parts(geom)
+        geom = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(parts)))
+    if margin_deg:
+        geom = shapely.buffer(geom, margin_deg)
+    hit = micro.loc[micro.intersects(geom).to_numpy(), "code"]
+    codes = set(hit)
+    if flt is not None and flt.micros is not None:
+        codes &= set(flt.micros)
+    limited = flt is not None and flt.micros is not None
+    return {"micros": tuple(sorted(codes)), "outside_grids": not limited}
