@@ -276,7 +276,7 @@ def import_panel() -> None:
             args=(crs_key, best),
         )
     for note in check.notes:
-        st.caption(i18n.import_reason(note, ui.lang()))
+        st.caption(ui.md_text(i18n.import_reason(note, ui.lang())))
     if len(check.unknown_categories):
         st.markdown(f"**{ui.t('data.unknown_list')}**")
         st.caption(ui.t(f"data.unknown_then.{unknown}"))

@@ -76,9 +76,9 @@ def edit_panel(code: str) -> None:
     # long codes and names do not fit metric boxes in a half-width column: a compact card
     parent = row["parent_code"]
     st.markdown(
-        f"**{row['name']}**  \n"
+        f"**{ui.md_text(row['name'])}**  \n"
         f"{ui.t('card.code')}: `{code}` · {ui.t('card.level')}: {ui.level_name(level)} · "
-        f"{ui.t('card.parent')}: {label(parent) if parent in names else '—'} · "
+        f"{ui.t('card.parent')}: {ui.md_text(label(parent)) if parent in names else '—'} · "
         f"{ui.t('grids.version')}: {int(row['version'])}"
     )
     if not may_edit:
@@ -120,7 +120,9 @@ def edit_panel(code: str) -> None:
     if op == "reshape" and may_edit:
         viz.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
     folium.GeoJson(
-        grids_view.neighbour_frame(view, code).to_json(drop_id=True, default=str),
+        viz.escape_properties(grids_view.neighbour_frame(view, code)).to_json(
+            drop_id=True, default=str
+        ),
         name="grids",
         style_function=lambda f: viz.neighbour_style(f["properties"]["role"]),
         tooltip=folium.GeoJsonTooltip(fields=["name", "code"], labels=False),
@@ -197,7 +199,7 @@ def edit_panel(code: str) -> None:
             grids, result, incidents=ui.incident_points(), staff=ui.staff()
         )
         for note in result.notes:
-            st.caption(note)
+            st.caption(ui.md_text(note))
         areas = preview.areas.assign(
             status=preview.areas["status"].map(lambda v: ui.t(f"edit.{v}"))
         )
@@ -224,7 +226,7 @@ def edit_panel(code: str) -> None:
         )
         c[3].metric(ui.t("grids.impact_codes"), ui.fmt_int(len(preview.new_codes)))
         if preview.new_codes:
-            st.caption(f"{ui.t('grids.impact_codes')}: {', '.join(preview.new_codes)}")
+            st.caption(f"{ui.t('grids.impact_codes')}: {ui.md_text(', '.join(preview.new_codes))}")
         if len(preview.incident_moves):
             st.dataframe(
                 preview.incident_moves.assign(level=lambda d: d["level"].map(ui.level_name)).rename(
@@ -386,7 +388,7 @@ with tab_history:
                     else:
                         with ui.guard():
                             edit.restore_version(
-                                eng, code, version, user=user.username, reason=reason.strip()
+                                eng, code, version, user=user, reason=reason.strip()
                             )
                             st.success(ui.t("grids.restored", code=code, version=version))
                             ui.clear_caches("grids")
@@ -459,7 +461,7 @@ with tab_io:
             with ui.guard() as outcome:
                 check = grids_lib.import_grids(eng, path, check_only=True, **options)
             if not outcome.failed:
-                st.info(check.summary_line())
+                st.info(ui.md_text(check.summary_line()))
                 if len(check.rejected):
                     st.dataframe(check.rejected, hide_index=True, width="stretch")
                 st.code(check.report.text(ui.lang(), limit=30))

@@ -9,29 +9,22 @@ import streamlit as st
 
 from gis import ui, viz
 from gis.grids import descendants, hierarchy_summary
-from gis.views import home
 
 ui.page("view")
 f = ui.filters()
 grids = ui.grids()
 district = ui.district()
-st.title(district.get(f"name_{ui.lang()}") or ui.t("app.title"))
+st.title(ui.md_text(district.get(f"name_{ui.lang()}")) or ui.t("app.title"))
 if grids.empty:
     st.info(ui.t("app.no_data"))
     st.stop()
 
-with st.spinner():
-    scoped = home.filter_incidents(
-        ui.incidents(),
-        categories=f.categories,
-        sources=f.sources,
-        grid_code=f.grid_code,
-        grids=grids,
-    )
-    in_period = home.filter_incidents(scoped, start=f.start, end=f.end)
-weeks = home.weeks_ending(f.end - pd.Timedelta(seconds=1))
-by_cat = home.week_by_category(scoped, weeks)
-closure = home.on_time_closure(scoped, ui.taxonomy(), weeks.this_start, weeks.end)
+scope = (f.categories, f.sources, f.grid_code)
+with st.spinner():  # from the store's incident cube, never every incident
+    numbers = ui.home_summary(f.start, f.end, *scope)
+weeks = numbers["weeks"]
+by_cat = numbers["by_category"]
+closure = ui.home_closure(weeks, *scope)
 summary = hierarchy_summary(grids)
 
 st.caption(
@@ -56,7 +49,7 @@ c[1].metric(
     help=ui.t("home.on_time_help"),
 )
 c[1].caption(ui.t("home.due", n=ui.fmt_int(closure["due"])))
-c[2].metric(ui.t("home.in_filter"), ui.fmt_int(len(in_period)))
+c[2].metric(ui.t("home.in_filter"), ui.fmt_int(numbers["in_filter"]))
 c[3].metric(ui.t("metric.staff"), ui.fmt_int(len(ui.staff())))
 
 left, right = st.columns([3, 2])
@@ -81,7 +74,7 @@ with left:
         horizontal=True,
         format_func=lambda m: ui.t(f"home.{m}"),
     )
-    rates = home.grid_rates(grids, in_period, level)
+    rates = ui.home_rates(level, f.start, f.end, *scope)
     if f.grid_code:  # show the chosen grid's own sub-grids, not a district of zeros
         mask = rates["code"].isin(descendants(f.grid_code, grids))
         rates = rates[mask] if mask.any() else rates
@@ -119,7 +112,7 @@ with left:
 
 with right:
     st.subheader(ui.t("home.trend"))
-    st.line_chart(home.daily_counts(in_period, f.start, f.end), height=200)
+    st.line_chart(numbers["daily"], height=200)
     st.subheader(ui.t("home.by_category"))
     table = pd.DataFrame(
         {
@@ -147,7 +140,7 @@ card_code = st.selectbox(
 )
 st.session_state["home_card"] = card_code
 if card_code:
-    card = home.grid_card(card_code, grids, ui.staff(), in_period)
+    card = ui.home_card(card_code, f.start, f.end, *scope)
     cols = st.columns(4)
     cols[0].metric(ui.t("card.code"), card["code"])
     cols[1].metric(ui.t("card.level"), ui.level_name(card["level"]))

@@ -159,7 +159,7 @@ if mode == "zone":
     )
     area = zone_rows[zid].geometry
     area_name = zid
-    st.caption(getattr(zone_rows[zid], f"reason_{lang}"))
+    st.caption(ui.md_text(getattr(zone_rows[zid], f"reason_{lang}")))
 elif mode == "draw":
     st.caption(ui.t("rect.draw_help"))
     l1 = grids[grids["level"] == "l1"]
@@ -170,7 +170,7 @@ elif mode == "draw":
     viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
-            zones[["zone_id", "geometry"]].to_json(drop_id=True),
+            viz.escape_properties(zones[["zone_id", "geometry"]]).to_json(drop_id=True),
             name="zones",
             style_function=lambda _: {
                 "color": "#b10026",
@@ -301,7 +301,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     if outcome.failed:
         return
     st.subheader(title[0] if lang == "zh" else title[1])
-    st.markdown("\n".join(f"- {line}" for line in brief.summary(lang)))
+    st.markdown("\n".join(f"- {ui.md_text(line)}" for line in brief.summary(lang)))
     a = brief.affected
     c = st.columns(4)
     c[0].metric(ui.t("rect.m.incidents"), ui.fmt_int(brief.n_incidents))
@@ -375,7 +375,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     st.markdown(f"**{ui.t('rect.peaks')}**")
     peaks = brief.peak_windows
     if len(peaks):
-        st.markdown("\n".join(f"- {p}" for p in peaks[f"peak_{lang}"]))
+        st.markdown("\n".join(f"- {ui.md_text(p)}" for p in peaks[f"peak_{lang}"]))
     else:
         st.caption(ui.t("rect.no_peaks"))
     left, right = st.columns(2)
@@ -498,7 +498,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     with st.form("rect_plan"):
         plan_name = st.text_input(
             ui.t("rect.plan_name"),
-            value=ui.t("rect.plan_default", area=name),
+            value=ui.t_plain("rect.plan_default", area=name),
             key=f"rect_plan_name_{sig}",
         )
         period = st.date_input(
@@ -619,13 +619,13 @@ pid = ui.keyed_choice(
 plan = plans[plans["id"] == pid].iloc[0]
 result = evaluations.get(pid)
 if isinstance(result, planning.Evaluation):
-    st.markdown(f"*{ui.t('rect.explanation')}*: {result.explanation(lang)}")
+    st.markdown(f"*{ui.t('rect.explanation')}*: {ui.md_text(result.explanation(lang))}")
 elif isinstance(result, str):
     st.warning(ui.t("rect.eval_error", msg=result))
 else:
     st.caption(ui.t("rect.pending"))
 if plan["notes"]:
-    st.caption(f"{ui.t('rect.plan_notes')}: {plan['notes']}")
+    st.caption(f"{ui.t('rect.plan_notes')}: {ui.md_text(plan['notes'])}")
 if auth.can(user, "save_plan"):
     with st.form("rect_status"):
         status = st.selectbox(

@@ -46,6 +46,7 @@ def cmd_grids_import(args) -> int:
             allow_errors=args.allow_errors,
             check_only=args.dry_run,
             guess_fields=True,  # the one guess, as on the Grids page
+            allow_shrink=args.allow_shrink,
         )
     except GridImportRefused as exc:
         _print_report(exc.report, args, limit=args.limit)
@@ -115,6 +116,11 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("file")
     p.add_argument("--replace", action="store_true", help="close current grids not in the file")
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="with --replace: retire grids missing from the file even if the district shrinks",
+    )
     p.add_argument("--rejected-out", help="CSV for rejected rows")
     p.add_argument("--user", default="cli", help="recorded as who made the change")
     p.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")

@@ -33,6 +33,8 @@ def _print_preview(preview) -> None:
         f"{', ' + preview.encoding if preview.encoding else ''}"
         f"{', delimiter ' + repr(preview.delimiter) if preview.delimiter else ''})"
     )
+    if preview.sheets is not None:
+        print(f"sheets read: {', '.join(preview.sheets)} (of {', '.join(preview.all_sheets)})")
     print("columns:\n  " + "\n  ".join(preview.mapping.describe()))
     print(f"coordinates: {preview.crs_guess or '?'} ({preview.crs_why})")
     if len(preview.unknown_categories):
@@ -45,7 +47,7 @@ def cmd_incidents_import(args) -> int:
     rejected_out = args.rejected_out or str(Path(args.file).with_suffix("")) + ".rejected.csv"
     columns = _field_overrides(args.field)
     if args.dry_run:
-        preview = detect(args.file, mapping=args.mapping, engine=engine)
+        preview = detect(args.file, mapping=args.mapping, engine=engine, sheet=args.sheet)
         preview.mapping = preview.mapping.with_overrides(columns, preview.columns)
         _print_preview(preview)
         return 0
@@ -58,6 +60,7 @@ def cmd_incidents_import(args) -> int:
         tz=args.tz,
         lon=args.lon,
         lat=args.lat,
+        sheet=args.sheet,
         crs=args.crs,
         unknown=args.unknown,
         tolerance_m=args.tolerance_m,
@@ -145,6 +148,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         type=float,
         default=500.0,
         help="reject points farther outside the district than this (metres, default 500)",
+    )
+    p.add_argument(
+        "--sheet", help="Excel: read only this sheet (default: every sheet with coordinates)"
     )
     p.add_argument("--rejected-out", help="CSV for rejected rows (default FILE.rejected.csv)")
     p.add_argument(

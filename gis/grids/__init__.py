@@ -54,6 +54,7 @@ from gis.grids.edit import (
 )
 from gis.grids.files import (
     GRID_FIELD_NAMES,
+    CoverageShrinkRefused,
     GridImportRefused,
     GridImportResult,
     export_grids,
@@ -108,6 +109,7 @@ __all__ = [
     "validate_hierarchy",
     # files
     "GRID_FIELD_NAMES",
+    "CoverageShrinkRefused",
     "GridImportRefused",
     "GridImportResult",
     "export_grids",

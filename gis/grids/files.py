@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
+from gis.core.crs import areas_m2
 from gis.core.errors import InputError
 from gis.core.settings import STORAGE_EPSG
 from gis.grids.hierarchy import GRID_COLUMNS, in_force
@@ -43,14 +44,90 @@ class GridImportResult:
     report: ValidationReport | None = field(default=None, repr=False)
     written: bool = True
     dry_run: bool = False
+    unchanged: int = 0
+    retired: int = 0
+    area_lost_m2: dict[str, float] = field(default_factory=dict)
+
+    def lost_text(self) -> str:
+        """``coverage lost: l1 1.234 km², ...`` (levels whose area would shrink), or ''."""
+        if not self.area_lost_m2:
+            return ""
+        parts = ", ".join(f"{k} {v / 1e6:,.3f} km²" for k, v in self.area_lost_m2.items())
+        return f"coverage lost: {parts}"
 
     def summary_line(self) -> str:
         line = accounting_line(self.imported, self.rejected, self.total)
+        if self.unchanged:
+            line += f"; {self.unchanged} unchanged (no new version)"
+        if self.retired:
+            line += f"; {self.retired} grid(s) not in the file retired"
+        if self.area_lost_m2:
+            line += f"; {self.lost_text()}"
         if self.dry_run:
             return f"dry run, nothing written: {line}; {self.closed} version(s) would be closed"
         if not self.written:
             return f"refused, nothing written: {line}"
         return f"{line}; {self.closed} earlier version(s) closed"
+
+
+class CoverageShrinkRefused(InputError):
+    """``replace`` would leave part of the district without grids; nothing was written."""
+
+    def __init__(self, result: GridImportResult) -> None:
+        self.result = result
+        super().__init__(
+            f"import refused, nothing written: replacing the grids with this file would retire "
+            f"{result.retired} grid(s) not in it and shrink the district's grids "
+            f"({result.lost_text()}); import a complete file, or allow_shrink=True "
+            "(--allow-shrink) to retire them anyway"
+        )
+
+
+_COMPARED = ("name", "level", "parent_code", "kind", "households", "population", "businesses")
+
+
+def _same_value(a, b) -> bool:
+    a_missing, b_missing = a is None or pd.isna(a), b is None or pd.isna(b)
+    if a_missing or b_missing:
+        return a_missing and b_missing
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def _unchanged_codes(current: gpd.GeoDataFrame, accepted: gpd.GeoDataFrame) -> set[str]:
+    """Codes of ``accepted`` whose version in force has the same attributes and geometry (to
+    1e-9°, about 0.1 mm, after normalising ring order): re-importing them writes nothing."""
+    now = current.set_index("code")
+    same = set()
+    for row in accepted.itertuples(index=False):
+        row = row._asdict()
+        code = row["code"]
+        if code not in now.index:
+            continue
+        old = now.loc[code]
+        if not all(_same_value(row[c], old[c]) for c in _COMPARED if c in row and c in old):
+            continue
+        a, b = shapely.normalize(row["geometry"]), shapely.normalize(old.geometry)
+        if shapely.equals_exact(a, b, tolerance=1e-9):
+            same.add(code)
+    return same
+
+
+def _area_lost_m2(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> dict[str, float]:
+    """Per level, m² of the level's current area no grid of that level covers after."""
+    lost = {}
+    for level in GRID_LEVELS:
+        old = before.geometry[before["level"] == level].to_numpy()
+        if not len(old):
+            continue
+        new = after.geometry[after["level"] == level].to_numpy()
+        gone = shapely.difference(shapely.union_all(old), shapely.union_all(new))
+        area = float(areas_m2(gpd.GeoSeries([gone], crs=STORAGE_EPSG))[0])
+        if area > 0:
+            lost[level] = area
+    return lost
 
 
 class GridImportRefused(InputError):
@@ -174,12 +251,16 @@ def import_grids(
     check_only: bool = False,
     sliver_m2: float = 50.0,
     guess_fields: bool = False,
+    allow_shrink: bool = False,
 ) -> GridImportResult:
     """Import grids from a file as new current versions, in one transaction, after validating
     the hierarchy they would make.
 
-    Codes already current in the store get a new version (the old one is closed). With
-    ``replace``, every current grid not in the file is closed as well. Before anything is
+    Codes already current in the store get a new version (the old one is closed), unless
+    the file's row is the same as the version in force (no new version). With ``replace``,
+    every current grid not in the file is retired as well, recorded in ``grid_edits`` so the
+    Grids page's history can restore it; if that would shrink the area any level covers by
+    more than ``sliver_m2``, the import is refused unless ``allow_shrink``. Before anything is
     written, the would-be hierarchy (current grids merged with the file's) is checked with
     ``validate_hierarchy``; geometries ``prepare_grids`` repaired are reported as
     ``invalid_geometry`` warnings.
@@ -200,11 +281,16 @@ def import_grids(
     guess_fields
         Fill the fields ``mapping`` leaves out with :func:`guess_grid_fields` (what the
         Grids page offers; the CLI uses it).
+    allow_shrink
+        With ``replace``: retire the grids missing from the file even when the district's
+        grids then cover less (``result.area_lost_m2`` and the summary say how much).
 
     Raises
     ------
     GridImportRefused
         When the would-be hierarchy has errors and ``allow_errors`` is False.
+    CoverageShrinkRefused
+        ``replace`` would shrink the area of a level and ``allow_shrink`` is False.
     """
     frame, reasons = read_geo_file(path, crs=crs)
     accepted, rejected = prepare_grids(
@@ -215,32 +301,44 @@ def import_grids(
     with engine.begin() as conn:
         current = read_current_grid_rows(conn)
         version = dict(zip(current["code"], current["version"], strict=True))
-        to_close = current if replace else current[current["code"].isin(accepted["code"])]
-        kept = current.iloc[0:0] if replace else current[~current["code"].isin(accepted["code"])]
+        unchanged = _unchanged_codes(current, accepted)
+        n_accepted = len(accepted)
+        accepted = accepted[~accepted["code"].isin(unchanged)]
+        in_file = current["code"].isin(accepted["code"])
+        retired = current[~in_file & ~current["code"].isin(unchanged)] if replace else None
+        to_close = current[in_file] if retired is None else pd.concat([current[in_file], retired])
+        kept = current[~current["code"].isin(to_close["code"])]
         cols = ["code", "name", "level", "parent_code", "geometry"]
         would_be = pd.concat([kept[cols], accepted[[c for c in cols if c in accepted]]])
         would_be = gpd.GeoDataFrame(would_be, geometry="geometry", crs=STORAGE_EPSG)
         report = add_repairs(validate_hierarchy(would_be, sliver_m2=sliver_m2), repaired)
+        lost = _area_lost_m2(current, would_be) if replace else {}
         result = GridImportResult(
             total=len(frame),
-            imported=len(accepted),
+            imported=n_accepted,
             closed=len(to_close),
             rejected=rejected,
             report=report,
             written=False,
             dry_run=check_only,
+            unchanged=len(unchanged),
+            retired=0 if retired is None else len(retired),
+            area_lost_m2={k: v for k, v in lost.items() if v > sliver_m2},
         )
         if check_only:
             return result
         if report.errors and not allow_errors:
             raise GridImportRefused(report, result)
+        if result.area_lost_m2 and not allow_shrink:
+            raise CoverageShrinkRefused(result)
         close_grid_rows(conn, to_close["id"], now)
         accepted = accepted.assign(
             version=[int(version.get(c, 0)) + 1 for c in accepted["code"]],
             valid_from=now,
             created_by=imported_by,
         )
-        save_frame(conn, "grids", accepted)
+        if len(accepted):
+            save_frame(conn, "grids", accepted)
         edits = pd.DataFrame(
             {
                 "grid_code": accepted["code"].to_numpy(),
@@ -254,13 +352,30 @@ def import_grids(
             }
         )
         edits["version_before"] = edits["version_before"].astype("Int64")
-        save_frame(
-            conn,
-            "grid_edits",
-            gpd.GeoDataFrame(
-                edits, geometry=accepted.geometry.to_numpy(), crs=accepted.crs
-            ).rename_geometry("geom_after"),
-        )
+        edits = gpd.GeoDataFrame(
+            edits, geometry=accepted.geometry.to_numpy(), crs=accepted.crs
+        ).rename_geometry("geom_after")
+        if retired is not None and len(retired):  # every closure recorded: it can be restored
+            details = {"file": Path(path).name, "role": "retired"}
+            gone = gpd.GeoDataFrame(
+                {
+                    "grid_code": retired["code"].to_numpy(),
+                    "action": "import",
+                    "version_before": pd.array(retired["version"], dtype="Int64"),
+                    "version_after": pd.array([None] * len(retired), dtype="Int64"),
+                    "edited_by": imported_by,
+                    "edited_at": now,
+                    "reason": reason_text,
+                    "details": json.dumps(details, ensure_ascii=False),
+                },
+                geometry=[None] * len(retired),
+                crs=STORAGE_EPSG,
+            ).rename_geometry("geom_after")
+            gone["geom_before"] = gpd.GeoSeries(retired.geometry.to_numpy(), crs=STORAGE_EPSG)
+            edits["geom_before"] = gpd.GeoSeries([None] * len(edits), crs=STORAGE_EPSG)
+            edits = pd.concat([edits, gone], ignore_index=True)
+        if len(edits):
+            save_frame(conn, "grid_edits", edits)
     result.written = True
     return result
 

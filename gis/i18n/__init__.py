@@ -76,6 +76,18 @@ _REASONS = (
     (r"already imported \(external_id exists\)", "reason.already"),
     (r"no grids in the store: the district check was skipped", "reason.note_no_grids"),
     (r"no id column: .*", "reason.note_no_id"),
+    (
+        r"unbalanced quote at line (?P<line>\d+): the field would run over lines \d+-(?P<end>\d+)",
+        "reason.unbalanced_quote",
+    ),
+    (r"NUL character in field (?P<i>\d+)", "reason.nul"),
+    (r"field (?P<i>\d+) longer than (?P<limit>\d+) characters \((?P<n>\d+)\)", "reason.too_long"),
+    (r"sheets read: (?P<sheets>.*) \(of (?P<all>.*)\)", "reason.note_sheets"),
+    (
+        r"coordinates look swapped: read the other way round (?P<swapped>\S+) of the points "
+        r"fit \(as read (?P<as_read>\S+)\).*",
+        "reason.note_swapped",
+    ),
 )
 
 

@@ -201,4 +201,26 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "文件没有编号列：以每行内容的哈希值作为事件编号（重复导入不会重复写入）",
         "en": "no id column: external ids are hashes of each row's content",
     },
+    "reason.unbalanced_quote": {
+        "zh": "第 {line} 行引号不成对：该字段会吞掉第 {line}-{end} 行",
+        "en": "unbalanced quote at line {line}: the field would run over lines {line}-{end}",
+    },
+    "reason.nul": {
+        "zh": "第 {i} 个字段含有 NUL 字符",
+        "en": "NUL character in field {i}",
+    },
+    "reason.too_long": {
+        "zh": "第 {i} 个字段超过 {limit} 个字符（{n}）",
+        "en": "field {i} longer than {limit} characters ({n})",
+    },
+    "reason.note_sheets": {
+        "zh": "已读取的工作表：{sheets}（共有：{all}；其余没有坐标列）",
+        "en": "sheets read: {sheets} (of {all}; the others have no coordinate columns)",
+    },
+    "reason.note_swapped": {
+        "zh": "经纬度似乎填反了：对调后 {swapped} 的点位落在辖区内（按原样 {as_read}）；"
+        "请把经度列映射为纬度、纬度列映射为经度",
+        "en": "coordinates look swapped: read the other way round {swapped} of the points fit "
+        "(as read {as_read}); map the longitude column as lat and the latitude column as lon",
+    },
 }

@@ -88,13 +88,18 @@ def _malformed_rows(info) -> pd.DataFrame:
         {
             "row": bad["line"].astype("Int64"),
             "text": bad["text"],
-            "reason": [
-                f"malformed row: {f} fields, expected {e}"
-                for f, e in zip(bad["fields"], bad["expected"], strict=True)
-            ],
+            "reason": bad["reason"],
         }
     )
     return out
+
+
+def _sheet_notes(info) -> list[str]:
+    """``sheets read: ...`` (and those skipped) for a workbook."""
+    if info.sheets is None:
+        return []
+    every = info.sheets + (info.skipped_sheets or [])
+    return [f"sheets read: {', '.join(info.sheets)} (of {', '.join(every)})"]
 
 
 def store_context(engine: Engine) -> tuple[np.ndarray, gpd.GeoDataFrame, dict[str, str]]:
@@ -160,6 +165,7 @@ def import_incidents(
     repeat_window: pd.Timedelta = REPEAT_WINDOW,
     repeat_min_reports: int = 3,
     dry_run: bool = False,
+    sheet: str | None = None,
 ) -> ImportResult:
     """Import an incident file in one transaction, every row accounted for.
 
@@ -188,6 +194,9 @@ def import_incidents(
         exception it raises aborts the import and leaves the database as it was.
     duplicate_radius_m, duplicate_window, repeat_radius_m, repeat_window, repeat_min_reports
         See ``link_duplicates`` and ``flag_repeat_locations``.
+    sheet
+        Excel: read only this sheet (default: every sheet with location columns; the sheets
+        read are named in ``notes``).
     dry_run
         Check every row and return the result (counts, reasons, CRS hint, links) without
         writing anything: no batch, no incidents, no rejected file (``batch_id`` stays None).
@@ -202,7 +211,7 @@ def import_incidents(
     """
     report = _progress(progress)
     report(0.0, "reading the file")
-    table, info = read_source(source, name=name)
+    table, info = read_source(source, name=name, sheet=sheet)
     release_memory()
     report(0.15, f"read {len(table):,} rows")
     detected = detect_columns(table.columns, table.head(500))
@@ -309,7 +318,7 @@ def import_incidents(
         repeat_locations=int(links["is_repeat_location"].sum()),
         snapped=snapped,
         grid_note=grid_note,
-        notes=prep.notes,
+        notes=prep.notes + _sheet_notes(info) + info.notes,
         encoding=info.encoding,
         delimiter=info.delimiter,
         file_name=info.name,

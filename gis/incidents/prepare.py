@@ -124,16 +124,59 @@ def raw_coordinates(
     )
 
 
-def _content_ids(table: pd.DataFrame) -> pd.Series:
-    """``H`` + 16 hex digits: a hash of each row's content (columns sorted by name)."""
-    plain = pd.DataFrame(
-        table.drop(columns=[table.geometry.name]) if isinstance(table, gpd.GeoDataFrame) else table
+#: fields whose content makes a row's id when the file has none (how the file writes them,
+#: its other columns, their order and the file type do not change the id)
+CONTENT_FIELDS = ("source", "status", "severity", "department", "address", "description")
+
+
+def _content_ids(
+    table: pd.DataFrame, mapping: Mapping[str, str], frame: pd.DataFrame, lon, lat
+) -> pd.Series:
+    """``H`` + 16 hex digits: a hash of what each row says, not of how the file writes it: the
+    parsed times (to the second), the category as mapped, the WGS-84 point to 1e-6° (about
+    0.1 m) and the mapped text fields with runs of white space as one space."""
+    parts = {}
+    for col in ("occurred_at", "reported_at"):
+        if col in frame:
+            parts[col] = frame[col].dt.strftime("%Y-%m-%dT%H:%M:%S").astype("string")
+    parts["category"] = (
+        frame["category_code"].astype("string").fillna(frame["category_raw"].astype("string"))
     )
-    if isinstance(table, gpd.GeoDataFrame):
-        plain["__wkb"] = shapely.to_wkb(table.geometry.to_numpy(), hex=True)
-    plain = plain[sorted(plain.columns, key=str)].astype("string").fillna("")
+    with np.errstate(invalid="ignore"):
+        parts["lon"] = pd.Series(np.round(lon, 6), index=table.index).map("{:.6f}".format)
+        parts["lat"] = pd.Series(np.round(lat, 6), index=table.index).map("{:.6f}".format)
+    for target in CONTENT_FIELDS:
+        if target in mapping:
+            text = table[mapping[target]].astype("string")
+            parts[target] = text.str.replace(r"\s+", " ", regex=True).str.strip()
+    plain = pd.DataFrame(parts, index=table.index).astype("string").fillna("")
     h = pd.util.hash_pandas_object(plain, index=False).to_numpy()
     return pd.Series([f"H{v:016x}" for v in h], index=table.index, dtype=object)
+
+
+def _swapped_hint(x, y, district: District | None, tolerance_m: float) -> str | None:
+    """A note when the coordinates read the other way round (lat as lon) fit much better."""
+    ok = np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
+    if ok.sum() == 0:
+        return None
+    x, y = x[ok], y[ok]
+
+    def fit(a, b) -> float:
+        good = (np.abs(a) <= 180) & (np.abs(b) <= 90)
+        if district is not None and good.any():
+            inside = np.zeros(len(a), dtype=bool)
+            inside[good] = district.within(a[good], b[good], tolerance_m)
+            good = inside
+        return float(good.mean())
+
+    as_read, swapped = fit(x, y), fit(y, x)
+    if swapped >= 0.8 and as_read < 0.5:
+        return (
+            f"coordinates look swapped: read the other way round {swapped:.0%} of the points fit "
+            f"(as read {as_read:.0%}); map the longitude column as lat and the latitude column "
+            "as lon (--field lon=COLUMN --field lat=COLUMN)"
+        )
+    return None
 
 
 def prepare_incidents(
@@ -248,14 +291,17 @@ def prepare_incidents(
     else:
         notes.append("no grids in the store: the district check was skipped")
 
+    swap = _swapped_hint(x_raw, y_raw, district, tolerance_m)
+    if swap is not None:
+        notes.append(swap)
     if "external_id" in mapping:
         ids = table[mapping["external_id"]].astype("string").str.strip()
         ids = ids.mask(ids == "")
         if ids.isna().any():
-            derived = _content_ids(table)
+            derived = _content_ids(table, mapping, frame, lon, lat)
             ids = ids.astype(object).where(ids.notna(), derived)
     else:
-        ids = _content_ids(table)
+        ids = _content_ids(table, mapping, frame, lon, lat)
         notes.append("no id column: external ids are hashes of each row's content")
     frame["external_id"] = pd.Series(ids.array, index=table.index).astype("string")
     open_ = (reason == "").to_numpy()

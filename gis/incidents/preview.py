@@ -37,6 +37,8 @@ class IntakePreview:
     crs_why: str = ""
     unknown_categories: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))
     malformed_rows: int = 0
+    sheets: list[str] | None = None
+    all_sheets: list[str] | None = None
 
 
 def detect(
@@ -47,6 +49,7 @@ def detect(
     sample_rows: int = 20,
     engine: Engine | None = None,
     aliases: dict[str, str] | None = None,
+    sheet: str | None = None,
 ) -> IntakePreview:
     """Read a file and say how it would be imported, without importing anything.
 
@@ -67,7 +70,7 @@ def detect(
         ``encoding``, ``delimiter``, ``row_count``, ``crs_guess`` + ``crs_why``, and the unknown
         category texts with their counts.
     """
-    table, info = read_source(source, name=name)
+    table, info = read_source(source, name=name, sheet=sheet)
     detected = detect_columns(table.columns, table.head(500))
     overrides = read_mapping_file(mapping) if isinstance(mapping, str | Path) else (mapping or {})
     cmap = detected.with_overrides(overrides, list(map(str, table.columns)))
@@ -123,4 +126,6 @@ def detect(
         crs_why=why,
         unknown_categories=unknown,
         malformed_rows=0 if info.malformed is None else len(info.malformed),
+        sheets=info.sheets,
+        all_sheets=None if info.sheets is None else info.sheets + (info.skipped_sheets or []),
     )

@@ -52,7 +52,7 @@ from gis.patrol.dosage import dosage
 from gis.patrol.gaps import RISK_COLUMNS, GapReport, coverage_gaps
 from gis.patrol.intake import ALREADY_IMPORTED, TrackImportResult, import_tracks
 from gis.patrol.presence import presence, visit_table
-from gis.patrol.risk import unit_risk
+from gis.patrol.risk import unit_risk, unit_risk_from_counts
 from gis.patrol.route import Route, route_for_staff, suggest_route
 from gis.patrol.sampling import interpolate, segments
 from gis.patrol.staff import staff_summary
@@ -111,5 +111,6 @@ __all__ = [
     "suggest_route",
     "track_data",
     "unit_risk",
+    "unit_risk_from_counts",
     "visit_table",
 ]

@@ -65,12 +65,14 @@ def clean_fixes(
     tolerance_m: float = GPS_ACCURACY_M,
     split_gap_s: float = 600.0,
     noise_m: float = 10.0,
+    now=None,
 ) -> CleanResult:
     """Drop bad fixes, each with its reason, and split tracks at gaps and jumps.
 
     Reasons, in this order of precedence (a fix gets the first that applies):
 
     - ``no coordinates`` / ``no time`` / ``no staff id``: unreadable or missing values.
+    - ``time in the future``: later than ``now`` (wall clock; no check when ``now`` is None).
     - ``duplicate``: same staff and same timestamp as an earlier fix (the first in file order is
       kept).
     - ``outside district``: farther than ``tolerance_m`` outside ``district`` (a polygon or a
@@ -120,6 +122,8 @@ def clean_fixes(
     reason[bad_xy] = "no coordinates"
     reason[(reason == "") & nat] = "no time"
     reason[(reason == "") & staff_missing] = "no staff id"
+    if now is not None:
+        reason[(reason == "") & (t > pd.Timestamp(now).value)] = "time in the future"
 
     staff_code, staff_uniques = pd.factorize(pd.Series(staff).astype(object), sort=True)
     has_track = "track_code" in fixes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.core import settings
 from gis.core.errors import InputError
 from gis.core.geometry import district_outline
 from gis.io import accounting_line
@@ -85,6 +87,7 @@ def import_tracks(
     split_gap_s: float = 600.0,
     tolerance_m: float = GPS_ACCURACY_M,
     dropped_out: str | Path | None = None,
+    now: datetime | None = None,
 ) -> TrackImportResult:
     """Import a GPS track file into ``patrol_tracks`` + ``patrol_fixes`` in one transaction.
 
@@ -109,6 +112,9 @@ def import_tracks(
         See ``clean_fixes`` (7 m/s cycling by default; 2.5 for foot patrols).
     dropped_out
         CSV for the dropped fixes with their reasons (UTF-8 with BOM, opens in Excel).
+    now
+        Fixes later than this wall-clock time are dropped as ``time in the future`` (default:
+        now in the district's zone).
     """
     path = Path(path)
     fixes = read_tracks(path, crs=crs, tz=tz, mapping=mapping, staff_code=staff_code)
@@ -120,6 +126,9 @@ def import_tracks(
         district=district,
         tolerance_m=tolerance_m,
         split_gap_s=split_gap_s,
+        now=now
+        if now is not None
+        else pd.Timestamp.now(tz or settings.DISTRICT_TZ).tz_localize(None),
     )
     kept = res.fixes
     # already in the store: same staff member at the same time

@@ -74,3 +74,54 @@ def unit_risk(incidents: pd.DataFrame, units_frame: gpd.GeoDataFrame) -> pd.Data
             cat[top["u"].to_numpy()] = top["c"].to_numpy(dtype=object)
             out["category"] = cat
     return out
+
+
+def unit_risk_from_counts(counts: pd.DataFrame, units_frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """:func:`unit_risk` from incidents already counted per unit and category (e.g. from the
+    store's incident cube), never the incidents themselves.
+
+    Parameters
+    ----------
+    counts
+        ``unit_id, category_code, count``: incidents per unit of ``units_frame`` and category
+        (units not in ``units_frame`` are ignored; a missing category counts for the unit but
+        names none).
+    units_frame
+        As :func:`unit_risk`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same table as :func:`unit_risk` on the incidents counted.
+    """
+    pos = pd.Index(units_frame["unit_id"].astype(str)).get_indexer(
+        counts["unit_id"].astype(str).to_numpy()
+    )
+    ok = pos >= 0
+    n = counts["count"].to_numpy(dtype=np.int64)
+    per_unit = np.bincount(pos[ok], weights=n[ok], minlength=len(units_frame)).astype(np.int64)
+    counted = hs.unit_counts_frame(units_frame, per_unit)
+    W, _ = hs.unit_weights(units_frame, "queen")
+    gi = hs.gi_star(counted["count"].to_numpy(dtype=float), W)
+    out = pd.DataFrame(
+        {
+            "unit_id": counted["unit_id"].astype(str).to_numpy(dtype=object),
+            "count": counted["count"].to_numpy(),
+            "area_km2": counted["area_km2"].to_numpy(dtype=float),
+            "density_km2": counted["density_km2"].to_numpy(dtype=float),
+        }
+    )
+    out["risk"] = out["density_km2"]
+    out["gi_z"], out["gi_p"], out["gi_bin"] = gi.z, gi.p, gi.bins.astype(np.int64)
+    out["category"] = None
+    pairs = pd.DataFrame(
+        {"u": pos[ok], "c": counts["category_code"].to_numpy(dtype=object)[ok], "n": n[ok]}
+    ).dropna()
+    pairs = pairs[pairs["c"].astype(str) != ""]
+    if len(pairs):
+        top = pairs.groupby(["u", "c"], as_index=False)["n"].sum()
+        top = top.sort_values(["u", "n", "c"], ascending=[True, False, True]).drop_duplicates("u")
+        cat = np.full(len(out), None, dtype=object)
+        cat[top["u"].to_numpy()] = top["c"].to_numpy(dtype=object)
+        out["category"] = cat
+    return out

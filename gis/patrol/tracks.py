@@ -21,7 +21,7 @@ from gis.core import settings
 from gis.core.coords import to_wgs84
 from gis.core.errors import InputError
 from gis.core.times import parse_times
-from gis.io import TRACK_FIELDS, detect_columns, read_geo_file
+from gis.io import TRACK_FIELDS, detect_columns, detect_encoding, read_geo_file
 
 
 def _track_columns(columns, sample: pd.DataFrame | None, mapping: Mapping[str, str]):
@@ -81,14 +81,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raw = lzma.decompress(path.read_bytes())
     else:
         raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"{path}: text is neither UTF-8 nor GB18030")
+    text = raw.decode(detect_encoding(raw, str(path)))
     head = text[:4096]
     try:
         sep = csv.Sniffer().sniff(head.splitlines()[0] if head else ",", ",;\t|").delimiter

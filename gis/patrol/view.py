@@ -3,7 +3,7 @@ coverage, risk, gaps and staff tables that ``gridlens gaps`` and the Patrol page
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -17,7 +17,7 @@ from gis.patrol.clock import format_window, shift_window
 from gis.patrol.coverage import coverage_table
 from gis.patrol.gaps import GapReport, coverage_gaps
 from gis.patrol.presence import presence
-from gis.patrol.risk import unit_risk
+from gis.patrol.risk import unit_risk, unit_risk_from_counts
 from gis.patrol.sampling import interpolate, segments
 from gis.patrol.staff import staff_summary
 from gis.taxonomy import category_mask
@@ -89,6 +89,7 @@ def patrol_view(
     shift=None,
     area=None,
     categories: str | Sequence[str] | None = None,
+    counts: Callable[[gpd.GeoDataFrame, str], pd.DataFrame] | None = None,
 ) -> PatrolView:
     """Coverage, risk and ranked gaps for ``units`` (``grid:micro`` or ``h3:<res>``).
 
@@ -100,9 +101,14 @@ def patrol_view(
     district, ``gis.core.geometry.district_outline``: the union of the level-1 grids). With
     ``staff`` (``staff_code, name, role, grid_code``), the micro-grids each member answers for
     and did not patrol, and ``staff_summary``.
+
+    ``counts`` replaces ``incidents`` at a district's volume: a function of a units frame and
+    its unit choice (``"grid:micro"``, ``"h3:10"``) giving the filtered incidents per unit and
+    category (``unit_id, category_code, count``, e.g. from the store's incident cube); the risk
+    is then ``unit_risk_from_counts``, equal to ``unit_risk`` on the incidents counted.
     """
     spec = UnitSpec.parse(units, allowed=("grid", "h3"))
-    if categories:
+    if categories and counts is None:
         if "category_code" not in incidents:
             raise InputError("choosing categories needs a category_code column in the incidents")
         incidents = incidents[category_mask(incidents["category_code"], categories)]
@@ -130,7 +136,13 @@ def patrol_view(
         shift=shift,
     )
     period = cov.attrs["period"]
-    risk = unit_risk(incidents, units_frame)
+
+    def risk_of(frame: gpd.GeoDataFrame, by: str) -> pd.DataFrame:
+        if counts is None:
+            return unit_risk(incidents, frame)
+        return unit_risk_from_counts(counts(frame, by), frame)
+
+    risk = risk_of(units_frame, kind)
     report = coverage_gaps(cov, risk, grids=grids if kind == "grid:micro" else None, period=period)
     table = None
     if staff is not None:
@@ -150,7 +162,7 @@ def patrol_view(
             micro_rank = report.ranked
         else:
             micro_cov = coverage_table(samples, grids, start=period[0], end=period[1], shift=shift)
-            micro_risk = unit_risk(incidents, hs.grid_units(grids, "micro"))
+            micro_risk = risk_of(hs.grid_units(grids, "micro"), "grid:micro")
             micro_rank = coverage_gaps(micro_cov, micro_risk, period=period).ranked
         micro_risk_tbl = micro_rank[["unit_id", "risk", "gap_score"]]
         per_staff = coverage_gaps(

@@ -70,6 +70,7 @@ from gis.planning.zones import (
     EMERGING_HOT_CLASSES,
     RANK_WEIGHTS,
     ZONE_COLUMNS,
+    hot_unit_mask,
     propose_zones,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "parse_period",
     "peak_window",
     "plan_periods",
+    "hot_unit_mask",
     "propose_zones",
     "rate_ratio_test",
     "save_plan",

@@ -62,6 +62,12 @@ EDGE_MIN_M2 = 5.0
 RANK_WEIGHTS = {"severity": 0.35, "pai": 0.25, "departments": 0.15, "trend": 0.10, "patrol": 0.15}
 
 
+def hot_unit_mask(units: pd.DataFrame, min_bin: int = 2) -> np.ndarray:
+    """Which units :func:`propose_zones` makes zones of: ``gi_bin >= min_bin`` or an active
+    emerging hot class."""
+    return _hot_mask(units, min_bin)[0]
+
+
 def _hot_mask(units: pd.DataFrame, min_bin: int) -> tuple[np.ndarray, np.ndarray]:
     """(hot mask, emerging class text per unit or empty)."""
     bins = pd.to_numeric(units["gi_bin"], errors="coerce").fillna(0).to_numpy()
@@ -200,6 +206,7 @@ def propose_zones(
     presence: pd.DataFrame | None = None,
     period: tuple | None = None,
     top: int | None = None,
+    district_incidents: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate areas for a joint rectification, ranked, with the rank explained in words.
 
@@ -236,6 +243,10 @@ def propose_zones(
         ``(start, end)`` for the trend; default the incidents' first to last time.
     top
         Keep only the first ``top`` zones.
+    district_incidents
+        The incidents in the district (the units' union), when ``incidents`` holds only those
+        that can fall in a zone (a selection around the hot units, read from the store at a
+        district's volume); default: counted from ``incidents``.
 
     Returns
     -------
@@ -270,7 +281,7 @@ def propose_zones(
     )
     district = shapely.union_all(units_m)
     in_district = points_inside(district, x, y)
-    n_total = int(in_district.sum())
+    n_total = int(in_district.sum()) if district_incidents is None else int(district_incidents)
     attrs = {
         "metric_epsg": crs.to_epsg(),
         "period": (start, end),

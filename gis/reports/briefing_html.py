@@ -8,7 +8,6 @@ matplotlib is imported inside the drawing functions: importing this module stays
 from __future__ import annotations
 
 import base64
-import html
 import io
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import shapely
 
 from gis.core.geometry import local_metric_crs, to_metric_geoms
 from gis.core.settings import STORAGE_EPSG
+from gis.core.text import html_text
 from gis.planning import WEEKDAYS, Briefing
 
 _CJK_NAMES = (
@@ -104,7 +104,7 @@ def _png(fig) -> str:
 
 
 def _img(src: str, alt: str) -> str:
-    return f'<img src="{src}" alt="{html.escape(alt)}">'
+    return f'<img src="{src}" alt="{html_text(alt)}">'
 
 
 def _plot_geom(ax, geom, **kw) -> None:
@@ -197,7 +197,7 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], limit: int, lang: str) 
         return "<p>—</p>"
     cols = [c for c in columns if c in frame.columns]
     sub = frame[cols].head(limit).copy()
-    head = "".join(f"<th>{html.escape(columns[c])}</th>" for c in cols)
+    head = "".join(f"<th>{html_text(columns[c])}</th>" for c in cols)
     rows = []
     for rec in sub.itertuples(index=False):
         cells = []
@@ -211,13 +211,13 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], limit: int, lang: str) 
                 cells.append(f"<td>{v:%Y-%m-%d %H:%M}</td>")
             else:
                 cells.append(
-                    "<td>" + html.escape("" if v is None or v is pd.NA else str(v)) + "</td>"
+                    "<td>" + html_text("" if v is None or v is pd.NA else str(v)) + "</td>"
                 )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if len(frame) > limit:
         more = (
-            f'<p class="meta">{html.escape(_LABELS[lang]["more"].format(n=len(frame) - limit))}</p>'
+            f'<p class="meta">{html_text(_LABELS[lang]["more"].format(n=len(frame) - limit))}</p>'
         )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
@@ -269,7 +269,7 @@ def _render(brief: Briefing, lang: str) -> str:
     zh = lang == "zh"
     title = brief.title_zh if zh else brief.title_en
     start, end = brief.period
-    summary = "".join(f"<li>{html.escape(s)}</li>" for s in brief.summary(lang))
+    summary = "".join(f"<li>{html_text(s)}</li>" for s in brief.summary(lang))
     name = "name_zh" if zh else "name_en"
     cat_cols = {
         name: "类别" if zh else "category",
@@ -323,8 +323,8 @@ def _render(brief: Briefing, lang: str) -> str:
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{"zh-CN" if zh else "en"}"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        f"<title>{html_text(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html_text(title)}</h1>",
         f'<p class="meta">{names["period"]}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}</p>',
         f'<ul class="summary">{summary}</ul>',
         f"<h2>{names['map']}</h2>",

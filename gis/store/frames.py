@@ -378,7 +378,7 @@ def read_frame(
     frame = pd.DataFrame.from_records(rows, columns=wanted)
     for col in tbl.columns:
         if col.name in frame and isinstance(col.type, sa.DateTime):
-            frame[col.name] = pd.to_datetime(frame[col.name])
+            frame[col.name] = read_times(frame[col.name])
     geo = [c for c in wanted if c in gcols]
     if not geo:
         return frame
@@ -393,6 +393,19 @@ def read_frame(
         if c != main:
             out[c] = gpd.GeoSeries(out[c], crs=f"EPSG:{STORAGE_EPSG}")
     return out
+
+
+#: the one text form of a stored time on SpatiaLite (SQLAlchemy's DateTime, ``save_frame``)
+STORED_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def read_times(values: pd.Series) -> pd.Series:
+    """Stored times (datetimes from PostGIS, text on SpatiaLite) as naive ``datetime64``.
+
+    Text is read as ISO 8601 (``STORED_TIME_FORMAT``, or without the fraction as older rows
+    written by raw SQL have it), element by element, so a column mixing both reads whole.
+    """
+    return pd.to_datetime(values, format="ISO8601")
 
 
 def typed_text(sql: str, params: dict | None) -> sa.TextClause:
@@ -430,5 +443,7 @@ __all__ = [
     "clear_tables",
     "table_columns",
     "typed_text",
+    "read_times",
+    "STORED_TIME_FORMAT",
     "backend",
 ]

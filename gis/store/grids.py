@@ -78,7 +78,8 @@ def close_grid_rows(conn: Connection, ids: Iterable[int], now: datetime) -> None
     """End the grid versions with these row ``ids`` at ``now`` (``valid_to``)."""
     ids = ",".join(str(int(i)) for i in ids)
     if ids:
-        conn.execute(sa.text(f"UPDATE grids SET valid_to = :now WHERE id IN ({ids})"), {"now": now})
+        sql = f"UPDATE grids SET valid_to = :now WHERE id IN ({ids})"
+        conn.execute(typed_text(sql, {"now": now}), {"now": now})
 
 
 def close_grid_version(conn: Connection, code: str, version: int, now: datetime) -> int:

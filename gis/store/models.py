@@ -159,7 +159,13 @@ class Incident(Base):
     """A reported incident (事件/案件) with its minor class, source, status and location."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_cat_time", "category_code", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_incidents_cat_time", "category_code", "occurred_at"),
+        # migration 0005: one unit's or one window's incidents by a range scan
+        Index("ix_incidents_h3_r11", "h3_r11"),
+        Index("ix_incidents_fishnet", "fx50", "fy50"),
+        Index("ix_incidents_reported_at", "reported_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     external_id: Mapped[str] = mapped_column(Text, unique=True)
     category_code: Mapped[str | None] = mapped_column(Text)

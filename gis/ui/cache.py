@@ -21,15 +21,22 @@ import shapely
 import streamlit as st
 
 from gis import hotspots, patrol, planning, store, viz
+from gis.core.geometry import as_area
 from gis.grids import assign_points, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
+from gis.store import cube as store_cube
 from gis.store.batches import read_import_batches
+from gis.store.incidents import select_incidents
+from gis.taxonomy import category_mask
 from gis.ui.language import lang
+from gis.views import aggregates
 from gis.views import home as dashboard
 from gis.views import hotspots as hotspots_view
 
+#: how far around the hot units the rectification zones read incidents (degrees, about 30 m)
+ZONE_MARGIN_DEG = 0.0003
 #: what a page may change in the store, and the loaders to forget when it does
 DEPENDENCIES: dict[str, list[Callable]] = {"incidents": [], "grids": []}
 
@@ -101,6 +108,119 @@ def departments():
 def district() -> dict:
     """The district's description stored with the data (names in both languages ...)."""
     return store.get_meta(engine(), "district", {}) or {}
+
+
+# --------------------------------------------------------------------------- the incident cube
+# Pages read the store's incident cube, never every incident. Every loader below is keyed on the
+# filters and on the store's change counter (``data_version``), so a write made anywhere (this
+# app, the command line, another session) is seen at the next rerun; the cube itself is one
+# shared resource per unit family and version, its size bounded by units x days x categories.
+def data_version() -> int:
+    """The store's change counter (``gis.store.cube.data_version``): one small query."""
+    return store_cube.data_version(engine())
+
+
+@depends_on("incidents", "grids")
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _cube(kind: str, version: int) -> store_cube.Cube:
+    return store_cube.load_cube(engine(), kind)
+
+
+def cube(kind: str) -> store_cube.Cube:
+    """The store's incident cube of one unit family (``grid``, ``h3``, ``fishnet``), shared
+    between sessions and read-only; reloaded when the store's ``data_version`` changes."""
+    return _cube(kind, data_version())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=4)
+def _fishnet_epsg(version: int) -> int | None:
+    value = store.get_meta(engine(), "fishnet_epsg")
+    return int(value) if value is not None else None
+
+
+def fishnet_epsg() -> int | None:
+    """The metric CRS (EPSG) of the stored fishnet keys; None in an empty store."""
+    return _fishnet_epsg(data_version())
+
+
+@depends_on("incidents")
+@st.cache_data(show_spinner=False, max_entries=4)
+def _time_range(version: int) -> tuple:
+    return store.incident_time_range(engine())
+
+
+def incident_time_range() -> tuple:
+    """First and last ``occurred_at`` stored (``(None, None)`` without incidents)."""
+    return _time_range(data_version())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_summary(start, end, categories, sources, grid_code, version):
+    return dashboard.cube_summary(cube("grid"), start, end, categories, sources, grid_code, grids())
+
+
+def home_summary(start, end, categories: tuple = (), sources: tuple = (), grid_code=None):
+    """``gis.views.home.cube_summary`` for the filters: this week against last, the incidents
+    in the filters and the daily trend, from the cube."""
+    return _home_summary(start, end, categories, sources, grid_code, data_version())
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_closure(this_start, end, categories, sources, grid_code, version):
+    weeks = dashboard.Weeks(this_start=this_start, end=end)
+    tax = taxonomy()
+    lo, hi = dashboard.closure_window(weeks, tax)
+    flt = aggregates.cube_filter(None, None, categories, sources, grid_code, grids())
+    rows = select_incidents(
+        engine(),
+        ("category_code", "status", "reported_at", "closed_at"),
+        start=lo,
+        end=hi,
+        time_column="reported_at",
+        sources=flt.sources,
+        micros=flt.micros,
+        not_null=("status",),
+    )
+    rows = rows[category_mask(rows["category_code"], list(categories))]
+    return dashboard.on_time_closure(rows, tax, weeks.this_start, weeks.end)
+
+
+def home_closure(weeks, categories: tuple = (), sources: tuple = (), grid_code=None) -> dict:
+    """``gis.views.home.on_time_closure`` of this week, on the few cases that can fall due in
+    it (``closure_window``) read from the store."""
+    return _home_closure(
+        weeks.this_start, weeks.end, categories, sources, grid_code, data_version()
+    )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_grid_counts(level, start, end, categories, sources, grid_code, version):
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, grids())
+    return dashboard.cube_grid_counts(cube("grid"), flt, grids(), level)
+
+
+def home_rates(level: str, start, end, categories: tuple = (), sources: tuple = (), grid_code=None):
+    """``gis.views.home.grid_rates`` of ``level`` for the filters, counted from the cube."""
+    counts = _home_grid_counts(level, start, end, categories, sources, grid_code, data_version())
+    return dashboard.rates_from_counts(grids(), counts, level)
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _home_card(code, start, end, categories, sources, grid_code, version):
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    by_cat = dashboard.cube_card_categories(cube("grid"), flt, code, g)
+    return dashboard.grid_card(code, g, staff(), by_category=by_cat)
+
+
+def home_card(code: str, start, end, categories: tuple = (), sources: tuple = (), grid_code=None):
+    """``gis.views.home.grid_card`` of one grid for the filters, its categories from the cube."""
+    return _home_card(code, start, end, categories, sources, grid_code, data_version())
 
 
 @depends_on("incidents", "grids")
@@ -217,7 +337,31 @@ def hotspot_unit_index(by: str, within: str | None = None):
 
 
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=64)
+def _hotspot_units(
+    by, start, end, categories, sources, grid_code, weights, band_m, value, lisa, permutations,
+    emerging_step, version,
+):  # fmt: skip
+    units = hotspot_unit_frame(by, grid_code)
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    family = cube(aggregates.cube_kind(by))
+    epsg = fishnet_epsg()
+    counted = aggregates.unit_counts(family, flt, units, by, g, fishnet_epsg=epsg)
+    out = hotspots_view.analyse(
+        counted, weights=weights, band_m=band_m, value=value, lisa=lisa, permutations=permutations
+    )
+    if emerging_step:
+        stc = aggregates.space_time_counts(
+            family, flt, units, by, step=emerging_step, start=start, end=end, grids=g,
+            fishnet_epsg=epsg,
+        )  # fmt: skip
+        out = hotspots_view.emerging_from_cube(
+            out, units, stc, weights=weights, band_m=out.attrs.get("band_m")
+        )
+    return out
+
+
 def hotspot_units(
     by: str,
     start,
@@ -232,33 +376,43 @@ def hotspot_units(
     permutations: int | None = 9999,
     emerging_step: str | None = None,
 ):
-    """Counts, Gi* (and local Moran, emerging patterns on demand) per unit for the filters.
+    """Counts, Gi* (and local Moran, emerging patterns on demand) per unit for the filters,
+    counted from the store's incident cube (``gis.views.aggregates``).
 
     Returns the frame of ``hotspots_view.analyse`` (plus ``pattern`` etc. with
     ``emerging_step``); ``attrs`` carry the band chosen.
     """
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    units = hotspot_unit_frame(by, grid_code)
-    counted = hotspots_view.count_from_index(hotspot_unit_index(by, grid_code), units, mask)
-    out = hotspots_view.analyse(
-        counted, weights=weights, band_m=band_m, value=value, lisa=lisa, permutations=permutations
-    )
-    if emerging_step:
-        out = hotspots_view.add_emerging(
-            out,
-            units,
-            incidents_shared()[["lon", "lat", "occurred_at"]][mask],
-            step=emerging_step,
-            start=start,
-            end=end,
-            weights=weights,
-            band_m=out.attrs.get("band_m"),
-        )
-    return out
+    return _hotspot_units(
+        by, start, end, tuple(categories), tuple(sources), grid_code, weights, band_m, value,
+        lisa, permutations, emerging_step, data_version(),
+    )  # fmt: skip
 
 
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _hotspot_kde(start, end, categories, sources, grid_code, kernel, bandwidth_m, version):
+    g = grids()
+    epsg = fishnet_epsg()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    pts, weights = (
+        aggregates.binned_points(cube("fishnet"), flt, epsg) if epsg else (np.zeros((0, 2)), [])
+    )
+    area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
+    if len(pts) == 0:
+        return {"n": 0}
+    res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area, weights=weights)
+    image, bounds = viz.kde_image(res)
+    return {
+        "image": image,
+        "bounds": bounds,
+        "bandwidth_m": res.bandwidth_m,
+        "bandwidth_rule": res.bandwidth_rule,
+        "cell_m": res.cell_m,
+        "max_km2": float(res.density_km2.max()),
+        "n": int(np.sum(weights)),
+    }
+
+
 def hotspot_kde(
     start,
     end,
@@ -270,28 +424,39 @@ def hotspot_kde(
 ) -> dict:
     """Kernel density of the filtered incidents over the district (or the filter's grid) and
     its heat-map image: ``{"image", "bounds", "bandwidth_m", "bandwidth_rule", "cell_m",
-    "max_km2", "n"}``."""
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    pts = incidents_shared()[["lon", "lat"]].to_numpy()[mask]
-    g = grids()
-    area = g[g["code"] == grid_code] if grid_code else hotspots.study_area(g)
-    if len(pts) == 0:
-        return {"n": 0}
-    res = hotspots.kde(pts, kernel=kernel, bandwidth_m=bandwidth_m, extent=area)
-    image, bounds = viz.kde_image(res)
-    return {
-        "image": image,
-        "bounds": bounds,
-        "bandwidth_m": res.bandwidth_m,
-        "bandwidth_rule": res.bandwidth_rule,
-        "cell_m": res.cell_m,
-        "max_km2": float(res.density_km2.max()),
-        "n": res.n_points,
-    }
+    "max_km2", "n"}``. The incidents come binned on the cube's 50-m fishnet (a cell's
+    incidents at its centre), which the kernel's bandwidth of a few hundred metres smooths
+    over."""
+    return _hotspot_kde(
+        start, end, tuple(categories), tuple(sources), grid_code, kernel, bandwidth_m,
+        data_version(),
+    )  # fmt: skip
 
 
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _hotspot_detail(by, unit_id, start, end, categories, sources, grid_code, version):
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    rows = select_incidents(
+        engine(),
+        ("category_code", "source", "occurred_at", "address", "grid_code"),
+        sources=flt.sources,
+        **aggregates.unit_selection(by, unit_id, g),
+    )
+    keep = category_mask(rows["category_code"], list(categories))
+    if flt.micros is not None:
+        keep &= rows["grid_code"].isin(flt.micros).to_numpy()
+    history = rows[keep]
+    t = history["occurred_at"]
+    in_period = history[(t >= pd.Timestamp(start)) & (t < pd.Timestamp(end))]
+    first, last = incident_time_range()
+    coverage = (pd.Timestamp(first), pd.Timestamp(last)) if first is not None else None
+    return hotspots_view.unit_detail(
+        in_period, history=history, start=start, end=end, coverage=coverage
+    )
+
+
 def hotspot_detail(
     by: str,
     unit_id: str,
@@ -301,16 +466,10 @@ def hotspot_detail(
     sources: tuple = (),
     grid_code: str | None = None,
 ) -> dict:
-    """``hotspots_view.unit_detail`` of one unit's filtered incidents."""
-    units = hotspot_unit_frame(by, grid_code)
-    pos = np.flatnonzero(units["unit_id"].astype(str).to_numpy() == str(unit_id))
-    in_unit = hotspot_unit_index(by, grid_code) == (pos[0] if len(pos) else -2)
-    mask = incident_mask(start, end, categories, sources, grid_code) & in_unit
-    any_time = incident_mask(None, None, categories, sources, grid_code) & in_unit
-    inc = incidents_shared()
-    coverage = (inc["occurred_at"].min(), inc["occurred_at"].max())
-    return hotspots_view.unit_detail(
-        inc[mask], history=inc[any_time], start=start, end=end, coverage=coverage
+    """``hotspots_view.unit_detail`` of one unit's filtered incidents: only that unit's rows
+    are read from the store (by its stored keys, ``aggregates.unit_selection``)."""
+    return _hotspot_detail(
+        by, unit_id, start, end, tuple(categories), tuple(sources), grid_code, data_version()
     )
 
 
@@ -328,8 +487,6 @@ def patrol_tracks():
     return patrol.track_data(fixes, district=l1 if len(l1) else g)
 
 
-@depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
 def patrol_view(
     units: str,
     start: pd.Timestamp,
@@ -340,11 +497,31 @@ def patrol_view(
     with_staff: bool,
 ):
     """``patrol.patrol_view`` for the filters (incidents of the period, categories and sources
-    as risk; the staff who have tracks when ``with_staff``)."""
-    data = patrol_tracks()
-    inc = dashboard.filter_incidents(
-        incidents(), start=start, end=end, categories=categories, sources=sources
+    as risk, counted from the store's incident cube; the staff who have tracks when
+    ``with_staff``), keyed on the filters and the store's ``data_version``."""
+    return _patrol_view(
+        units, start, end, shift, tuple(categories), tuple(sources), with_staff, data_version()
     )
+
+
+@depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=32)
+def _patrol_view(
+    units: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    shift: str | None,
+    categories: tuple[str, ...],
+    sources: tuple[str, ...],
+    with_staff: bool,
+    version: int,
+):
+    data = patrol_tracks()
+    flt = aggregates.cube_filter(start, end, categories, sources)
+
+    def counts(units_frame, by: str):  # the risk per unit, from the incident cube
+        return aggregates.category_unit_counts(cube(aggregates.cube_kind(by)), flt, by, grids())
+
     people = None
     if with_staff:
         s = staff()
@@ -352,7 +529,8 @@ def patrol_view(
     return patrol.patrol_view(
         data.samples,
         grids(),
-        inc,
+        None,
+        counts=counts,
         units=units,
         streets=streets(),
         segs=data.segs,
@@ -425,8 +603,60 @@ def import_history(limit: int = 200) -> pd.DataFrame:
 # --------------------------------------------------------------------------- rectification
 # Cached analysis for the Joint rectification page (``gis.planning``), keyed by plain values:
 # the unit choice and the filters; an area as the hex WKB of its polygon or a tuple of grid codes.
+def area_incidents(
+    area, start, end, categories: tuple = (), sources: tuple = (), grid_code=None, *, zone=False
+):
+    """The filtered incidents that can lie in ``area`` (EPSG:4326), as points: read from the
+    store for the micro-grids meeting the area only (``aggregates.area_selection``), never
+    every incident. The caller's point-in-area test then picks the area's own."""
+    g = grids()
+    flt = aggregates.cube_filter(start, end, categories, sources, grid_code, g)
+    rows = select_incidents(
+        engine(),
+        ("external_id", "category_code", "source", "status", "occurred_at", "address"),
+        start=start,
+        end=end,
+        sources=flt.sources,
+        with_lonlat=True,
+        # a zone fills its small holes and is simplified by 2 m: read ~30 m around it as well
+        **aggregates.area_selection(
+            area, g, flt, fill_holes=zone, margin_deg=ZONE_MARGIN_DEG if zone else 0.0
+        ),
+    )
+    rows = rows[category_mask(rows["category_code"], list(categories))]
+    rows = rows[rows["lon"].notna()]
+    return gpd.GeoDataFrame(
+        rows.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
+        crs=4326,
+    )
+
+
 @depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)
+def _rect_zones(by, start, end, categories, sources, grid_code, version):
+    units = hotspot_units(by, start, end, categories, sources, grid_code)
+    hot = units.geometry[planning.hot_unit_mask(units)]
+    if len(hot):
+        near = area_incidents(
+            hot.union_all(), start, end, categories, sources, grid_code, zone=True
+        )
+    else:
+        near = gpd.GeoDataFrame(
+            {"category_code": [], "occurred_at": pd.to_datetime([])},
+            geometry=gpd.GeoSeries([], crs=4326),
+        )
+    tax, deps = store_taxonomy()
+    return planning.propose_zones(
+        units,
+        near,
+        taxonomy=tax,
+        departments=deps,
+        period=(start, end),
+        district_incidents=int(units["count"].sum()),
+    )
+
+
 def rect_zones(
     by: str,
     start,
@@ -435,14 +665,10 @@ def rect_zones(
     sources: tuple = (),
     grid_code: str | None = None,
 ):
-    """``planning.propose_zones`` on the Gi* of ``hotspot_units(by, ...)`` and the incidents of
-    the filters, the trend over ``(start, end)``; ranked, with ``reason_zh`` / ``reason_en``."""
-    units = hotspot_units(by, start, end, categories, sources, grid_code)
-    mask = incident_mask(start, end, categories, sources, grid_code)
-    tax, deps = store_taxonomy()
-    return planning.propose_zones(
-        units, incident_geoframe(mask), taxonomy=tax, departments=deps, period=(start, end)
-    )
+    """``planning.propose_zones`` on the Gi* of ``hotspot_units(by, ...)`` (from the cube) and
+    the incidents around the hot units (a narrow selection), the trend over ``(start, end)``;
+    ranked, with ``reason_zh`` / ``reason_en``."""
+    return _rect_zones(by, start, end, tuple(categories), tuple(sources), grid_code, data_version())
 
 
 def area_key(area) -> str | tuple[str, ...]:
@@ -470,9 +696,11 @@ def rect_briefing(
     categories and sources (not the grid filter: the area is the place), with the grids and
     staff of the store."""
     tax, deps = store_taxonomy()
+    value = _area_value(area)
+    geom = value if isinstance(value, shapely.Geometry) else as_area(value, grids())
     return planning.briefing(
-        _area_value(area),
-        incident_geoframe(incident_mask(start, end, categories, sources, None)),
+        value,
+        area_incidents(geom, start, end, categories, sources),
         grids=grids(),
         staff=staff(),
         taxonomy=tax,

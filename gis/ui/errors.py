@@ -37,6 +37,7 @@ from typing import Any
 import streamlit as st
 
 from gis.core.errors import GridLensError, InputError
+from gis.core.text import markdown_text
 from gis.ui.language import t
 
 log = logging.getLogger("gis.ui")
@@ -66,7 +67,7 @@ def show_error(exc: Exception, message: str | None = None) -> None:
         (``"hotspots.error"``: "无法计算：{msg}"); None shows the message alone.
     """
     if isinstance(exc, GridLensError):
-        text = t(message, msg=str(exc)) if message else str(exc)
+        text = t(message, msg=str(exc)) if message else markdown_text(exc)
         if isinstance(exc, InputError):
             st.warning(text)
         else:

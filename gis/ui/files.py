@@ -4,7 +4,10 @@ grids and the incidents as download files."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -41,16 +44,44 @@ def uploaded_file(upload) -> Path:
     """Write a Streamlit upload to a temporary file that keeps its name (the suffix picks the
     reader); the same upload gives the same path, so reruns do not pile up copies."""
     data = upload.getvalue()
-    folder = (
-        Path(tempfile.gettempdir()) / "gridlens_uploads" / hashlib.sha256(data).hexdigest()[:16]
-    )
+    root = Path(tempfile.gettempdir()) / "gridlens_uploads"
+    prune_uploads(root)
+    folder = root / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
+    os.utime(folder)  # in use: kept by the next pruning
     path = folder / Path(upload.name).name
     if not path.exists():
         path.write_bytes(data)
     if path.suffix.lower() == ".zip":  # a zipped Shapefile (or one GeoPackage/GeoJSON/CSV)
         return _unzipped(path)
     return path
+
+
+#: uploads older than this (seconds since last use) are deleted at the next upload
+UPLOAD_MAX_AGE_S = 24 * 3600
+
+
+def prune_uploads(root: Path, max_age_s: float = UPLOAD_MAX_AGE_S) -> int:
+    """Delete the upload folders under ``root`` not used for ``max_age_s`` seconds; returns
+    how many were deleted (uploads must not pile up in the temporary folder)."""
+    if not root.exists():
+        return 0
+    limit = time.time() - max_age_s
+    gone = 0
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < limit:
+            shutil.rmtree(folder, ignore_errors=True)
+            gone += 1
+    return gone
+
+
+def _member_target(out: Path, name: str) -> Path:
+    """Where zip member ``name`` goes: flat in ``out``, its folders kept in the file name
+    (``a/x.csv`` -> ``a__x.csv``) so members with one base name do not overwrite each other;
+    ``..`` and root parts are dropped (no path escapes)."""
+    parts = [p for p in Path(name.replace("\\", "/")).parts if p not in ("..", ".", "/", "")]
+    parts = [p for p in parts if not p.endswith(":")]  # drive letters
+    return out / "__".join(parts)
 
 
 def _unzipped(path: Path) -> Path:
@@ -60,10 +91,9 @@ def _unzipped(path: Path) -> Path:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
             if not out.exists():
-                for n in names:  # flat: a member's folders are dropped (no path escapes)
-                    target = out / Path(n).name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(zf.read(n))
+                out.mkdir(parents=True, exist_ok=True)
+                for n in names:  # flat, folders in the name (no path escapes, no overwrite)
+                    _member_target(out, n).write_bytes(zf.read(n))
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path.name}: not a readable zip file") from exc
     for suffix in _ZIP_MEMBERS:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from gis import i18n
+from gis.core.text import markdown_text
 
 
 def lang() -> str:
@@ -15,8 +16,22 @@ def lang() -> str:
 
 
 def t(key: str, **fmt) -> str:
-    """Catalogue text in the current language."""
+    """Catalogue text in the current language, for Markdown (``st.markdown``, ``st.caption``,
+    ``st.info``, labels ...): text arguments are escaped (:func:`gis.core.text.markdown_text`),
+    so a grid or plan name cannot bring a link, an image or emphasis along."""
+    safe = {k: markdown_text(v) if isinstance(v, str) else v for k, v in fmt.items()}
+    return i18n.t(key, lang(), **safe)
+
+
+def t_plain(key: str, **fmt) -> str:
+    """Catalogue text in the current language with its arguments as they are: for plain-text
+    places only (a text input's value, a file name, a selectbox option)."""
     return i18n.t(key, lang(), **fmt)
+
+
+def md_text(value) -> str:
+    """User text (a grid, plan, staff name, an address) for Markdown, escaped."""
+    return markdown_text(value)
 
 
 def language_switch() -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 from gis import auth
 from gis.ui.cache import engine
 from gis.ui.errors import guard
-from gis.ui.language import language_switch, t
+from gis.ui.language import language_switch, md_text, t
 from gis.ui.sidebar import FILTERS_KEY, sidebar_filters
 
 USER_KEY = "gridlens_user"
@@ -73,7 +73,7 @@ def sign_out() -> None:
 
 def user_box(user: auth.User) -> None:
     """Who is signed in, with their role, and the sign-out button."""
-    st.sidebar.markdown(f"**{user.label}** · {t('role.' + user.role)}")
+    st.sidebar.markdown(f"**{md_text(user.label)}** · {t('role.' + user.role)}")
     if auth.auth_enabled():
         st.sidebar.button(t("signin.signout"), on_click=sign_out, key="signout")
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from gis.ui.cache import category_name, grids, incidents, taxonomy
+from gis.ui.cache import category_name, grids, incident_time_range, taxonomy
 from gis.ui.language import lang, level_name, t
 
 FILTERS_KEY = "gridlens_filters"
@@ -31,13 +31,11 @@ SOURCES = ("patrol", "hotline", "camera", "wechat", "referral")
 
 def sidebar_filters() -> Filters:
     """Render the global filters in the sidebar; their values are kept across pages."""
-    inc = incidents()
-    if inc.empty:
-        today = date.today()
-        first = last = today
+    first, last = incident_time_range()  # two numbers from the store, not every incident
+    if first is None:
+        first = last = date.today()
     else:
-        first = inc["occurred_at"].min().date()
-        last = inc["occurred_at"].max().date()
+        first, last = first.date(), last.date()
     st.sidebar.subheader(t("filters.title"))
     default = (max(first, last - timedelta(days=89)), last)
     period = st.sidebar.date_input(

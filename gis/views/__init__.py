@@ -1,5 +1,17 @@
 """Page models: what each page shows, computed from the library (no Streamlit, no database)."""
 
+from gis.views.aggregates import (
+    area_selection,
+    binned_points,
+    category_unit_counts,
+    cube_filter,
+    cube_kind,
+    level_ancestors,
+    space_time_counts,
+    unit_counts,
+    unit_period_counts,
+    unit_selection,
+)
 from gis.views.grids import (
     adjacent_parents,
     adjacent_siblings,
@@ -12,12 +24,18 @@ from gis.views.grids import (
 from gis.views.home import (
     LEVEL_COLUMN,
     Weeks,
+    closure_window,
+    cube_card_categories,
+    cube_grid_counts,
+    cube_summary,
     daily_counts,
     filter_incidents,
     grid_card,
     grid_rates,
     on_time_closure,
+    rates_from_counts,
     week_by_category,
+    week_table,
     weeks_ending,
 )
 from gis.views.hotspots import (
@@ -31,6 +49,7 @@ from gis.views.hotspots import (
     analyse,
     count_from_index,
     emerging_available,
+    emerging_from_cube,
     export_bytes,
     export_frame,
     make_units,
@@ -49,6 +68,17 @@ from gis.views.patrol import (
 )
 
 __all__ = [
+    # aggregates (the incident cube)
+    "area_selection",
+    "binned_points",
+    "category_unit_counts",
+    "cube_filter",
+    "cube_kind",
+    "level_ancestors",
+    "space_time_counts",
+    "unit_counts",
+    "unit_period_counts",
+    "unit_selection",
     # grids
     "adjacent_parents",
     "adjacent_siblings",
@@ -67,6 +97,12 @@ __all__ = [
     "daily_counts",
     "grid_rates",
     "grid_card",
+    "closure_window",
+    "cube_summary",
+    "cube_grid_counts",
+    "cube_card_categories",
+    "rates_from_counts",
+    "week_table",
     # hotspots
     "H3_RESOLUTIONS",
     "FISHNET_SIZES_M",
@@ -84,6 +120,7 @@ __all__ = [
     "unit_ranking",
     "emerging_available",
     "add_emerging",
+    "emerging_from_cube",
     # patrol
     "PatrolHeadline",
     "PatrolScope",

@@ -314,6 +314,21 @@ def add_emerging(
     """
     pts = incidents[["lon", "lat"]].to_numpy(dtype=float)
     cube = hs.space_time_cube(pts, incidents["occurred_at"], units, step=step, start=start, end=end)
+    return emerging_from_cube(frame, units, cube, weights=weights, band_m=band_m)
+
+
+def emerging_from_cube(
+    frame: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    cube: hs.SpaceTimeCube,
+    *,
+    weights: Literal["queen", "band"] = "queen",
+    band_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """:func:`add_emerging` on counts per unit and step already made: ``cube`` from
+    ``gis.hotspots.space_time_cube`` or, at a district's volume, from the store's incident cube
+    (``gis.views.aggregates.space_time_counts``)."""
+    step = cube.step
     W, _ = hs.unit_weights(units, "band" if weights == "band" else "queen", band_m=band_m)
     em = pd.DataFrame(hs.emerging_hotspots(cube, W)).set_index("unit_id")
     out = frame.copy()

@@ -126,7 +126,14 @@ def street_layer(streets: gpd.GeoDataFrame) -> pdk.Layer:
 
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = None) -> pdk.Deck:
-    """A pydeck Deck with no map provider: nothing is fetched from the internet."""
+    """A pydeck Deck with no map provider: nothing is fetched from the internet.
+
+    ``tooltip`` is a text tooltip (``{"text": "{name}\n{code}"}``): the browser shows it as
+    text (``innerText``), so grid and incident names cannot inject HTML. An ``html`` tooltip
+    (written as HTML) is refused.
+    """
+    if tooltip is not None and "html" in tooltip:
+        raise ValueError("deck tooltips are text only: user names would be written as HTML")
     # map_provider=None and NO map_style: pydeck then sends its "__MAP_STYLE__" sentinel, which
     # Streamlit reads as "no basemap". map_style=None would make Streamlit fetch a CARTO style.
     return pdk.Deck(

@@ -38,12 +38,14 @@ import folium
 import folium.plugins
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
 from shapely.geometry import shape
 
+from gis.core.text import html_text
 from gis.viz.palettes import LEVEL_ORDER, LEVEL_STYLE, STREET_STYLE, hex_and_opacity
 
 #: URL under which Streamlit serves ``./static`` (``server.enableStaticServing``); behind a
@@ -274,6 +276,24 @@ class _MoveIntoGroup(MacroElement):
         self.geojson = geojson
         self.group = group
         self.tooltip_fields = tooltip_fields
+
+
+def escape_properties(frame: gpd.GeoDataFrame, columns: Iterable[str] | None = None):
+    """A copy of ``frame`` whose text columns (or ``columns``) are HTML-escaped
+    (:func:`gis.core.text.html_text`), for folium layers whose tooltips and popups are
+    written as HTML (``folium.GeoJsonTooltip``, ``GeoJsonPopup``): a grid named
+    ``<img src=x onerror=...>`` then shows as that text instead of running."""
+    out = frame.copy()
+    geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    names = [c for c in out.columns if c != geometry] if columns is None else list(columns)
+    for col in names:
+        values = out[col]
+        if columns is None and not (
+            pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+        ):
+            continue
+        out[col] = [None if v is None or v is pd.NA else html_text(v) for v in values]
+    return out
 
 
 def _draw_group(m: folium.Map) -> folium.FeatureGroup:

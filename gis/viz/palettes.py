@@ -8,11 +8,12 @@ notebook or a report draws a Gi* map in the colours of the Hotspots page.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
+
+from gis.core.text import html_text
 
 _K = TypeVar("_K")
 
@@ -139,7 +140,7 @@ def legend_html(items: list[tuple[list[int], str]]) -> str:
     return " ".join(
         "<span style='white-space:nowrap;margin-right:10px'>"
         f"<span style='background:rgb({c[0]},{c[1]},{c[2]});border:1px solid #999;"
-        f"padding:0 9px;margin-right:4px'></span>{html.escape(label)}</span>"
+        f"padding:0 9px;margin-right:4px'></span>{html_text(label)}</span>"
         for c, label in items
     )
 
@@ -150,7 +151,7 @@ def ramp_legend_html(low: str, high: str, n: int = 7) -> str:
         f"<span style='background:rgb({int(r)},{int(g)},{int(b)});padding:0 8px'></span>"
         for r, g, b in ramp_rgb(np.linspace(0, 1, n))
     )
-    return f"{html.escape(low)} {cells} {html.escape(high)}"
+    return f"{html_text(low)} {cells} {html_text(high)}"
 
 
 #: opacity per Gi* bin where the bins are drawn over another layer (the patrol page's gaps map)

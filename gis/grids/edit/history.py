@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Connection, Engine
 
-from gis.auth import User, grid_parents, require_grid_edit
+from gis.auth import PermissionDenied, User, get_user, grid_parents, require_grid_edit
 from gis.core.errors import EditConflict, InputError
 from gis.core.geometry import areas_m2
 from gis.core.settings import STORAGE_EPSG
@@ -49,12 +49,18 @@ def _now() -> datetime:
     return datetime.now()
 
 
-def _user_name(user) -> tuple[str, Any]:
+def _user_name(engine: Engine, user) -> tuple[str, Any]:
+    """(name, User or None). A name of a stored account stands for that account, so its role
+    and grid scope are checked as for the User itself (a bare name must not skip the check);
+    other names (CLI, scripts without accounts) are recorded as they are."""
     if isinstance(user, str):
         name = user.strip()
         if not name:
             raise InputError("say who makes the edit (user)")
-        return name, None
+        stored = get_user(engine, name)
+        if stored is not None and not stored.active:
+            raise PermissionDenied(f"account {name!r} is disabled")
+        return name, stored
     if user is None:
         raise InputError("say who makes the edit (user)")
     return user.username, user
@@ -232,8 +238,9 @@ def save_edit(
     result
         From one of the edit operations.
     user
-        The user name, or a :class:`gis.auth.User`, whose right to edit every touched grid is
-        then checked (``gis.auth.can_edit_grid``; grid admins only within their grids).
+        A :class:`gis.auth.User`, or a name (that of a stored account stands for the account),
+        whose right to edit every touched grid is then checked (``gis.auth.can_edit_grid``;
+        grid admins only within their grids).
     reason
         Why: required, kept in the history.
     expected_versions
@@ -257,7 +264,7 @@ def save_edit(
         version started from, who saved the newer one and when; ``exc.conflicts`` lists them.
     """
     reason = _check_reason(reason)
-    name, user_obj = _user_name(user)
+    name, user_obj = _user_name(engine, user)
     if result.is_noop:
         raise InputError("the edit changes nothing: there is nothing to save")
     expected = dict(result.base_versions)
@@ -495,7 +502,7 @@ def restore_version(
         Someone saved one of the grids involved while the restore ran.
     """
     reason = _check_reason(reason)
-    name, user_obj = _user_name(user)
+    name, user_obj = _user_name(engine, user)
     code, version = str(code), int(version)
     row = read_grid_version(engine, code, version, columns=["version", "valid_to"])
     if row.empty:
