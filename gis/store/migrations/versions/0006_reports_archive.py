@@ -1,7 +1,7 @@
 """reports: the archive of generated period reports (日碰头 / 周点评 / 月通报)
 
 Revision ID: 0005_reports
-Revises: 0004
+Revises: 0005_vol
 Create Date: 2026-12-04
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_reports"
-down_revision = "0004"
+down_revision = "0005_vol"
 branch_labels = None
 depends_on = None
 
