@@ -62,6 +62,8 @@ def cmd_incidents_import(args) -> int:
         unknown=args.unknown,
         tolerance_m=args.tolerance_m,
         rejected_out=rejected_out,
+        date_order=args.date_order,
+        two_digit_years=args.two_digit_years,
     )
     enc = f", {result.encoding}" if result.encoding else ""
     print(f"{result.file_name}: coordinates read as {result.crs}{enc}")
@@ -145,6 +147,17 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         type=float,
         default=500.0,
         help="reject points farther outside the district than this (metres, default 500)",
+    )
+    p.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy"],
+        help="numeric dates like 05/03/2026: dmy = day first, mdy = month first "
+        "(default: read from the file; refused when the file does not decide it)",
+    )
+    p.add_argument(
+        "--two-digit-years",
+        action="store_true",
+        help="read 05/03/26 as 2026 (by default rows with two-digit years are rejected)",
     )
     p.add_argument("--rejected-out", help="CSV for rejected rows (default FILE.rejected.csv)")
     p.add_argument(

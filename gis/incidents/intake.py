@@ -160,6 +160,8 @@ def import_incidents(
     repeat_window: pd.Timedelta = REPEAT_WINDOW,
     repeat_min_reports: int = 3,
     dry_run: bool = False,
+    date_order: str | None = None,
+    two_digit_years: bool = False,
 ) -> ImportResult:
     """Import an incident file in one transaction, every row accounted for.
 
@@ -188,6 +190,8 @@ def import_incidents(
         exception it raises aborts the import and leaves the database as it was.
     duplicate_radius_m, duplicate_window, repeat_radius_m, repeat_window, repeat_min_reports
         See ``link_duplicates`` and ``flag_repeat_locations``.
+    date_order, two_digit_years
+        How numeric dates are read (see ``prepare_incidents``).
     dry_run
         Check every row and return the result (counts, reasons, CRS hint, links) without
         writing anything: no batch, no incidents, no rejected file (``batch_id`` stays None).
@@ -233,6 +237,8 @@ def import_incidents(
         tolerance_m=tolerance_m,
         existing_ids=existing_ids,
         name=info.name,
+        date_order=date_order,
+        two_digit_years=two_digit_years,
     )
     malformed = _malformed_rows(info)
     rejected = (
