@@ -17,7 +17,7 @@ from gis.core import coords, settings
 from gis.incidents.links import DUPLICATE_WINDOW, REPEAT_WINDOW, detect_links
 from gis.incidents.locate import District, assign_grids_in_force
 from gis.incidents.prepare import prepare_incidents
-from gis.io import accounting_line, read_source, release_memory
+from gis.io import accounting_line, read_source, release_memory, write_table
 from gis.io.columns import ColumnMapping, detect_columns, read_mapping_file
 from gis.store.batches import record_import_batch
 from gis.store.cube import add_to_cube, fishnet_epsg
@@ -358,6 +358,5 @@ def import_incidents(
         add_to_cube(conn, accepted)
     report(1.0, "done")
     if rejected_out is not None and len(rejected):
-        Path(rejected_out).parent.mkdir(parents=True, exist_ok=True)
-        rejected.to_csv(rejected_out, index=False, encoding="utf-8-sig")
+        write_table(rejected, rejected_out)
     return result

@@ -1,6 +1,7 @@
 """Files in and out: reading any vector or table file (:mod:`gis.io.files`), THE column guesser
 (:mod:`gis.io.columns`) and THE table writer (:mod:`gis.io.tables`)."""
 
+from gis.io.cells import FORMULA_PREFIXES, neutralize_formulas
 from gis.io.columns import (
     CASE_FIELDS,
     GRID_FIELDS,
@@ -29,6 +30,8 @@ from gis.io.files import (
 from gis.io.tables import write_table
 
 __all__ = [
+    "FORMULA_PREFIXES",
+    "neutralize_formulas",
     "CASE_FIELDS",
     "GRID_FIELDS",
     "INCIDENT_FIELDS",

@@ -24,6 +24,7 @@ import shapely
 
 from gis.core.errors import InputError
 from gis.core.settings import STORAGE_EPSG
+from gis.io.cells import neutralize_formulas
 from gis.io.columns import detect_columns
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
@@ -173,6 +174,7 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
                 table["lat"] = shapely.get_y(geoms)
             else:
                 table["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
+            table = neutralize_formulas(table)  # no live formulas in a spreadsheet (OWASP)
             if suffix == ".csv":
                 table.to_csv(path, index=False, encoding="utf-8-sig")
             else:

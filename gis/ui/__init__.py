@@ -62,6 +62,7 @@ from gis.ui.errors import Guard, Outcome, guard, show_error
 from gis.ui.files import (
     GRID_EXPORT_FORMATS,
     INCIDENT_EXPORT_FORMATS,
+    csv_bytes,
     grid_export,
     incidents_file,
     uploaded_file,
@@ -148,6 +149,7 @@ __all__ = [
     # files
     "GRID_EXPORT_FORMATS",
     "INCIDENT_EXPORT_FORMATS",
+    "csv_bytes",
     "grid_export",
     "incidents_file",
     "uploaded_file",

@@ -14,6 +14,7 @@ import pandas as pd
 from gis.core.errors import InputError
 from gis.grids import export_grids
 from gis.incidents import export_incidents
+from gis.io import neutralize_formulas
 from gis.ui.cache import grids
 
 #: grid export formats: label -> (file suffix, MIME type)
@@ -90,6 +91,12 @@ def grid_export(fmt: str, level: str | None) -> tuple[bytes, str, str]:
         else:
             export_grids(frame, path)
         return path.read_bytes(), name, mime
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as a CSV download: UTF-8 with BOM (Excel opens it right), no index, and no
+    text that a spreadsheet would run as a formula (``gis.io.neutralize_formulas``)."""
+    return neutralize_formulas(frame).to_csv(index=False).encode("utf-8-sig")
 
 
 def incidents_file(
