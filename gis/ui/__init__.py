@@ -70,6 +70,8 @@ from gis.ui.files import (
 from gis.ui.language import fmt_date, fmt_int, lang, language_switch, level_name, t
 from gis.ui.shell import (
     PAGES,
+    TOKEN_KEY,
+    TOKEN_PARAM,
     USER_KEY,
     current_user,
     page,
@@ -84,6 +86,8 @@ from gis.ui.widgets import keyed_choice, keyed_value
 __all__ = [
     # shell
     "PAGES",
+    "TOKEN_KEY",
+    "TOKEN_PARAM",
     "USER_KEY",
     "current_user",
     "page",
