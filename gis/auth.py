@@ -638,6 +638,20 @@ def end_session(engine: Engine, token: str | None) -> None:
 # --------------------------------------------------------------------------- demo
 
 
+def demo_accounts_present(engine: Engine) -> bool:
+    """Whether an active demo account (``DEMO_ACCOUNTS``, made by ``gridlens demo``) exists:
+    the sign-in page mentions the demo passwords only then."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(_USERS.c.id).where(
+                _USERS.c.username.in_(list(DEMO_ACCOUNTS)),
+                _USERS.c.created_by == "demo",
+                _USERS.c.active.is_(True),
+            )
+        ).first()
+    return row is not None
+
+
 @dataclass(frozen=True)
 class DemoAccount:
     """A demo account and what ``ensure_demo_users`` did to it (created, reset or kept)."""
@@ -651,7 +665,10 @@ class DemoAccount:
 def ensure_demo_users(
     engine: Engine, grid_admin_codes: Iterable[str] | None = None, *, by: str = "demo"
 ) -> list[DemoAccount]:
-    """Create, or reset, one demo account per role (``DEMO_ACCOUNTS``), in one transaction.
+    """Create the missing demo accounts, one per role (``DEMO_ACCOUNTS``), in one transaction.
+
+    An account that exists already is kept as it is (status ``kept``): a disabled demo account
+    is never re-enabled and a changed password never reset.
 
     Parameters
     ----------
@@ -684,11 +701,9 @@ def ensure_demo_users(
                     sa.func.lower(_USERS.c.username) == name
                 )
             ).first()
-            if existing is not None and existing.created_by != by:
+            if existing is not None:  # never re-enabled or reset: an admin may have disabled it
                 out.append(DemoAccount(name, role, password, "kept"))
                 continue
-            if existing is not None:
-                conn.execute(sa.delete(_USERS).where(_USERS.c.id == existing.id))
             conn.execute(
                 sa.insert(_USERS).values(
                     username=name,
@@ -733,6 +748,7 @@ __all__ = [
     "can_edit_grid",
     "create_user",
     "current_desktop_user",
+    "demo_accounts_present",
     "ensure_demo_users",
     "get_user",
     "grid_parents",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gis import store
 from gis.cli._common import (
@@ -42,7 +41,7 @@ def _print_preview(preview) -> None:
 
 def cmd_incidents_import(args) -> int:
     engine = engine_from_args(args)
-    rejected_out = args.rejected_out or str(Path(args.file).with_suffix("")) + ".rejected.csv"
+    rejected_out = args.rejected_out or store.rejected_rows_path(engine, args.file)
     columns = _field_overrides(args.field)
     if args.dry_run:
         preview = detect(args.file, mapping=args.mapping, engine=engine)
@@ -159,7 +158,11 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read 05/03/26 as 2026 (by default rows with two-digit years are rejected)",
     )
-    p.add_argument("--rejected-out", help="CSV for rejected rows (default FILE.rejected.csv)")
+    p.add_argument(
+        "--rejected-out",
+        help="CSV for rejected rows (default: rejected/FILE.<time>.rejected.csv beside the "
+        "database)",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="show the detected mapping, import nothing"
     )

@@ -45,8 +45,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "nav.signin": {"zh": "登录", "en": "Sign in"},
     "signin.title": {"zh": "登录 GridLens", "en": "Sign in to GridLens"},
     "signin.caption": {
-        "zh": "网格化治理与综合行政执法平台。演示账号见 README。",
-        "en": "Grid governance and comprehensive law enforcement. Demo accounts are in the README.",
+        "zh": "网格化治理与综合行政执法平台。",
+        "en": "Grid governance and comprehensive law enforcement.",
+    },
+    "signin.demo_hint": {
+        "zh": "这是演示数据库：演示账号及密码见 README。",
+        "en": "This is the demo database: the demo accounts and passwords are in the README.",
     },
     "signin.username": {"zh": "用户名", "en": "Username"},
     "signin.password": {"zh": "密码", "en": "Password"},

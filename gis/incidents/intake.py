@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from gis.core import coords, settings
+from gis.core.errors import InputError
 from gis.incidents.links import DUPLICATE_WINDOW, REPEAT_WINDOW, detect_links
 from gis.incidents.locate import District, assign_grids_in_force
 from gis.incidents.prepare import prepare_incidents
@@ -334,6 +335,16 @@ def import_incidents(
         "repeat_locations": result.repeat_locations,
     }
     with engine.begin() as conn:
+        # the rejected rows first, inside the transaction: a target that cannot be written
+        # stops the import with nothing imported, rather than rows imported and reasons lost
+        if rejected_out is not None and len(rejected):
+            try:
+                write_table(rejected, rejected_out)
+            except OSError as exc:
+                raise InputError(
+                    f"{rejected_out}: cannot write the rejected rows ({exc.strerror or exc}); "
+                    "nothing was imported (choose another --rejected-out)"
+                ) from None
         result.batch_id = record_import_batch(
             conn,
             kind="incidents",
@@ -357,6 +368,4 @@ def import_incidents(
         )
         add_to_cube(conn, accepted)
     report(1.0, "done")
-    if rejected_out is not None and len(rejected):
-        write_table(rejected, rejected_out)
     return result

@@ -28,8 +28,12 @@ from gis.io.files import (
     write_geo_file,
 )
 from gis.io.tables import write_table
+from gis.io.unpack import COMPRESSED_SUFFIXES, decompress, extract_zip
 
 __all__ = [
+    "COMPRESSED_SUFFIXES",
+    "decompress",
+    "extract_zip",
     "FORMULA_PREFIXES",
     "neutralize_formulas",
     "CASE_FIELDS",

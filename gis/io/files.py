@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import ctypes
-import gzip
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from gis.core.errors import InputError
 from gis.core.settings import STORAGE_EPSG
 from gis.io.cells import neutralize_formulas
 from gis.io.columns import detect_columns
+from gis.io.unpack import decompress
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}
@@ -306,7 +306,7 @@ def sniff_delimiter(text: str) -> str:
 
 def _read_csv_bytes(data: bytes, name: str, nrows: int | None) -> tuple[pd.DataFrame, SourceInfo]:
     if name.lower().endswith(".gz"):
-        data = gzip.decompress(data)
+        data = decompress(data, name)  # bounded: no decompression bomb
     encoding = detect_encoding(data)
     head = data[: 1 << 16].decode(encoding, errors="ignore").lstrip("\ufeff")
     delimiter = sniff_delimiter(head)

@@ -4,6 +4,7 @@ grids and the incidents as download files."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -14,7 +15,7 @@ import pandas as pd
 from gis.core.errors import InputError
 from gis.grids import export_grids
 from gis.incidents import export_incidents
-from gis.io import neutralize_formulas
+from gis.io import extract_zip, neutralize_formulas
 from gis.ui.cache import grids
 
 #: grid export formats: label -> (file suffix, MIME type)
@@ -60,11 +61,12 @@ def _unzipped(path: Path) -> Path:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
-            if not out.exists():
-                for n in names:  # flat: a member's folders are dropped (no path escapes)
-                    target = out / Path(n).name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(zf.read(n))
+            if not out.exists():  # flat (no path escapes), bounded (no zip bomb)
+                try:
+                    extract_zip(path, out, names)
+                except InputError:
+                    shutil.rmtree(out, ignore_errors=True)
+                    raise
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path.name}: not a readable zip file") from exc
     for suffix in _ZIP_MEMBERS:

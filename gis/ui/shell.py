@@ -91,6 +91,8 @@ def sign_in_page() -> None:
     sign-in the app shows the page the URL asked for."""
     st.title(t("signin.title"))
     st.caption(t("signin.caption"))
+    if auth.demo_accounts_present(engine()):
+        st.caption(t("signin.demo_hint"))
     if st.session_state.pop(_EXPIRED_KEY, False):
         st.info(t("signin.expired", minutes=int(auth.SESSION_IDLE.total_seconds() // 60)))
     with st.form("signin"):
@@ -152,14 +154,8 @@ def run_app() -> None:
     with guard(stop=True):  # an unreachable or non-spatial database: one clear line
         user = current_user()
     if user is None:
-        # every page is known (hidden), so a deep link or bookmark resolves to its page instead
-        # of "Page not found"; the sign-in form stands in for it, and after sign-in the same
-        # URL opens the page asked for
-        st.navigation(
-            [st.Page(path, title=t(title), icon=icon) for path, title, icon, _ in PAGES],
-            position="hidden",
-        )
-        sign_in_page()
+        nav = st.navigation([st.Page(sign_in_page, title=t("nav.signin"), url_path="signin")])
+        nav.run()
         st.stop()
     user_box(user)
     allowed = [

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-
 from streamlit.testing.v1 import AppTest
 
 from gis import auth, store, ui
