@@ -1,13 +1,11 @@
 """Sessions in the app (issue 19 Medium lockout/expiry, issue 20 Sessions): a reload keeps the
-user signed in, an idle session ends with a message, repeated failures lock with a message, the
-policy is stated on the sign-in page, a grid admin's grid filter starts at their own grid."""
+user signed in, sign-out ends the session, repeated failures lock with a message, the policy is
+stated on the sign-in page, a grid admin's grid filter starts at their own grid. (Idle expiry
+is tested in the library, tests/test_signin_lockout.py, on both backends.)"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
-import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from gis import auth, store, ui
@@ -34,17 +32,6 @@ def test_a_reload_keeps_the_user_signed_in(page_db):
     forged.query_params[ui.TOKEN_PARAM] = "x" * 43
     forged.run()
     assert [t for t in forged.text_input if t.key == "signin_username"]
-
-
-def test_an_idle_session_ends_with_a_message(page_db):
-    at = sign_in(new_app(), "analyst", "analyst-demo")
-    engine = store.open_store(page_db)
-    old = datetime.now() - auth.SESSION_IDLE - timedelta(minutes=1)
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE user_sessions SET last_seen = :t"), {"t": old})
-    at.run()
-    assert [t for t in at.text_input if t.key == "signin_username"]
-    assert any("会话已结束" in i.value for i in at.info)
 
 
 def test_sign_out_ends_the_session(page_db):
