@@ -34,11 +34,15 @@ Single-user desktop mode: set ``GRIDLENS_AUTH=off`` and there is no sign-in;
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
+import threading
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -48,6 +52,7 @@ from sqlalchemy.engine import Engine
 
 from gis.core.errors import GridLensError, InputError
 from gis.store import read_grids
+from gis.store import sessions as _sessions
 from gis.store.grids import current_codes_among, current_grid_parents
 from gis.store.models import USER_ROLES
 from gis.store.models import User as UserRow
@@ -61,6 +66,17 @@ _OFF_VALUES = frozenset({"off", "0", "false", "no"})
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_USERNAME_LENGTH = 64
+#: Failed sign-ins in a row (none more than ``LOCKOUT_WINDOW`` apart) that lock an account ...
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+#: ... for this long; while locked no password is checked (no argon2 work for an attacker).
+LOCKOUT_DURATION = timedelta(minutes=15)
+#: Failed sign-ins from one network address within ``ADDRESS_WINDOW`` before it is refused.
+ADDRESS_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=10)
+#: A session unused this long ends (sign in again); none lasts longer than ``SESSION_MAX``.
+SESSION_IDLE = timedelta(minutes=30)
+SESSION_MAX = timedelta(hours=12)
 
 #: Every action the application checks, and what each role may do.
 ACTIONS = (
@@ -465,6 +481,8 @@ def set_password(engine: Engine, username: str, password: str, *, by: str) -> No
     with engine.begin() as conn:
         row = _require_existing(conn, username)
         conn.execute(sa.update(_USERS).where(_USERS.c.id == row.id).values(password_hash=hashed))
+    _sessions.delete_sessions(engine, username=username)  # signed in elsewhere: sign in again
+    _sessions.clear_failures(engine, username)  # a reset password unlocks the account
     log.info("password of %s changed by %s", username, by)
 
 
@@ -493,14 +511,64 @@ def set_active(engine: Engine, username: str, active: bool, *, by: str) -> None:
     log.info("user %s %s by %s", username, "enabled" if active else "disabled", by)
 
 
-def authenticate(engine: Engine, username: str, password: str) -> User | None:
+_ADDRESS_FAILS: dict[str, deque] = {}
+_ADDRESS_LOCK = threading.Lock()
+
+
+def _address_failures(address: str | None, now: datetime, add: bool = False) -> int:
+    """Failed sign-ins from ``address`` within ``ADDRESS_WINDOW`` (this process's memory)."""
+    if not address:
+        return 0
+    with _ADDRESS_LOCK:
+        times = _ADDRESS_FAILS.setdefault(address, deque())
+        while times and now - times[0] > ADDRESS_WINDOW:
+            times.popleft()
+        if add:
+            times.append(now)
+        return len(times)
+
+
+def blocked_until(
+    engine: Engine, username: str, address: str | None = None, now: datetime | None = None
+) -> datetime | None:
+    """Until when sign-in for ``username`` (from ``address``) is refused without a check: the
+    account's lock after ``LOCKOUT_FAILURES`` failures, or the address's throttle after
+    ``ADDRESS_FAILURES``; None when it is not."""
+    now = now or _now()
+    until = []
+    row = _sessions.read_failure(engine, (username or "").strip())
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        until.append(row.locked_until)
+    if _address_failures(address, now) >= ADDRESS_FAILURES:
+        with _ADDRESS_LOCK:
+            until.append(_ADDRESS_FAILS[address][0] + ADDRESS_WINDOW)
+    return max(until) if until else None
+
+
+def authenticate(
+    engine: Engine,
+    username: str,
+    password: str,
+    *,
+    address: str | None = None,
+    now: datetime | None = None,
+) -> User | None:
     """Check a username and password; the account, or None.
 
     None for an unknown user, a wrong password or a disabled account, which are not told
     apart (unknown and disabled accounts are verified against a dummy hash, so they take as long
     as a wrong password). On success a hash made with outdated parameters is replaced.
+
+    Brute force: ``LOCKOUT_FAILURES`` failures in a row lock the username for
+    ``LOCKOUT_DURATION`` and ``ADDRESS_FAILURES`` failures from one ``address`` refuse it for
+    ``ADDRESS_WINDOW``; while blocked (``blocked_until``) the answer is None without checking
+    the password, right or wrong. Known and unknown usernames are counted alike.
     """
+    now = now or _now()
     name = (username or "").strip()
+    if blocked_until(engine, name, address, now) is not None:
+        log.info("sign-in refused while blocked: %r from %s", name, address)
+        return None
     dummy = _dummy_hash()  # made on the first call whoever signs in, so it reveals nothing
     with engine.connect() as conn:
         row = conn.execute(
@@ -517,7 +585,17 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
         ok = False
     if not ok:
         log.info("failed sign-in for %r", name)
+        _address_failures(address, now, add=True)
+        _sessions.record_failure(
+            engine,
+            name,
+            now,
+            LOCKOUT_WINDOW.total_seconds(),
+            LOCKOUT_FAILURES,
+            LOCKOUT_DURATION.total_seconds(),
+        )
         return None
+    _sessions.clear_failures(engine, name)
     if HASHER.check_needs_rehash(stored):
         with engine.begin() as conn:
             conn.execute(
@@ -528,7 +606,59 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     return _to_user(row)
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(engine: Engine, user: User, now: datetime | None = None) -> str:
+    """A new session token for ``user`` (random, 256 bits; the store keeps only its hash)."""
+    token = secrets.token_urlsafe(32)
+    _sessions.add_session(engine, _token_hash(token), user.username, now or _now())
+    return token
+
+
+def resume_session(engine: Engine, token: str | None, now: datetime | None = None) -> User | None:
+    """The active user of session ``token``, or None when it is unknown, ended, idle longer
+    than ``SESSION_IDLE``, older than ``SESSION_MAX`` or its account is disabled (an expired
+    session is ended). Each use counts as activity."""
+    if not token or len(token) > 200:
+        return None
+    now = now or _now()
+    key = _token_hash(token)
+    row = _sessions.read_session(engine, key)
+    if row is None:
+        return None
+    fresh = get_user(engine, row.username)
+    expired = now - row.last_seen > SESSION_IDLE or now - row.created_at > SESSION_MAX
+    if expired or fresh is None or not fresh.active:
+        _sessions.delete_sessions(engine, token_hash=key)
+        return None
+    if now - row.last_seen > timedelta(seconds=30):  # one write per half minute at most
+        _sessions.touch_session(engine, key, now)
+    return fresh
+
+
+def end_session(engine: Engine, token: str | None) -> None:
+    """End session ``token`` (sign-out)."""
+    if token:
+        _sessions.delete_sessions(engine, token_hash=_token_hash(token))
+
+
 # --------------------------------------------------------------------------- demo
+
+
+def demo_accounts_present(engine: Engine) -> bool:
+    """Whether an active demo account (``DEMO_ACCOUNTS``, made by ``gridlens demo``) exists:
+    the sign-in page mentions the demo passwords only then."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(_USERS.c.id).where(
+                _USERS.c.username.in_(list(DEMO_ACCOUNTS)),
+                _USERS.c.created_by == "demo",
+                _USERS.c.active.is_(True),
+            )
+        ).first()
+    return row is not None
 
 
 @dataclass(frozen=True)
@@ -544,7 +674,10 @@ class DemoAccount:
 def ensure_demo_users(
     engine: Engine, grid_admin_codes: Iterable[str] | None = None, *, by: str = "demo"
 ) -> list[DemoAccount]:
-    """Create, or reset, one demo account per role (``DEMO_ACCOUNTS``), in one transaction.
+    """Create the missing demo accounts, one per role (``DEMO_ACCOUNTS``), in one transaction.
+
+    An account that exists already is kept as it is (status ``kept``): a disabled demo account
+    is never re-enabled and a changed password never reset.
 
     Parameters
     ----------
@@ -577,11 +710,9 @@ def ensure_demo_users(
                     sa.func.lower(_USERS.c.username) == name
                 )
             ).first()
-            if existing is not None and existing.created_by != by:
+            if existing is not None:  # never re-enabled or reset: an admin may have disabled it
                 out.append(DemoAccount(name, role, password, "kept"))
                 continue
-            if existing is not None:
-                conn.execute(sa.delete(_USERS).where(_USERS.c.id == existing.id))
             conn.execute(
                 sa.insert(_USERS).values(
                     username=name,
@@ -610,11 +741,23 @@ __all__ = [
     "PermissionDenied",
     "User",
     "auth_enabled",
+    "ADDRESS_FAILURES",
+    "ADDRESS_WINDOW",
+    "LOCKOUT_DURATION",
+    "LOCKOUT_FAILURES",
+    "LOCKOUT_WINDOW",
+    "SESSION_IDLE",
+    "SESSION_MAX",
     "authenticate",
+    "blocked_until",
+    "end_session",
+    "resume_session",
+    "start_session",
     "can",
     "can_edit_grid",
     "create_user",
     "current_desktop_user",
+    "demo_accounts_present",
     "ensure_demo_users",
     "get_user",
     "grid_parents",

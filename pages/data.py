@@ -65,7 +65,7 @@ def rejected_csv(rejected: pd.DataFrame) -> bytes:
     out = rejected.copy()
     if ui.lang() != "en" and len(out):
         out[ui.t("data.col.reason")] = [i18n.import_reason(r, ui.lang()) for r in out["reason"]]
-    return out.to_csv(index=False).encode("utf-8-sig")
+    return ui.csv_bytes(out)
 
 
 def accounting(imported: int, rejected: int, total: int, key: str = "data.accounting") -> str:

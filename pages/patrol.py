@@ -211,7 +211,7 @@ st.dataframe(gap_table.head(50), hide_index=True, width="stretch", key="patrol_g
 export = ranked.assign(name=[names.get(u, "") for u in ranked["unit_id"]])
 st.download_button(
     ui.t("patrol.download"),
-    data=export.to_csv(index=False).encode("utf-8-sig"),
+    data=ui.csv_bytes(export),
     file_name=f"patrol_gaps_{units.replace(':', '')}_{start:%Y%m%d}_{end:%Y%m%d}.csv",
     mime="text/csv",
     key="patrol_download",

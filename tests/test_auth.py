@@ -291,16 +291,21 @@ def test_demo_users_one_per_role(grids_engine):
     assert gridadmin.grid_codes == (L1_A,)  # the first level-1 grid
     assert set(auth.list_users(engine)["created_by"]) == {"demo"}
 
-    # a second run resets the demo accounts, and leaves a real "admin" alone
+    # a second run never resets or re-enables an account (issue 19: demo accounts), demo-made
+    # or not: a changed password stays, a disabled account stays disabled
     auth.set_password(engine, "leader", "changed-password", by="x")
+    auth.set_active(engine, "analyst", False, by="admin")
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE users SET created_by = 'ops' WHERE username = 'admin'"))
     auth.set_password(engine, "admin", "real-admin-pw", by="ops")
     again = {a.username: a.status for a in auth.ensure_demo_users(engine, [L2_B1])}
-    assert again == {"analyst": "reset", "leader": "reset", "gridadmin": "reset", "admin": "kept"}
-    assert auth.authenticate(engine, "leader", "leader-demo") is not None
+    assert set(again.values()) == {"kept"}
+    assert auth.authenticate(engine, "leader", "leader-demo") is None
+    assert auth.authenticate(engine, "leader", "changed-password") is not None
+    assert auth.authenticate(engine, "analyst", "analyst-demo") is None
+    assert not auth.get_user(engine, "analyst").active
     assert auth.authenticate(engine, "admin", "real-admin-pw") is not None
-    assert auth.get_user(engine, "gridadmin").grid_codes == (L2_B1,)
+    assert auth.get_user(engine, "gridadmin").grid_codes == (L1_A,)
     assert store.count_rows(engine, "users") == 4
 
 

@@ -45,7 +45,7 @@ from gis.cases.routing import STREET_TEAM, TEAM_NAMES
 from gis.core import coords, settings
 from gis.core.errors import InputError
 from gis.core.times import parse_times
-from gis.io import accounting_line, read_source
+from gis.io import accounting_line, read_source, write_table
 from gis.io.columns import CASE_FIELDS, ColumnMapping, detect_columns, read_mapping_file
 from gis.store import cases as case_store
 from gis.store.batches import record_import_batch
@@ -287,7 +287,7 @@ def import_cases(
     steps = _transitions(rows, imported_by)
     result.transitions = len(steps)
     if rejected_out is not None and len(result.rejected) and not dry_run:
-        result.rejected.to_csv(rejected_out, index=False, encoding="utf-8-sig")
+        write_table(result.rejected, rejected_out)
     if dry_run or result.imported == 0:
         if result.imported == 0 and not dry_run:
             result.notes.append("nothing to import")

@@ -11,8 +11,12 @@ one line on stderr with exit code 1, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
+
+import sqlalchemy as sa
 
 from gis import __version__
 from gis.cli import (
@@ -55,10 +59,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe (``| head``) is found here, not at exit
+        return code
     except GridLensError as exc:
         print(f"gridlens: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # ``gridlens status | head``: the reader left, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except sa.exc.DBAPIError as exc:  # read-only or full database, connection lost ...
+        print(f"gridlens: error: database: {_first_line(exc.orig or exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # disk full, permission denied, ... on a file the command writes
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        hint = " (free some space and run it again)" if exc.errno == errno.ENOSPC else ""
+        print(f"gridlens: error: {where}{why}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gridlens: interrupted", file=sys.stderr)
         return 130
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers add SQL and background links)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -58,10 +58,11 @@ def db_options() -> argparse.ArgumentParser:
     return parser
 
 
-def engine_from_args(args: argparse.Namespace) -> Engine:
+def engine_from_args(args: argparse.Namespace, *, create: bool = False) -> Engine:
     """The store named by ``--db`` (else ``$GRIDLENS_DB``, else ``data/gridlens.db``),
-    migrated to the current schema."""
-    return store.open_store(args.db)
+    migrated to the current schema. Only ``init`` and ``demo`` pass ``create``: every other
+    command refuses a database file that does not exist, naming its path."""
+    return store.open_store(args.db, create=create)
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,7 +71,10 @@ def engine_from_args(args: argparse.Namespace) -> Engine:
 
 def _time_option(name: str):
     def parse(text: str) -> pd.Timestamp | None:
-        return parse_time_arg(text, name=name)
+        try:
+            return parse_time_arg(text, name=name)
+        except InputError as exc:  # argparse turns it into one usage line, exit 2
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
 

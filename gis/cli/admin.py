@@ -14,7 +14,7 @@ from gis.demo.cases import load_demo_cases
 
 
 def cmd_init(args) -> int:
-    engine = engine_from_args(args)
+    engine = engine_from_args(args, create=True)
     deps, classes = store.init_db(engine, args.taxonomy, args.departments)
     print(f"database ready: {engine.url.render_as_string(hide_password=True)}")
     print(f"loaded {deps} departments and {classes} taxonomy classes")
@@ -22,7 +22,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    engine = engine_from_args(args)
+    engine = engine_from_args(args, create=True)
     if not args.force and store.count_rows(engine, "grids") > 0:
         seed = store.get_meta(engine, "demo_seed")
         if seed is not None and int(seed) == args.seed:
@@ -59,7 +59,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_status(args) -> int:
-    engine = store.make_engine(args.db)
+    engine = store.open_store(args.db, create=False, migrate_to_head=False)
     info = store.summary(engine) if store.migrate.current(engine) else {"revision": None}
     for key, value in info.items():
         print(f"{key:14s} {value}")
@@ -67,7 +67,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    engine = store.make_engine(args.db)
+    engine = store.open_store(args.db, create=False, migrate_to_head=False)
     if args.direction == "up":
         store.migrate.upgrade(engine, args.revision or "head")
     else:

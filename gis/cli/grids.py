@@ -13,7 +13,7 @@ from gis.grids import (
     validate_grid_file,
     validate_hierarchy,
 )
-from gis.io import write_geo_file
+from gis.io import write_geo_file, write_table
 
 
 def _grid_mapping(args) -> dict[str, str]:
@@ -58,7 +58,7 @@ def cmd_grids_import(args) -> int:
     _print_report(result.report, args, limit=args.limit)
     print(result.summary_line())
     if len(result.rejected) and args.rejected_out:
-        result.rejected.to_csv(args.rejected_out, index=False, encoding="utf-8-sig")
+        write_table(result.rejected, args.rejected_out)
         print(f"rejected rows: {args.rejected_out}")
     return 0 if result.imported or not result.total else 1
 

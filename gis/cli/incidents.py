@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gis import store
 from gis.cli._common import (
@@ -44,7 +43,7 @@ def _print_preview(preview) -> None:
 
 def cmd_incidents_import(args) -> int:
     engine = engine_from_args(args)
-    rejected_out = args.rejected_out or str(Path(args.file).with_suffix("")) + ".rejected.csv"
+    rejected_out = args.rejected_out or store.rejected_rows_path(engine, args.file)
     columns = _field_overrides(args.field)
     if args.dry_run:
         preview = detect(args.file, mapping=args.mapping, engine=engine, sheet=args.sheet)
@@ -65,6 +64,8 @@ def cmd_incidents_import(args) -> int:
         unknown=args.unknown,
         tolerance_m=args.tolerance_m,
         rejected_out=rejected_out,
+        date_order=args.date_order,
+        two_digit_years=args.two_digit_years,
     )
     enc = f", {result.encoding}" if result.encoding else ""
     print(f"{result.file_name}: coordinates read as {result.crs}{enc}")
@@ -152,7 +153,22 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sheet", help="Excel: read only this sheet (default: every sheet with coordinates)"
     )
-    p.add_argument("--rejected-out", help="CSV for rejected rows (default FILE.rejected.csv)")
+    p.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy"],
+        help="numeric dates like 05/03/2026: dmy = day first, mdy = month first "
+        "(default: read from the file; refused when the file does not decide it)",
+    )
+    p.add_argument(
+        "--two-digit-years",
+        action="store_true",
+        help="read 05/03/26 as 2026 (by default rows with two-digit years are rejected)",
+    )
+    p.add_argument(
+        "--rejected-out",
+        help="CSV for rejected rows (default: rejected/FILE.<time>.rejected.csv beside the "
+        "database)",
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="show the detected mapping, import nothing"
     )

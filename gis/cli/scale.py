@@ -79,7 +79,7 @@ def _grids_file(path: str) -> gpd.GeoDataFrame:
 
 
 def _store_grids(args) -> gpd.GeoDataFrame:
-    grids = store.read_grids(store.open_store(args.db))
+    grids = store.read_grids(store.open_store(args.db, create=False))
     if grids.empty:
         raise InputError("the database has no grids: load them, or give --grids FILE")
     return grids
@@ -91,7 +91,7 @@ def _spec(value, allowed: tuple[str, ...]) -> UnitSpec:
 
 def cmd_export_parquet(args) -> int:
     """``gridlens export-parquet``: the store as partitioned GeoParquet."""
-    engine = store.open_store(args.db)
+    engine = store.open_store(args.db, create=False)
     if args.what == "incidents":
         result = export_incidents_parquet(engine, args.out, chunk=args.chunk, overwrite=args.force)
     else:
@@ -111,7 +111,7 @@ def cmd_aggregate(args) -> int:
     grids = _grids_file(args.grids) if args.grids else None
     if grids is None and spec.kind == "grid":
         grids = _store_grids(args)
-    db = store.open_store(args.db) if args.into_db else None
+    db = store.open_store(args.db, create=False) if args.into_db else None
     epsg = None
     if db is not None and spec.kind == "fishnet":  # the store's lattice, as its cube has it
         try:

@@ -48,3 +48,12 @@ def database_url(explicit: str | None = None) -> str:
     if "://" not in url:
         url = f"sqlite:///{Path(url).expanduser().resolve()}"
     return url
+
+
+#: Compressed input (``.gz``, ``.bz2``, ``.xz``, ``.zip`` uploads) may expand to at most this
+#: many bytes (``GRIDLENS_MAX_DECOMPRESSED_MB``, default 2048) ...
+MAX_DECOMPRESSED_BYTES = int(os.environ.get("GRIDLENS_MAX_DECOMPRESSED_MB", "2048")) * 2**20
+#: ... and, past ``RATIO_FLOOR_BYTES``, at most this many times its compressed size (real
+#: CSV and Shapefiles compress 3-30 times; a decompression bomb thousands of times).
+MAX_DECOMPRESSION_RATIO = 200
+RATIO_FLOOR_BYTES = 64 * 2**20

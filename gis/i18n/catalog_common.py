@@ -45,8 +45,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "nav.signin": {"zh": "登录", "en": "Sign in"},
     "signin.title": {"zh": "登录 GridLens", "en": "Sign in to GridLens"},
     "signin.caption": {
-        "zh": "网格化治理与综合行政执法平台。演示账号见 README。",
-        "en": "Grid governance and comprehensive law enforcement. Demo accounts are in the README.",
+        "zh": "网格化治理与综合行政执法平台。",
+        "en": "Grid governance and comprehensive law enforcement.",
+    },
+    "signin.demo_hint": {
+        "zh": "这是演示数据库：演示账号及密码见 README。",
+        "en": "This is the demo database: the demo accounts and passwords are in the README.",
     },
     "signin.username": {"zh": "用户名", "en": "Username"},
     "signin.password": {"zh": "密码", "en": "Password"},
@@ -56,6 +60,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Wrong username or password, or the account is disabled.",
     },
     "signin.signout": {"zh": "退出登录", "en": "Sign out"},
+    "signin.expired": {
+        "zh": "会话已结束（{minutes} 分钟无操作或已退出），请重新登录。",
+        "en": "Your session ended ({minutes} minutes without activity, or signed out). "
+        "Please sign in again.",
+    },
+    "signin.locked": {
+        "zh": "登录失败次数过多：暂时锁定至 {until}，请稍后再试或联系管理员重置密码。",
+        "en": "Too many failed sign-ins: locked until {until}. Try again later or ask an admin "
+        "to reset the password.",
+    },
+    "signin.policy": {
+        "zh": "连续 {failures} 次密码错误将锁定账号 {lock} 分钟；{idle} 分钟无操作自动退出。",
+        "en": "{failures} wrong passwords in a row lock the account for {lock} minutes; "
+        "{idle} minutes without activity sign you out.",
+    },
     "auth.denied": {"zh": "您的角色无权访问此页面。", "en": "Your role may not open this page."},
     "role.analyst": {"zh": "分析员", "en": "Analyst"},
     "role.leader": {"zh": "领导", "en": "Leader"},

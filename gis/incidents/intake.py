@@ -14,10 +14,11 @@ import shapely
 from sqlalchemy.engine import Engine
 
 from gis.core import coords, settings
+from gis.core.errors import InputError
 from gis.incidents.links import DUPLICATE_WINDOW, REPEAT_WINDOW, detect_links
 from gis.incidents.locate import District, assign_grids_in_force
 from gis.incidents.prepare import prepare_incidents
-from gis.io import accounting_line, read_source, release_memory
+from gis.io import accounting_line, read_source, release_memory, write_table
 from gis.io.columns import ColumnMapping, detect_columns, read_mapping_file
 from gis.store.batches import record_import_batch
 from gis.store.cube import add_to_cube, fishnet_epsg
@@ -166,6 +167,8 @@ def import_incidents(
     repeat_min_reports: int = 3,
     dry_run: bool = False,
     sheet: str | None = None,
+    date_order: str | None = None,
+    two_digit_years: bool = False,
 ) -> ImportResult:
     """Import an incident file in one transaction, every row accounted for.
 
@@ -197,6 +200,8 @@ def import_incidents(
     sheet
         Excel: read only this sheet (default: every sheet with location columns; the sheets
         read are named in ``notes``).
+    date_order, two_digit_years
+        How numeric dates are read (see ``prepare_incidents``).
     dry_run
         Check every row and return the result (counts, reasons, CRS hint, links) without
         writing anything: no batch, no incidents, no rejected file (``batch_id`` stays None).
@@ -242,6 +247,8 @@ def import_incidents(
         tolerance_m=tolerance_m,
         existing_ids=existing_ids,
         name=info.name,
+        date_order=date_order,
+        two_digit_years=two_digit_years,
     )
     malformed = _malformed_rows(info)
     rejected = (
@@ -337,6 +344,16 @@ def import_incidents(
         "repeat_locations": result.repeat_locations,
     }
     with engine.begin() as conn:
+        # the rejected rows first, inside the transaction: a target that cannot be written
+        # stops the import with nothing imported, rather than rows imported and reasons lost
+        if rejected_out is not None and len(rejected):
+            try:
+                write_table(rejected, rejected_out)
+            except OSError as exc:
+                raise InputError(
+                    f"{rejected_out}: cannot write the rejected rows ({exc.strerror or exc}); "
+                    "nothing was imported (choose another --rejected-out)"
+                ) from None
         result.batch_id = record_import_batch(
             conn,
             kind="incidents",
@@ -360,7 +377,4 @@ def import_incidents(
         )
         add_to_cube(conn, accepted)
     report(1.0, "done")
-    if rejected_out is not None and len(rejected):
-        Path(rejected_out).parent.mkdir(parents=True, exist_ok=True)
-        rejected.to_csv(rejected_out, index=False, encoding="utf-8-sig")
     return result

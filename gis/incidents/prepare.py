@@ -15,7 +15,7 @@ import shapely
 
 from gis.core import coords, settings
 from gis.core.errors import InputError
-from gis.core.times import parse_times
+from gis.core.times import parse_times_checked
 from gis.incidents.locate import District, crs_hint
 from gis.taxonomy import UNCLASSIFIED, map_categories, read_category_aliases
 
@@ -192,6 +192,8 @@ def prepare_incidents(
     tolerance_m: float = 500.0,
     existing_ids: np.ndarray | set | frozenset = frozenset(),
     name: str = "file",
+    date_order: str | None = None,
+    two_digit_years: bool = False,
 ) -> Prepared:
     """Split a file's rows into incidents to import and rejected rows with their reason.
 
@@ -218,6 +220,10 @@ def prepare_incidents(
         without a district).
     existing_ids
         External ids already in the store.
+    date_order, two_digit_years
+        How numeric dates are read (``gis.core.times.parse_times``): ``"dmy"``/``"mdy"`` or
+        ``None`` to read the order from the column (refused when ambiguous); two-digit years
+        are rejected rows unless ``two_digit_years``.
     """
     if unknown not in UNKNOWN_POLICIES:
         raise InputError(f"unknown={unknown!r}; one of {', '.join(UNKNOWN_POLICIES)}")
@@ -238,9 +244,18 @@ def prepare_incidents(
     reason[zero] = "coordinates are 0,0"
 
     frame = pd.DataFrame(index=table.index)
+    time_reasons: dict[str, pd.Series] = {}
     for target in TIME_COLUMNS:
         if target in mapping:
-            frame[target] = parse_times(table[mapping[target]], tz)
+            try:
+                frame[target], time_reasons[target] = parse_times_checked(
+                    table[mapping[target]],
+                    tz,
+                    date_order=date_order,
+                    two_digit_years=two_digit_years,
+                )
+            except InputError as exc:
+                raise InputError(f"{name}: {mapping[target]}: {exc}") from None
     if "occurred_at" not in frame:
         if "reported_at" in frame:
             frame["occurred_at"] = frame["reported_at"]
@@ -250,6 +265,12 @@ def prepare_incidents(
                 "map one with --field occurred_at=COLUMN"
             )
     open_ = (reason == "").to_numpy()
+    for target, why in time_reasons.items():
+        refused = open_ & (why != "").to_numpy()
+        if target != "occurred_at":  # a value given but refused is not silently dropped
+            refused &= frame[target].isna().to_numpy()
+        reason[refused] = f"{target}: " + why[refused].astype(str)
+        open_ = (reason == "").to_numpy()
     reason[open_ & frame["occurred_at"].isna().to_numpy()] = "missing or unreadable occurred_at"
     open_ = (reason == "").to_numpy()
     reason[open_ & (frame["occurred_at"] > now_ts).to_numpy()] = "occurred_at is in the future"

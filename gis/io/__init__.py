@@ -1,6 +1,7 @@
 """Files in and out: reading any vector or table file (:mod:`gis.io.files`), THE column guesser
 (:mod:`gis.io.columns`) and THE table writer (:mod:`gis.io.tables`)."""
 
+from gis.io.cells import FORMULA_PREFIXES, neutralize_formulas
 from gis.io.columns import (
     CASE_FIELDS,
     GRID_FIELDS,
@@ -27,8 +28,14 @@ from gis.io.files import (
     write_geo_file,
 )
 from gis.io.tables import write_table
+from gis.io.unpack import COMPRESSED_SUFFIXES, decompress, extract_zip
 
 __all__ = [
+    "COMPRESSED_SUFFIXES",
+    "decompress",
+    "extract_zip",
+    "FORMULA_PREFIXES",
+    "neutralize_formulas",
     "CASE_FIELDS",
     "GRID_FIELDS",
     "INCIDENT_FIELDS",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import ctypes
-import gzip
 import io
 import itertools
 from dataclasses import dataclass, field
@@ -26,7 +25,9 @@ import shapely
 
 from gis.core.errors import InputError
 from gis.core.settings import STORAGE_EPSG
+from gis.io.cells import neutralize_formulas
 from gis.io.columns import detect_columns
+from gis.io.unpack import decompress
 
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xls"}
@@ -206,6 +207,7 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
                 table["lat"] = shapely.get_y(geoms)
             else:
                 table["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
+            table = neutralize_formulas(table)  # no live formulas in a spreadsheet (OWASP)
             if suffix == ".csv":
                 table.to_csv(path, index=False, encoding="utf-8-sig")
             else:
@@ -421,7 +423,7 @@ def sniff_delimiter(text: str) -> str:
 
 def _read_csv_bytes(data: bytes, name: str, nrows: int | None) -> tuple[pd.DataFrame, SourceInfo]:
     if name.lower().endswith(".gz"):
-        data = gzip.decompress(data)
+        data = decompress(data, name)  # bounded: no decompression bomb
     encoding = detect_encoding(data, name)
     head = data[: 1 << 16].decode(encoding, errors="ignore").lstrip("\ufeff")
     delimiter = sniff_delimiter(head)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from gis.core.errors import InputError
 from gis.core.settings import STORAGE_EPSG
+from gis.io.cells import neutralize_formulas
 from gis.io.files import write_geo_file
 
 __all__ = ["MAP_SUFFIXES", "TABLE_OUT_SUFFIXES", "write_table"]
@@ -75,6 +76,7 @@ def write_table(
     if isinstance(frame, gpd.GeoDataFrame):  # geometry as WKT text in CSV and Excel
         name = frame.geometry.name
         plain[name] = frame.geometry.to_wkt()
+    plain = neutralize_formulas(plain)  # no live formulas in a spreadsheet (OWASP)
     if suffix == ".xlsx":
         plain.to_excel(out, index=False)
     else:

@@ -15,7 +15,7 @@ import shapely
 from gis.core import settings
 from gis.core.errors import InputError
 from gis.core.geometry import district_outline
-from gis.io import accounting_line
+from gis.io import accounting_line, write_table
 from gis.patrol.clean import CYCLE_MAX_SPEED_MPS, GPS_ACCURACY_M, clean_fixes
 from gis.patrol.clock import DEFAULT_SHIFTS, parse_shifts, shift_index, times_ns
 from gis.patrol.tracks import read_tracks
@@ -192,6 +192,5 @@ def import_tracks(
         if len(tracks):
             tracks["track_code"] = save_tracks(conn, tracks, kept)
     if dropped_out is not None and len(result.dropped):
-        Path(dropped_out).parent.mkdir(parents=True, exist_ok=True)
-        result.dropped.to_csv(dropped_out, index=False, encoding="utf-8-sig")
+        write_table(result.dropped, dropped_out)
     return result

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
 import io
-import lzma
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,7 +18,14 @@ from gis.core import settings
 from gis.core.coords import to_wgs84
 from gis.core.errors import InputError
 from gis.core.times import parse_times
-from gis.io import TRACK_FIELDS, detect_columns, detect_encoding, read_geo_file
+from gis.io import (
+    COMPRESSED_SUFFIXES,
+    TRACK_FIELDS,
+    decompress,
+    detect_columns,
+    detect_encoding,
+    read_geo_file,
+)
 
 
 def _track_columns(columns, sample: pd.DataFrame | None, mapping: Mapping[str, str]):
@@ -73,12 +77,8 @@ def _frame(
 
 def _read_csv(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
-    if suffix == ".gz":
-        raw = gzip.decompress(path.read_bytes())
-    elif suffix == ".bz2":
-        raw = bz2.decompress(path.read_bytes())
-    elif suffix == ".xz":
-        raw = lzma.decompress(path.read_bytes())
+    if suffix in COMPRESSED_SUFFIXES:  # bounded: no decompression bomb
+        raw = decompress(path.read_bytes(), path.name)
     else:
         raw = path.read_bytes()
     text = raw.decode(detect_encoding(raw, str(path)))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from gis.core.errors import InputError
+from gis.io import neutralize_formulas
 from gis.planning import Briefing
 
 
@@ -32,7 +33,7 @@ def write_briefing_excel(brief: Briefing, path: str | Path, lang: str = "zh") ->
     try:
         with pd.ExcelWriter(path, engine="openpyxl") as writer:
             for name, table in brief.tables(lang).items():
-                table.to_excel(writer, sheet_name=name[:31], index=False)
+                neutralize_formulas(table).to_excel(writer, sheet_name=name[:31], index=False)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc})") from exc
     return path

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -39,14 +40,29 @@ DEMO_TABLES = (
 )
 
 
-def open_store(url: str | None = None, *, migrate_to_head: bool = True) -> Engine:
+def open_store(
+    url: str | None = None, *, migrate_to_head: bool = True, create: bool = True
+) -> Engine:
     """Open the database at ``url`` (see ``settings.database_url``) ready for use.
 
     Parameters
     ----------
     migrate_to_head
         Bring the schema up to the newest migration (creating it in an empty database).
+    create
+        Create a SpatiaLite file that does not exist yet. With ``False`` a missing file is a
+        :class:`~gis.core.errors.StoreError` naming its path (a typo in ``--db`` must not make
+        a new empty database and import into it).
     """
+    if not create:
+        resolved = sa.engine.make_url(settings.database_url(url))
+        path = resolved.database
+        if resolved.get_backend_name() == "sqlite" and path and path != ":memory:":
+            if not Path(path).exists():
+                raise StoreError(
+                    f"no database at {path}: check --db (or GRIDLENS_DB) for a typo, or create "
+                    "it with `gridlens init` (or `gridlens demo`)"
+                )
     engine = make_engine(url)
     if migrate_to_head:
         try:
@@ -54,6 +70,16 @@ def open_store(url: str | None = None, *, migrate_to_head: bool = True) -> Engin
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate {engine.url.render_as_string(True)}: {exc}") from exc
     return engine
+
+
+def rejected_rows_path(engine: Engine, file_name: str, now: datetime | None = None) -> Path:
+    """Default file for an import's rejected rows: beside the database's import history, not
+    beside the input file (input folders are often read-only). ``rejected/`` next to a
+    SpatiaLite file, else under ``settings.DATA_DIR``; named after the input and the time."""
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    folder = Path(db).parent if db and db != ":memory:" else settings.DATA_DIR
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return folder / "rejected" / f"{Path(file_name).stem}.{stamp}.rejected.csv"
 
 
 def init_db(engine: Engine, taxonomy_csv: str | None = None, departments_csv: str | None = None):
@@ -252,6 +278,7 @@ def summary(engine: Engine) -> dict[str, int | str | None]:
 
 
 __all__ = [
+    "rejected_rows_path",
     "open_store",
     "init_db",
     "clear_tables",

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from gis.core.errors import InputError, WriteError
 from gis.core.settings import STORAGE_EPSG
 from gis.store import models
+from gis.store.cube import bump_data_version
 from gis.store.engine import backend
 
 #: geometry column name and type of each spatial table
@@ -189,9 +190,18 @@ def save_frame(
     return _write(engine_or_conn, table, data, n, columns, gcols, replace, progress)
 
 
+#: tables whose writes do not change what the app shows (no ``data_version`` bump)
+_UNVERSIONED = frozenset({"meta", "incident_cube", "user_sessions", "sign_in_failures"})
+
+
 def _write(conn: Connection, table, data, n, columns, gcols, replace, progress=None) -> int:
     try:
-        return _write_unchecked(conn, table, data, n, columns, gcols, replace, progress)
+        written = _write_unchecked(conn, table, data, n, columns, gcols, replace, progress)
+        if table not in _UNVERSIONED and (written or replace):
+            # every writer of shown data moves the change counter, in its own transaction: an
+            # app running beside the CLI sees the change (its caches key on data_version)
+            bump_data_version(conn)
+        return written
     except conn.dialect.dbapi.Error as exc:  # raw DB-API errors from executemany / COPY
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WriteError(
@@ -434,6 +444,7 @@ def clear_tables(conn: Connection, tables: Iterable[str]) -> None:
     """
     for table in tables:
         conn.execute(sa.text(f'DELETE FROM "{table}"'))
+    bump_data_version(conn)
 
 
 __all__ = [

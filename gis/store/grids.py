@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from gis.store.cube import bump_data_version
 from gis.store.frames import read_frame, typed_text
 
 #: ``grid_edits`` columns read for the history (no geometries)
@@ -80,6 +81,7 @@ def close_grid_rows(conn: Connection, ids: Iterable[int], now: datetime) -> None
     if ids:
         sql = f"UPDATE grids SET valid_to = :now WHERE id IN ({ids})"
         conn.execute(typed_text(sql, {"now": now}), {"now": now})
+        bump_data_version(conn)  # the app's caches see closed grids too
 
 
 def close_grid_version(conn: Connection, code: str, version: int, now: datetime) -> int:

@@ -292,6 +292,28 @@ class User(Base):
     created_by: Mapped[str | None] = mapped_column(Text)
 
 
+class SignInFailure(Base):
+    """Failed sign-ins of one username in a row (migration 0005_audit2): the account is locked
+    until ``locked_until`` after ``gis.auth.LOCKOUT_FAILURES`` of them."""
+
+    __tablename__ = "sign_in_failures"
+    username: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class UserSession(Base):
+    """A signed-in session (migration 0005_audit2): the SHA-256 of its random token, who, and
+    when it was made and last used (idle sessions expire, see ``gis.auth.SESSION_IDLE``)."""
+
+    __tablename__ = "user_sessions"
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+
+
 # --- cases: the closed loop (migration 0003) -----------------------------------------------------
 
 CASE_URGENCIES = ("general", "major", "emergency")

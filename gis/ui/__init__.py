@@ -70,6 +70,7 @@ from gis.ui.errors import Guard, Outcome, guard, show_error
 from gis.ui.files import (
     GRID_EXPORT_FORMATS,
     INCIDENT_EXPORT_FORMATS,
+    csv_bytes,
     grid_export,
     incidents_file,
     uploaded_file,
@@ -86,6 +87,8 @@ from gis.ui.language import (
 )
 from gis.ui.shell import (
     PAGES,
+    TOKEN_KEY,
+    TOKEN_PARAM,
     USER_KEY,
     current_user,
     page,
@@ -100,6 +103,8 @@ from gis.ui.widgets import keyed_choice, keyed_value
 __all__ = [
     # shell
     "PAGES",
+    "TOKEN_KEY",
+    "TOKEN_PARAM",
     "USER_KEY",
     "current_user",
     "page",
@@ -175,6 +180,7 @@ __all__ = [
     # files
     "GRID_EXPORT_FORMATS",
     "INCIDENT_EXPORT_FORMATS",
+    "csv_bytes",
     "grid_export",
     "incidents_file",
     "uploaded_file",

@@ -17,6 +17,7 @@ import pandas as pd
 from gis.core.errors import InputError
 from gis.grids import export_grids
 from gis.incidents import export_incidents
+from gis.io import extract_zip, neutralize_formulas
 from gis.ui.cache import grids
 
 #: grid export formats: label -> (file suffix, MIME type)
@@ -75,25 +76,18 @@ def prune_uploads(root: Path, max_age_s: float = UPLOAD_MAX_AGE_S) -> int:
     return gone
 
 
-def _member_target(out: Path, name: str) -> Path:
-    """Where zip member ``name`` goes: flat in ``out``, its folders kept in the file name
-    (``a/x.csv`` -> ``a__x.csv``) so members with one base name do not overwrite each other;
-    ``..`` and root parts are dropped (no path escapes)."""
-    parts = [p for p in Path(name.replace("\\", "/")).parts if p not in ("..", ".", "/", "")]
-    parts = [p for p in parts if not p.endswith(":")]  # drive letters
-    return out / "__".join(parts)
-
-
 def _unzipped(path: Path) -> Path:
     """Extract ``path`` beside itself; the Shapefile (else other data file) inside it."""
     out = path.parent / "unzipped"
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/") and "__MACOSX" not in n]
-            if not out.exists():
-                out.mkdir(parents=True, exist_ok=True)
-                for n in names:  # flat, folders in the name (no path escapes, no overwrite)
-                    _member_target(out, n).write_bytes(zf.read(n))
+            if not out.exists():  # flat (no path escapes), bounded (no zip bomb)
+                try:
+                    extract_zip(path, out, names)
+                except InputError:
+                    shutil.rmtree(out, ignore_errors=True)
+                    raise
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path.name}: not a readable zip file") from exc
     for suffix in _ZIP_MEMBERS:
@@ -120,6 +114,12 @@ def grid_export(fmt: str, level: str | None) -> tuple[bytes, str, str]:
         else:
             export_grids(frame, path)
         return path.read_bytes(), name, mime
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as a CSV download: UTF-8 with BOM (Excel opens it right), no index, and no
+    text that a spreadsheet would run as a formula (``gis.io.neutralize_formulas``)."""
+    return neutralize_formulas(frame).to_csv(index=False).encode("utf-8-sig")
 
 
 def incidents_file(

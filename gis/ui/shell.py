@@ -15,6 +15,11 @@ from gis.ui.language import language_switch, md_text, t
 from gis.ui.sidebar import FILTERS_KEY, sidebar_filters
 
 USER_KEY = "gridlens_user"
+#: the session token in ``st.session_state`` and in the URL (``?s=``), so a reload (F5) or a
+#: bookmark of the page keeps the user signed in until the session expires
+TOKEN_KEY = "gridlens_session"
+TOKEN_PARAM = "s"
+_EXPIRED_KEY = "gridlens_session_expired"
 
 #: page file (relative to ``app.py``), catalogue key of its title, icon, action it needs
 PAGES = [
@@ -29,15 +34,48 @@ PAGES = [
 ]
 
 
+def _client_address() -> str | None:
+    """The browser's network address as Streamlit sees it (None in tests and old versions)."""
+    try:
+        return st.context.ip_address
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _resume(token: str | None) -> auth.User | None:
+    """The user of session ``token`` (None when it is unknown or expired: then the sign-in
+    page says the session ended) and the token kept in the session and the URL."""
+    user = auth.resume_session(engine(), token)
+    if user is None:
+        if token:
+            st.session_state[_EXPIRED_KEY] = True
+        st.session_state.pop(USER_KEY, None)
+        st.session_state.pop(TOKEN_KEY, None)
+        if TOKEN_PARAM in st.query_params:
+            del st.query_params[TOKEN_PARAM]
+        return None
+    st.session_state[USER_KEY] = user
+    st.session_state[TOKEN_KEY] = token
+    if st.query_params.get(TOKEN_PARAM) != token:
+        st.query_params[TOKEN_PARAM] = token
+    return user
+
+
 def current_user() -> auth.User | None:
     """The signed-in user, the desktop admin when sign-in is off, else None.
 
-    Opens the database first, so a database problem is reported before anyone signs in.
+    The user's session token lives in the session and in the URL (``?s=``), so a reload or a
+    bookmark keeps the user signed in; every run checks it in the store (an idle or ended
+    session, a disabled account or a changed role take effect at once). Opens the database
+    first, so a database problem is reported before anyone signs in.
     """
     engine()
     if not auth.auth_enabled():
         return auth.current_desktop_user()
-    user = st.session_state.get(USER_KEY)
+    token = st.session_state.get(TOKEN_KEY) or st.query_params.get(TOKEN_PARAM)
+    if token:
+        return _resume(token)
+    user = st.session_state.get(USER_KEY)  # put there by the server (tests), never by a client
     if user is None:
         return None
     # re-read: a disabled account or changed role takes effect at once
@@ -50,25 +88,46 @@ def current_user() -> auth.User | None:
 
 
 def sign_in_page() -> None:
-    """The sign-in form (the only page a visitor who is not signed in can reach)."""
+    """The sign-in form (the only page a visitor who is not signed in can reach). After
+    sign-in the app shows the page the URL asked for."""
     st.title(t("signin.title"))
     st.caption(t("signin.caption"))
+    if auth.demo_accounts_present(engine()):
+        st.caption(t("signin.demo_hint"))
+    if st.session_state.pop(_EXPIRED_KEY, False):
+        st.info(t("signin.expired", minutes=int(auth.SESSION_IDLE.total_seconds() // 60)))
     with st.form("signin"):
         username = st.text_input(t("signin.username"), key="signin_username")
         password = st.text_input(t("signin.password"), type="password", key="signin_password")
         submitted = st.form_submit_button(t("signin.submit"), type="primary")
+    st.caption(
+        t(
+            "signin.policy",
+            failures=auth.LOCKOUT_FAILURES,
+            lock=int(auth.LOCKOUT_DURATION.total_seconds() // 60),
+            idle=int(auth.SESSION_IDLE.total_seconds() // 60),
+        )
+    )
     if submitted:
-        user = auth.authenticate(engine(), username.strip(), password)
+        address = _client_address()
+        user = auth.authenticate(engine(), username.strip(), password, address=address)
         if user is None:
-            st.error(t("signin.failed"))
+            until = auth.blocked_until(engine(), username.strip(), address)
+            if until is not None:
+                st.error(t("signin.locked", until=f"{until:%H:%M}"))
+            else:
+                st.error(t("signin.failed"))
         else:
-            st.session_state[USER_KEY] = user
+            _resume(auth.start_session(engine(), user))
             st.rerun()
 
 
 def sign_out() -> None:
-    """Forget the signed-in user (the sign-out button's callback)."""
+    """End the session (the sign-out button's callback)."""
+    auth.end_session(engine(), st.session_state.pop(TOKEN_KEY, None))
     st.session_state.pop(USER_KEY, None)
+    if TOKEN_PARAM in st.query_params:
+        del st.query_params[TOKEN_PARAM]
 
 
 def user_box(user: auth.User) -> None:
@@ -106,5 +165,6 @@ def run_app() -> None:
         if auth.can(user, action)
     ]
     nav = st.navigation(allowed)
-    st.session_state[FILTERS_KEY] = sidebar_filters()
+    home = user.grid_codes[0] if user.role == "grid_admin" and user.grid_codes else None
+    st.session_state[FILTERS_KEY] = sidebar_filters(home_grid=home)
     nav.run()

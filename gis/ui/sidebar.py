@@ -29,8 +29,11 @@ class Filters:
 SOURCES = ("patrol", "hotline", "camera", "wechat", "referral")
 
 
-def sidebar_filters() -> Filters:
-    """Render the global filters in the sidebar; their values are kept across pages."""
+def sidebar_filters(home_grid: str | None = None) -> Filters:
+    """Render the global filters in the sidebar; their values are kept across pages.
+
+    ``home_grid``: where the grid filter starts in a new session (a grid admin's own grid).
+    """
     first, last = incident_time_range()  # two numbers from the store, not every incident
     if first is None:
         first = last = date.today()
@@ -74,7 +77,8 @@ def sidebar_filters() -> Filters:
     options = [""] + list(regular["code"])
     names = dict(zip(regular["code"], regular["name"], strict=True))
     levels = dict(zip(regular["code"], regular["level"], strict=True))
-    current = st.session_state.get("flt_grid", "")
+    # a new session starts at the user's own grid (a grid admin's), else at all grids
+    current = st.session_state.get("flt_grid", home_grid or "")
     grid_code = st.sidebar.selectbox(
         t("filters.grid"),
         options=options,

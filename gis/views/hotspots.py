@@ -20,6 +20,7 @@ from gis import hotspots as hs
 from gis.core.errors import InputError
 from gis.core.geometry import as_area
 from gis.grids import descendants
+from gis.io import neutralize_formulas
 from gis.units import UnitSpec
 
 #: the unit choices the page offers (the CLI's ``--by`` spelling)
@@ -268,7 +269,7 @@ def export_bytes(frame: gpd.GeoDataFrame, fmt: Literal["csv", "geojson"]) -> byt
     table = export_frame(frame)
     if fmt == "csv":
         buf = io.StringIO()
-        pd.DataFrame(table.drop(columns="geometry")).to_csv(buf, index=False)
+        neutralize_formulas(pd.DataFrame(table.drop(columns="geometry"))).to_csv(buf, index=False)
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
     if fmt == "geojson":
         return table.to_json(drop_id=True, ensure_ascii=False).encode("utf-8")

@@ -153,3 +153,16 @@ def test_briefing_html_is_self_contained_and_excel_has_the_tables(tiny_case, tin
     } <= set(book.sheetnames)
     cats = pd.read_excel(path, sheet_name="categories")
     assert cats.set_index("category_code").loc["05-05", "incidents"] == 30
+
+
+def test_briefing_workbook_holds_no_live_formula(tiny_case, tiny_grids, tmp_path):
+    """Formula injection (issue 19): an address like ``=HYPERLINK(...)`` is text in the
+    briefing's workbook, never a formula."""
+    area, incidents, staff = tiny_case
+    incidents = incidents.assign(address='=HYPERLINK("http://evil/","点此")')
+    b = planning.briefing(area, incidents, grids=tiny_grids, staff=staff, title=("简报", "Brief"))
+    path = write_briefing_excel(b, tmp_path / "b.xlsx")
+    book = load_workbook(path)
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(isinstance(c.value, str) and c.value.startswith("'=HYPERLINK") for c in cells)
