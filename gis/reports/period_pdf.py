@@ -158,7 +158,7 @@ class _Pages:
 
     def image(self, fig: Figure, width_in: float | None = None) -> None:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
         buf.seek(0)
         img = mpimg.imread(buf, format="png")
         h_px, w_px = img.shape[:2]
@@ -173,7 +173,7 @@ class _Pages:
                 height / A4_IN[1],
             )
         )
-        ax.imshow(img, interpolation="lanczos")
+        ax.imshow(img, interpolation="none")  # embedded as is, no resampling
         ax.set_axis_off()
         self.y += height + 0.1
 
