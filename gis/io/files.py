@@ -305,9 +305,10 @@ def read_excel_sheets(
         book = {sheet: book}
     frames: dict[str, pd.DataFrame] = {}
     for sheet_name, raw in book.items():
-        raw = raw.dropna(how="all")
-        if raw.empty:
+        filled = raw.notna().any(axis=1).to_numpy()
+        if not filled.any():
             continue
+        raw = raw.iloc[: int(np.flatnonzero(filled)[-1]) + 1]  # blank rows at the end: no rows
         top = header_row(raw.head(10).to_numpy().tolist())
         header = [
             str(v).strip() if v is not None and str(v) != "nan" else f"column {j + 1}"
@@ -563,25 +564,32 @@ def split_csv_records(
                 continue
             line_no = first + 1
             raw = "".join(lines[first:after])
-            if after - first > 1 and (
-                raw.count('"') % 2
-                or len(fields) != expected
-                or (
-                    expected > 1
-                    and any(_whole_row(x, delimiter, expected) for x in lines[first + 1 : after])
+            multi = after - first > 1
+            whole = (
+                next(
+                    (
+                        k
+                        for k in range(first + 1, after)
+                        if _whole_row(lines[k], delimiter, expected)
+                    ),
+                    None,
                 )
-            ):
+                if multi and expected > 1
+                else None
+            )
+            if multi and (raw.count('"') % 2 or len(fields) != expected or whole is not None):
+                # the broken row ends before the first later line that is a row by itself
+                restart = whole if whole is not None else first + 1
                 bad.append(
                     (
                         line_no,
                         len(_fields_of_line(lines[first], delimiter)),
                         expected,
-                        lines[first].rstrip("\r\n"),
+                        "".join(lines[first:restart]).rstrip("\r\n")[:1000],
                         f"unbalanced quote at line {line_no}: the field would run over lines "
                         f"{line_no}-{after}",
                     )
                 )
-                restart = first + 1
                 break
             if len(fields) != expected:
                 reason = f"malformed row: {len(fields)} fields, expected {expected}"
