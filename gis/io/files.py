@@ -147,11 +147,14 @@ def read_geo_file(
     return frame, reason
 
 
-def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+def write_geo_file(
+    frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None, append: bool = False
+) -> Path:
     """Write ``frame`` by the file's suffix: vector formats, GeoParquet, or CSV/Excel.
 
     Points go to CSV/Excel as ``lon, lat`` columns, other geometries as a ``wkt`` column.
-    Datetimes are written as ISO text.
+    Datetimes are written as ISO text. ``append`` adds the rows to a file this function wrote
+    with the same columns (CSV and GeoPackage only: an export written page by page).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,8 +165,12 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
             for col in out.columns:
                 if pd.api.types.is_datetime64_any_dtype(out[col]):
                     out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object)
-            pyogrio.write_dataframe(out, path, layer=layer)
+            if append and suffix != ".gpkg":
+                raise InputError(f"{path}: only CSV and GeoPackage files are appended to")
+            pyogrio.write_dataframe(out, path, layer=layer, append=append)
         elif suffix == ".parquet":
+            if append:
+                raise InputError(f"{path}: only CSV and GeoPackage files are appended to")
             frame.to_parquet(path)
         elif suffix in {".csv", ".xlsx"}:
             table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
@@ -173,8 +180,12 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
                 table["lat"] = shapely.get_y(geoms)
             else:
                 table["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
-            if suffix == ".csv":
+            if suffix == ".csv" and append:
+                table.to_csv(path, index=False, header=False, mode="a", encoding="utf-8")
+            elif suffix == ".csv":
                 table.to_csv(path, index=False, encoding="utf-8-sig")
+            elif append:
+                raise InputError(f"{path}: only CSV and GeoPackage files are appended to")
             else:
                 table.to_excel(path, index=False)
         else:
