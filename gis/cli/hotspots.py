@@ -1,7 +1,10 @@
 """``gridlens hotspots | kde | emerging``: hotspot analytics (``gis.hotspots``).
 
 Incidents and grids come from the database, or from files (``--incidents``, ``--grids``) for
-batch work without one.
+batch work without one. From the database, ``hotspots`` and ``emerging`` count on the store's
+incident cube (``gis.views.aggregates``, as the app does: never every incident) whenever it can
+answer: whole-day periods, H3 resolutions up to 11, fishnet cells of multiples of 50 m in the
+stored lattice, grid levels l1/l2/micro; otherwise they read the incidents.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from gis.cli._common import (
 from gis.core.errors import InputError
 from gis.incidents import read_incident_file
 from gis.io import write_table
+from gis.store.cube import Cube, CubeFilter, load_cube
+from gis.views import aggregates
 
 GI_COLUMNS = ["unit_id", "count", "density_km2", "gi_z", "gi_p", "gi_bin", "n_neighbors"]
 LISA_COLUMNS = ["unit_id", "count", "density_km2", "lisa_i", "lisa_q", "lisa_p", "lisa_cluster"]
@@ -71,10 +76,58 @@ def _load_inputs(args) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, str]:
     return inc, grids, source
 
 
-def cmd_hotspots(args) -> int:
+def _from_cube(args) -> tuple[Cube, CubeFilter, gpd.GeoDataFrame, gpd.GeoDataFrame] | None:
+    """``(cube, filter, grids, units)`` when the store's incident cube answers the command;
+    None when the incidents must be read (files given, or a choice the cube does not hold)."""
+    by = args.by
+    if args.incidents or args.grids:
+        return None
+    if (by.kind == "grid" and by.level == "dedicated") or (
+        by.kind == "h3" and by.h3_resolution > 11
+    ):
+        return None
+    if by.kind == "fishnet" and by.cell_m % 50:
+        return None
+    for t in (args.start, args.end):
+        if t is not None and t != t.normalize():
+            return None
+    engine = engine_from_args(args)
+    try:
+        grids = store.read_grids(engine)
+        if not len(grids):
+            return None
+        epsg = store.get_meta(engine, "fishnet_epsg")
+        units = build_units(by, grids)
+        if by.kind == "fishnet" and units.attrs.get("metric_epsg") != (
+            int(epsg) if epsg is not None else None
+        ):
+            return None
+        family = load_cube(engine, aggregates.cube_kind(by))
+    finally:
+        engine.dispose()
+    flt = aggregates.cube_filter(args.start, args.end, args.category or (), grids=grids)
+    if not family.n[family.select(flt)].sum():
+        raise InputError("no incidents match the filters")
+    units.attrs["fishnet_epsg"] = int(epsg) if epsg is not None else None
+    return family, flt, grids, units
+
+
+def _counted(args) -> tuple[gpd.GeoDataFrame, int, str]:
+    """(counts per unit, incidents counted, where they came from)."""
+    cubed = _from_cube(args)
+    if cubed is not None:
+        family, flt, grids, units = cubed
+        epsg = units.attrs.pop("fishnet_epsg")
+        counted = aggregates.unit_counts(family, flt, units, args.by, grids, fishnet_epsg=epsg)
+        return counted, int(counted.attrs["n_points"]), "database"
     inc, grids, source = _load_inputs(args)
     units = build_units(args.by, grids, inc)
-    counted = hs.count_by_unit(inc, units)
+    return hs.count_by_unit(inc, units), len(inc), source
+
+
+def cmd_hotspots(args) -> int:
+    counted, n_incidents, source = _counted(args)
+    units = counted
     res = hs.hotspots(
         counted,
         method=args.method,
@@ -87,7 +140,7 @@ def cmd_hotspots(args) -> int:
     lead = GI_COLUMNS if args.method == "gi_star" else LISA_COLUMNS + ["n_neighbors"]
     rest = [c for c in res.columns if c not in lead and c != "geometry"]
     out = res[lead + rest + ["geometry"]]
-    print(f"{len(inc):,} incidents from {source}; {len(units):,} units ({args.by})")
+    print(f"{n_incidents:,} incidents from {source}; {len(units):,} units ({args.by})")
     if counted.attrs.get("n_outside"):
         print(f"  {counted.attrs['n_outside']:,} incidents fall in no unit")
     if args.weights == "band":
@@ -152,13 +205,29 @@ def cmd_kde(args) -> int:
 
 
 def cmd_emerging(args) -> int:
-    inc, grids, source = _load_inputs(args)
-    if "occurred_at" not in inc.columns:
-        raise InputError("emerging hot spots need incident times (no time column found)")
-    units = build_units(args.by, grids, inc)
-    cube = hs.space_time_cube(
-        inc, inc["occurred_at"], units, step=args.step, start=args.start, end=args.end
-    )
+    cubed = _from_cube(args)
+    if cubed is not None:
+        family, flt, grids, units = cubed
+        epsg = units.attrs.pop("fishnet_epsg")
+        days = family.day[family.select(flt)]
+        first = (np.datetime64("1970-01-01") + np.timedelta64(int(days.min()), "D")).astype(str)
+        last = np.datetime64("1970-01-01") + np.timedelta64(int(days.max()) + 1, "D")
+        cube = aggregates.space_time_counts(
+            family, flt, units, args.by, step=args.step,
+            start=args.start if args.start is not None else first,
+            end=args.end if args.end is not None else str(last),
+            grids=grids, fishnet_epsg=epsg,
+        )  # fmt: skip
+        n_incidents, source = cube.n_points, "database"
+    else:
+        inc, grids, source = _load_inputs(args)
+        if "occurred_at" not in inc.columns:
+            raise InputError("emerging hot spots need incident times (no time column found)")
+        units = build_units(args.by, grids, inc)
+        cube = hs.space_time_cube(
+            inc, inc["occurred_at"], units, step=args.step, start=args.start, end=args.end
+        )
+        n_incidents = len(inc)
     W, choice = hs.unit_weights(
         units, args.weights, band_m=args.band_m, k=args.ring, y=cube.counts.sum(axis=1)
     )
@@ -169,7 +238,7 @@ def cmd_emerging(args) -> int:
         fdr=not args.no_fdr,
         global_window=args.global_window,
     )
-    print(f"{len(inc):,} incidents from {source}; {len(units):,} units ({args.by})")
+    print(f"{n_incidents:,} incidents from {source}; {len(units):,} units ({args.by})")
     print(
         f"{cube.n_steps} {args.step} steps {cube.edges[0]:%Y-%m-%d} .. {cube.edges[-1]:%Y-%m-%d}"
         f" (classified: {res.attrs['n_steps_classified']}), time lag {args.time_lag}, "

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+import geopandas as gpd
+
 from gis import store
-from gis.cli._common import (
-    category_options,
-    engine_from_args,
-    period_options,
-    read_store_incidents,
-)
+from gis.cli._common import category_options, engine_from_args, period_options
 from gis.core.errors import GridLensError
-from gis.incidents import detect, export_incidents, import_incidents
+from gis.incidents import detect, export_incident_pages, import_incidents
+from gis.store.pages import iter_export_pages
+from gis.taxonomy import category_mask
 
 
 def _field_overrides(items: list[str] | None) -> dict[str, str]:
@@ -95,19 +94,28 @@ def cmd_incidents_import(args) -> int:
     return 0
 
 
+def _export_pages(engine, args):
+    """The incidents of the options as GeoDataFrames, one store page at a time."""
+    for page in iter_export_pages(engine, start=args.start, end=args.end):
+        page = page[category_mask(page["category_code"], args.category)]
+        if len(page):
+            yield gpd.GeoDataFrame(
+                page.drop(columns=["id", "lon", "lat"]),
+                geometry=gpd.points_from_xy(page["lon"], page["lat"]),
+                crs=4326,
+            )
+
+
 def cmd_incidents_export(args) -> int:
     engine = engine_from_args(args)
-    frame = read_store_incidents(engine, start=args.start, end=args.end, categories=args.category)
     taxonomy = store.read_table(engine, "taxonomy") if args.lang else None
-    path = export_incidents(
-        frame,
-        args.out,
-        crs=args.crs,
-        lang=args.lang,
-        taxonomy=taxonomy if taxonomy is not None and len(taxonomy) else None,
+    taxonomy = taxonomy if taxonomy is not None and len(taxonomy) else None
+    # streamed page by page: memory holds one page, whatever the store holds
+    path, n = export_incident_pages(
+        _export_pages(engine, args), args.out, crs=args.crs, lang=args.lang, taxonomy=taxonomy
     )
     crs = f" ({args.crs})" if args.crs else ""
-    print(f"wrote {len(frame):,} incidents to {path}{crs}")
+    print(f"wrote {n:,} incidents to {path}{crs}")
     return 0
 
 

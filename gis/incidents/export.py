@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,6 +35,10 @@ def export_incidents(
     lang
         ``"zh"`` or ``"en"``: add ``category_name`` in that language (from ``taxonomy``).
     """
+    return write_geo_file(_prepared(frame, crs, lang, taxonomy), path)
+
+
+def _prepared(frame: gpd.GeoDataFrame, crs, lang, taxonomy) -> gpd.GeoDataFrame:
     cols = [c for c in STORE_COLUMNS if c in frame]
     out = frame[[*cols, frame.geometry.name]].copy()
     name = coords.normalize_crs(crs)
@@ -53,4 +58,45 @@ def export_incidents(
         if name.startswith("EPSG:"):
             out = out.set_crs(name, allow_override=True)
         out["export_crs"] = name
-    return write_geo_file(out, path)
+    return out
+
+
+def export_incident_pages(
+    pages: Iterable[gpd.GeoDataFrame],
+    path: str | Path,
+    *,
+    crs: str | int | None = None,
+    lang: str | None = None,
+    taxonomy: pd.DataFrame | None = None,
+) -> tuple[Path, int]:
+    """:func:`export_incidents` of incidents given page by page (e.g. read from the store in
+    chunks, ``gis.store.pages.iter_export_pages``): CSV and GeoPackage files are written one
+    page at a time, so memory holds one page whatever the number of incidents; Excel and
+    GeoJSON files, which are written whole, gather the pages first. No page: an empty file.
+
+    Returns
+    -------
+    tuple
+        The path written and the number of incidents.
+    """
+    path = Path(path)
+    if lang is not None and taxonomy is None:
+        taxonomy = read_taxonomy()
+    if path.suffix.lower() not in {".csv", ".gpkg"}:
+        frames = list(pages) or [_empty()]
+        frame = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+        return export_incidents(frame, path, crs=crs, lang=lang, taxonomy=taxonomy), len(frame)
+    n = 0
+    for page in pages:
+        write_geo_file(_prepared(page, crs, lang, taxonomy), path, append=n > 0)
+        n += len(page)
+    if n == 0:  # nothing in the filters: an empty file with the columns
+        return export_incidents(_empty(), path, crs=crs, lang=lang, taxonomy=taxonomy), 0
+    return path, n
+
+
+def _empty() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in STORE_COLUMNS},
+        geometry=gpd.GeoSeries([], crs=4326),
+    )

@@ -181,11 +181,14 @@ def read_geo_file(
     return frame, reason
 
 
-def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+def write_geo_file(
+    frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None, append: bool = False
+) -> Path:
     """Write ``frame`` by the file's suffix: vector formats, GeoParquet, or CSV/Excel.
 
     Points go to CSV/Excel as ``lon, lat`` columns, other geometries as a ``wkt`` column.
-    Datetimes are written as ISO text.
+    Datetimes are written as ISO text. ``append`` adds the rows to a file this function wrote
+    with the same columns (CSV and GeoPackage only: an export written page by page).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,8 +199,12 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
             for col in out.columns:
                 if pd.api.types.is_datetime64_any_dtype(out[col]):
                     out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object)
-            pyogrio.write_dataframe(out, path, layer=layer)
+            if append and suffix != ".gpkg":
+                raise InputError(f"{path}: only CSV and GeoPackage files are appended to")
+            pyogrio.write_dataframe(out, path, layer=layer, append=append)
         elif suffix == ".parquet":
+            if append:
+                raise InputError(f"{path}: only CSV and GeoPackage files are appended to")
             frame.to_parquet(path)
         elif suffix in {".csv", ".xlsx"}:
             table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
@@ -208,8 +215,12 @@ def write_geo_file(frame: gpd.GeoDataFrame, path: str | Path, *, layer: str | No
             else:
                 table["wkt"] = shapely.to_wkt(geoms, rounding_precision=-1)
             table = neutralize_formulas(table)  # no live formulas in a spreadsheet (OWASP)
-            if suffix == ".csv":
+            if suffix == ".csv" and append:
+                table.to_csv(path, index=False, header=False, mode="a", encoding="utf-8")
+            elif suffix == ".csv":
                 table.to_csv(path, index=False, encoding="utf-8-sig")
+            elif append:
+                raise InputError(f"{path}: only CSV and GeoPackage files are appended to")
             else:
                 table.to_excel(path, index=False)
         else:
@@ -307,9 +318,10 @@ def read_excel_sheets(
         book = {sheet: book}
     frames: dict[str, pd.DataFrame] = {}
     for sheet_name, raw in book.items():
-        raw = raw.dropna(how="all")
-        if raw.empty:
+        filled = raw.notna().any(axis=1).to_numpy()
+        if not filled.any():
             continue
+        raw = raw.iloc[: int(np.flatnonzero(filled)[-1]) + 1]  # blank rows at the end: no rows
         top = header_row(raw.head(10).to_numpy().tolist())
         header = [
             str(v).strip() if v is not None and str(v) != "nan" else f"column {j + 1}"
@@ -565,25 +577,32 @@ def split_csv_records(
                 continue
             line_no = first + 1
             raw = "".join(lines[first:after])
-            if after - first > 1 and (
-                raw.count('"') % 2
-                or len(fields) != expected
-                or (
-                    expected > 1
-                    and any(_whole_row(x, delimiter, expected) for x in lines[first + 1 : after])
+            multi = after - first > 1
+            whole = (
+                next(
+                    (
+                        k
+                        for k in range(first + 1, after)
+                        if _whole_row(lines[k], delimiter, expected)
+                    ),
+                    None,
                 )
-            ):
+                if multi and expected > 1
+                else None
+            )
+            if multi and (raw.count('"') % 2 or len(fields) != expected or whole is not None):
+                # the broken row ends before the first later line that is a row by itself
+                restart = whole if whole is not None else first + 1
                 bad.append(
                     (
                         line_no,
                         len(_fields_of_line(lines[first], delimiter)),
                         expected,
-                        lines[first].rstrip("\r\n"),
+                        "".join(lines[first:restart]).rstrip("\r\n")[:1000],
                         f"unbalanced quote at line {line_no}: the field would run over lines "
                         f"{line_no}-{after}",
                     )
                 )
-                restart = first + 1
                 break
             if len(fields) != expected:
                 reason = f"malformed row: {len(fields)} fields, expected {expected}"

@@ -1,6 +1,11 @@
 """The period report as a PDF for A4 printing, with matplotlib's PDF backend: text is real text
-in the Noto CJK font, embedded as a subset (TrueType/CID, ``pdf.fonttype`` 42, with a ToUnicode
-map, so ``pdftotext`` gets the Chinese back), charts as images; the same on any machine.
+in the Noto CJK font, embedded as a subset of glyph outlines (Type 3 fonts, ``pdf.fonttype`` 3,
+with a ToUnicode map, so ``pdftotext`` gets the Chinese back), charts as images; the same on any
+machine.
+
+Why Type 3: Noto Sans CJK is an OpenType/CFF collection; matplotlib's Type 42 embedding subsets
+it with fontTools in tens of seconds per face (and declares CFF data as TrueType, which poppler
+warns about), while Type 3 draws the used glyphs as outlines in about a second.
 
 A small flow layout: headings, wrapped paragraphs, tables (split over pages with the header
 repeated) and pictures go down the page from the top margin; a new page starts when one does not
@@ -153,7 +158,7 @@ class _Pages:
 
     def image(self, fig: Figure, width_in: float | None = None) -> None:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
         buf.seek(0)
         img = mpimg.imread(buf, format="png")
         h_px, w_px = img.shape[:2]
@@ -168,7 +173,7 @@ class _Pages:
                 height / A4_IN[1],
             )
         )
-        ax.imshow(img, interpolation="lanczos")
+        ax.imshow(img, interpolation="none")  # embedded as is, no resampling
         ax.set_axis_off()
         self.y += height + 0.1
 
@@ -191,7 +196,7 @@ def period_pdf_bytes(r: PeriodReport, lang: str = "zh", generated_by: str = "gri
     tables = section_tables(r, lang)
     buf = io.BytesIO()
     title = r.title(lang)
-    with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(buf) as pdf:
+    with matplotlib.rc_context({"pdf.fonttype": 3}), PdfPages(buf) as pdf:
         info = pdf.infodict()
         info["Title"] = title
         info["Creator"] = "GridLens"

@@ -12,12 +12,19 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gis.core.errors import InputError
+from gis.store.frames import typed_text
 
-__all__ = ["INCIDENT_PAGE_COLUMNS", "FIX_PAGE_COLUMNS", "iter_fix_pages", "iter_incident_pages"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "INCIDENT_PAGE_COLUMNS",
+    "FIX_PAGE_COLUMNS",
+    "iter_export_pages",
+    "iter_fix_pages",
+    "iter_incident_pages",
+]
 
 #: Columns of an incident page (besides ``lon, lat``), in this order.
 INCIDENT_PAGE_COLUMNS = (
@@ -39,11 +46,31 @@ INCIDENT_PAGE_COLUMNS = (
 )
 #: Columns of a fix page (besides ``lon, lat``), in this order.
 FIX_PAGE_COLUMNS = ("id", "track_code", "staff_code", "t")
-_TIME_COLUMNS = {"occurred_at", "t"}
+_TIME_COLUMNS = {"occurred_at", "reported_at", "closed_at", "t"}
+#: Columns an export page may hold (besides ``lon, lat``).
+EXPORT_COLUMNS = (
+    "id",
+    "external_id",
+    "category_code",
+    "source",
+    "status",
+    "severity",
+    "occurred_at",
+    "reported_at",
+    "closed_at",
+    "department",
+    "address",
+    "description",
+    "grid_code",
+)
 
 
 def _pages(
-    engine: Engine, select: str, columns: tuple[str, ...], chunk: int
+    engine: Engine,
+    select: str,
+    columns: tuple[str, ...],
+    chunk: int,
+    params: dict | None = None,
 ) -> Iterator[pd.DataFrame]:
     if chunk < 1:
         raise InputError(f"page size must be positive, got {chunk}")
@@ -51,7 +78,8 @@ def _pages(
     last = -1
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(select), {"last": last, "n": int(chunk)}).fetchall()
+            bound = {**(params or {}), "last": last, "n": int(chunk)}
+            rows = conn.execute(typed_text(select, bound), bound).fetchall()
         if not rows:
             return
         frame = pd.DataFrame.from_records(rows, columns=names)
@@ -80,6 +108,37 @@ def iter_incident_pages(engine: Engine, *, chunk: int = 500_000) -> Iterator[pd.
         " WHERE i.id > :last ORDER BY i.id LIMIT :n"
     )
     return _pages(engine, select, INCIDENT_PAGE_COLUMNS, chunk)
+
+
+def iter_export_pages(
+    engine: Engine,
+    *,
+    start=None,
+    end=None,
+    chunk: int = 200_000,
+) -> Iterator[pd.DataFrame]:
+    """The stored incidents of ``[start, end)`` for an export, ``chunk`` rows at a time in id
+    order (keyset pagination: the memory of one page, whatever the number of incidents).
+
+    Yields
+    ------
+    pandas.DataFrame
+        :data:`EXPORT_COLUMNS` plus ``lon, lat`` (EPSG:4326; NaN without a location); times
+        as naive ``datetime64[ns]``.
+    """
+    clauses, params = [], {}
+    if start is not None:
+        clauses.append("occurred_at >= :start")
+        params["start"] = pd.Timestamp(start).to_pydatetime()
+    if end is not None:
+        clauses.append("occurred_at < :end")
+        params["end"] = pd.Timestamp(end).to_pydatetime()
+    where = "".join(f" AND {c}" for c in clauses)
+    select = (
+        f"SELECT {', '.join(EXPORT_COLUMNS)}, ST_X(geom), ST_Y(geom) FROM incidents"
+        f" WHERE id > :last{where} ORDER BY id LIMIT :n"
+    )
+    return _pages(engine, select, EXPORT_COLUMNS, chunk, params)
 
 
 def iter_fix_pages(engine: Engine, *, chunk: int = 500_000) -> Iterator[pd.DataFrame]:

@@ -389,6 +389,35 @@ def hotspot_units(
 
 
 @depends_on("incidents", "grids")
+@st.cache_data(show_spinner=False, max_entries=16)
+def _hotspot_period_counts(by, edges, categories, sources, grid_code, version):
+    units = hotspot_unit_frame(by, grid_code)
+    g = grids()
+    flt = aggregates.cube_filter(None, None, categories, sources, grid_code, g)
+    return aggregates.unit_period_counts(
+        cube(aggregates.cube_kind(by)), flt, units, by, pd.DatetimeIndex(list(edges)), g,
+        fishnet_epsg=fishnet_epsg(),
+    )  # fmt: skip
+
+
+def hotspot_period_counts(
+    by: str,
+    edges,
+    categories: tuple = (),
+    sources: tuple = (),
+    grid_code: str | None = None,
+) -> np.ndarray:
+    """Incidents per unit of ``hotspot_unit_frame(by, grid_code)`` (rows, in its order) and
+    period (columns: days ``[edges[t], edges[t + 1])``, midnights) from the incident cube: the
+    frames of a time playback (``aggregates.unit_period_counts``), cached per filters and
+    ``data_version``."""
+    key = tuple(pd.Timestamp(e) for e in edges)
+    return _hotspot_period_counts(
+        by, key, tuple(categories), tuple(sources), grid_code, data_version()
+    )
+
+
+@depends_on("incidents", "grids")
 @st.cache_data(show_spinner=False, max_entries=32)
 def _hotspot_kde(start, end, categories, sources, grid_code, kernel, bandwidth_m, version):
     g = grids()

@@ -182,3 +182,25 @@ def test_cli_errors_are_one_line(files, capsys):
     assert "--by must be" in capsys.readouterr().err
     assert main(["kde", "--incidents", str(csv), "--category", "99-99"]) == 1
     assert "no incidents match" in capsys.readouterr().err
+
+
+def test_emerging_from_the_database_counts_on_the_cube_as_the_library(
+    demo_db, db_inputs, tmp_path, capsys
+):
+    grids, inc = db_inputs
+    out = tmp_path / "em.csv"
+    rc = main(
+        ["emerging", "--db", demo_db, "--by", "h3:8", "--step", "month", "--category", "05",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 0
+    got = pd.read_csv(out)
+    sel = inc[inc["category_code"].str.startswith("05-")]
+    units = hs.h3_units(hs.study_area(grids), 8)
+    cube = hs.space_time_cube(sel, sel["occurred_at"], units, step="month")
+    W, _ = hs.unit_weights(units, "queen")
+    ref = hs.emerging_hotspots(cube, W)
+    assert got["unit_id"].tolist() == ref["unit_id"].tolist()
+    assert got["pattern"].tolist() == ref["pattern"].tolist()
+    np.testing.assert_allclose(got["trend_z"], ref["trend_z"], rtol=1e-9, atol=1e-12)
+    assert f"{len(sel):,} incidents from database; {len(units):,} units" in capsys.readouterr().out

@@ -4,15 +4,18 @@ file is accounted for (imported + rejected = rows in the file) and the broken on
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 import sqlalchemy as sa
 
 from gis.cli import main
 from gis.core.errors import InputError
 from gis.incidents import detect, import_incidents
-from gis.io import read_source
+from gis.io import read_geo_file, read_source
 from gis.io.files import MAX_FIELD_CHARS, read_table
+from gis.patrol import import_tracks
 from tests.incidents.test_intake import CX, CY, NOW, _load_tiny
 
 HEADER = ["编号", "事件类型", "上报时间", "经度", "纬度", "地址", "描述"]
@@ -220,9 +223,6 @@ def test_swapped_lon_lat_gets_a_hint(engine, tiny_grids, tmp_path):
 
 
 def test_shapefile_without_dbf_refused_and_without_prj_noted(tmp_path):
-    import geopandas as gpd
-    import shapely
-
     frame = gpd.GeoDataFrame(
         {"time": ["2026-05-01 08:00"], "category": ["违停"]},
         geometry=[shapely.Point(CX, CY)],
@@ -239,15 +239,11 @@ def test_shapefile_without_dbf_refused_and_without_prj_noted(tmp_path):
     projected = frame.to_crs(4547)
     projected.to_file(tmp_path / "c.shp", encoding="utf-8")
     (tmp_path / "c.prj").unlink()
-    from gis.io import read_geo_file
-
     with pytest.raises(InputError, match=r"no \.prj .* not degrees.*--crs"):
         read_geo_file(tmp_path / "c.shp")
 
 
 def test_track_fix_in_the_future_is_dropped(engine, tiny_grids, tmp_path):
-    from gis.patrol import import_tracks
-
     _load_tiny(engine, tiny_grids)
     t0 = pd.Timestamp("2026-05-31 23:50:30")
     rows = [

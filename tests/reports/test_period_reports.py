@@ -325,7 +325,8 @@ def test_a_failed_run_leaves_the_archive_unchanged(db, engine, tmp_path, capsys,
 
 
 def _gridlens_args(command: str) -> list[str]:
-    words = shlex.split(command.split(">>")[0].replace("\\%", "%").replace("%%", "%"))
+    command = re.sub(r"\$\([^)]*\)", "DATE", command.split(">>")[0])  # $(date +%F)
+    words = shlex.split(command)
     first = next(i for i, w in enumerate(words) if w.endswith("/gridlens"))
     return words[first + 1 :]
 

@@ -41,9 +41,9 @@ def test_only_leaders_and_admins_open_the_page(page_db):
         "leader",
         "admin",
     ]
-    at = open_page("analyst", "analyst-demo")
-    assert any(i18n.t("auth.denied", "zh") in e.value for e in at.error)
-    assert not at.title or at.title[0].value != i18n.t("reports.title", "zh")
+    at = sign_in(new_app(), "analyst", "analyst-demo")
+    with pytest.raises(ValueError, match="navigation page"):  # not in an analyst's navigation
+        at.switch_page(PAGE)
 
 
 def test_leader_previews_each_kind_in_both_languages_and_archives(page_db):
@@ -62,7 +62,7 @@ def test_leader_previews_each_kind_in_both_languages_and_archives(page_db):
         assert key == (kind, str(ref.period.start.date()))
         assert model.headline.equals(ref.headline)
         assert model.departments.equals(ref.departments)
-        for lang in ("zh", "en"):
+        for lang in ("zh", "en") if kind == "monthly" else ("zh",):  # a PDF takes seconds
             at.radio(key="reports_lang").set_value(lang)
             run(at)
             files = at.session_state["reports_files"]

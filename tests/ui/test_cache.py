@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 import streamlit as st
 
 from gis import ui
@@ -14,17 +16,24 @@ def names(kind: str) -> set[str]:
 
 
 def test_every_analysis_of_incidents_is_cleared_after_an_import():
-    # the zones, briefings and plan evaluations count incidents too: an import refreshes them
+    # the zones, briefings and plan evaluations count incidents too: an import refreshes them;
+    # the analyses on the incident cube are cached by private loaders keyed on the filters and
+    # the store's data_version, and cleared as well
     assert {
         "incidents",
         "incidents_shared",
         "incident_mask",
-        "hotspot_units",
-        "hotspot_kde",
-        "hotspot_detail",
-        "patrol_view",
+        "_cube",
+        "_home_summary",
+        "_home_closure",
+        "_home_grid_counts",
+        "_home_card",
+        "_hotspot_units",
+        "_hotspot_kde",
+        "_hotspot_detail",
+        "_patrol_view",
         "patrol_route",
-        "rect_zones",
+        "_rect_zones",
         "rect_briefing",
         "rect_briefing_html",
         "rect_briefing_xlsx",
@@ -43,8 +52,9 @@ def test_every_loader_over_grids_is_cleared_after_a_grid_change():
         "hotspot_unit_frame",
         "hotspot_unit_index",
         "patrol_tracks",  # the district is the union of the level-1 grids
-        "patrol_view",
-        "rect_zones",
+        "_cube",
+        "_patrol_view",
+        "_rect_zones",
         "rect_briefing",
     } <= names("grids")
     # what no page changes is not cleared
@@ -80,3 +90,20 @@ def test_clear_caches_by_kind(monkeypatch):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown kinds"):
         cache.depends_on("fixes")
+
+
+def test_cube_loaders_see_a_write_made_elsewhere_without_clearing(page_db):
+    """A write by the command line bumps the store's data_version: the next call reads the new
+    cube (the key changes), with no clear_caches from the app."""
+    from gis.store import cube as store_cube
+
+    engine = ui.engine()
+    before = ui.home_summary(pd.Timestamp("2026-08-01"), pd.Timestamp("2026-11-01"))
+    assert ui.cube("grid").version == ui.data_version()
+    with engine.begin() as conn:  # another process deletes October's incidents
+        conn.execute(sa.text("DELETE FROM incidents WHERE occurred_at >= '2026-10-01'"))
+        store_cube.rebuild_cube(conn, ["2026-10"])
+    after = ui.home_summary(pd.Timestamp("2026-08-01"), pd.Timestamp("2026-11-01"))
+    assert before["in_filter"] > after["in_filter"] > 0
+    assert after["daily"].loc["2026-10-01":].sum() == 0
+    assert ui.cube("grid").version == ui.data_version()

@@ -9,8 +9,9 @@ import pydeck as pdk
 import pytest
 import shapely
 
-from gis import i18n, viz
+from gis import i18n, ui, viz
 from gis.core.text import html_text, markdown_text
+from gis.reports import briefing_html
 
 XSS = "<img src=x onerror=\"window.top.document.title='XSS'\">"
 MD = "![x](http://host/p.png) **b** [l](javascript:alert(1)) # h $x$"
@@ -74,8 +75,6 @@ def test_legend_labels_escaped():
 
 
 def test_catalogue_text_arguments_escaped_for_markdown(monkeypatch):
-    from gis import ui
-
     monkeypatch.setattr(ui.language, "lang", lambda: "en")
     shown = ui.t("grids.restored", code=MD, version=2)
     assert "![x]" not in shown and r"\!\[x\]" in shown
@@ -87,6 +86,4 @@ def test_catalogue_text_arguments_escaped_for_markdown(monkeypatch):
 
 
 def test_briefing_html_uses_the_helper():
-    from gis.reports import briefing_html
-
     assert briefing_html.html_text is html_text
