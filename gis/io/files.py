@@ -535,9 +535,18 @@ def _fields_of_line(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
+def _first_record(lines: list[str], start: int, delimiter: str) -> list[str] | None:
+    """The fields of the first non-empty record from line index ``start`` on, or None."""
+    for fields in csv.reader(itertools.islice(lines, start, None), delimiter=delimiter):
+        if fields:
+            return fields
+    return None
+
+
 def _whole_row(line: str, delimiter: str, expected: int) -> bool:
-    """Whether ``line`` by itself is a complete row: its quotes pair up and it splits into the
-    header's number of fields (the rest of a quoted value does neither, as a rule)."""
+    """Whether ``line``, a later line of a quoted value, looks like a row of its own: its
+    quotes pair up and it splits into the header's number of fields (the rest of a genuine
+    multi-line value does neither, as a rule)."""
     return line.count('"') % 2 == 0 and len(_fields_of_line(line, delimiter)) == expected
 
 
@@ -590,9 +599,18 @@ def split_csv_records(
                 if multi and expected > 1
                 else None
             )
-            if multi and (raw.count('"') % 2 or len(fields) != expected or whole is not None):
-                # the broken row ends before the first later line that is a row by itself
-                restart = whole if whole is not None else first + 1
+            broken = multi and (raw.count('"') % 2 or len(fields) != expected or whole is not None)
+            # the broken row ends before the first later line that is a row by itself; when no
+            # later line is, they all belong to it
+            restart = whole if whole is not None else after
+            if multi and not broken:  # a value over lines, unless a stray quote closed it:
+                # then what follows does not split, while reading from the next line does
+                after_it = _first_record(lines, after, delimiter)
+                if after_it is not None and len(after_it) != expected:
+                    instead = _first_record(lines, first + 1, delimiter)
+                    broken = instead is not None and len(instead) == expected
+                    restart = first + 1
+            if broken:
                 bad.append(
                     (
                         line_no,

@@ -64,8 +64,9 @@ def _csv_bytes(records, delimiter: str, encoding: str, broken: int | None, title
     for k, rec in enumerate(records):
         line = io.StringIO()
         if k == broken:  # the last field opens a quote that is never closed
-            csv.writer(line, delimiter=delimiter, lineterminator="").writerow(rec[:-1])
-            out.write(line.getvalue() + delimiter + '"unterminated quote starts here\n')
+            csv.writer(line, delimiter=delimiter, lineterminator="\n").writerow(rec[:-1])
+            head = line.getvalue()[:-1]  # (the writer quotes line breaks only with a terminator)
+            out.write(head + delimiter + '"unterminated quote starts here\n')
         else:
             csv.writer(line, delimiter=delimiter, lineterminator="\n").writerow(rec)
             out.write(line.getvalue())
@@ -119,6 +120,9 @@ def test_hostile_csv_every_row_accounted_for(
     if encoding == "gb18030":  # what GB18030 cannot hold
         records = [[v.replace("é", "e") for v in r] for r in records]
     broken = broken if broken is not None and broken < len(records) else None
+    if broken is not None:  # a stray quote beside values over several lines is ambiguous
+        # (gis.io.files.split_csv_records says so): with a broken row, one-line values only
+        records = [[v.replace("\n", " ") for v in r] for r in records]
     raw = _csv_bytes(records, delimiter, encoding, broken, title)
     _check(store_engine, raw, "hostile.csv", len(records))
 
