@@ -62,14 +62,44 @@ MAX_PASSWORD_LENGTH = 1024
 MAX_USERNAME_LENGTH = 64
 
 #: Every action the application checks, and what each role may do.
-ACTIONS = ("view", "save_plan", "edit_grids", "manage_users", "edit_taxonomy", "import_data")
+#: ``view``: the analysis pages; ``view_cases``: the case queue (a handler sees its department's
+#: cases, a grid worker those of its grids); the other ``*_cases`` actions are the steps of the
+#: closed loop (``gis.cases.roles`` maps each step to one of them); ``assess``: the assessment.
+ACTIONS = (
+    "view",
+    "save_plan",
+    "edit_grids",
+    "manage_users",
+    "edit_taxonomy",
+    "import_data",
+    "view_cases",
+    "report_cases",
+    "dispatch_cases",
+    "handle_cases",
+    "verify_cases",
+    "approve_cases",
+    "supervise_cases",
+    "assess",
+)
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "analyst": frozenset({"view"}),
-    "leader": frozenset({"view", "save_plan"}),
-    "grid_admin": frozenset({"view", "edit_grids"}),
+    "analyst": frozenset({"view", "view_cases", "assess"}),
+    "leader": frozenset(
+        {"view", "save_plan", "view_cases", "approve_cases", "supervise_cases", "assess"}
+    ),
+    "grid_admin": frozenset({"view", "edit_grids", "view_cases"}),
     "admin": frozenset(ACTIONS),
+    # 受理 / 派遣 / 值班长: accepts, dispatches, closes, approves extensions and suspensions
+    "dispatcher": frozenset(
+        {"view", "view_cases", "report_cases", "dispatch_cases", "approve_cases", "assess"}
+    ),
+    # a department's handler: only its department's cases (``users.department``)
+    "handler": frozenset({"view_cases", "handle_cases"}),
+    # a grid worker (网格员): reports and verifies cases in its own grids (``users.grid_codes``)
+    "grid_worker": frozenset({"view_cases", "report_cases", "verify_cases"}),
 }
 assert set(PERMISSIONS) == set(USER_ROLES)
+#: roles whose accounts are limited to assigned grids (``users.grid_codes``)
+GRID_ROLES = ("grid_admin", "grid_worker")
 
 #: The demo accounts, one per role: username -> (role, password). Documented in the README.
 DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
@@ -77,7 +107,12 @@ DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
     "leader": ("leader", "leader-demo"),
     "gridadmin": ("grid_admin", "gridadmin-demo"),
     "admin": ("admin", "admin-demo"),
+    "dispatcher": ("dispatcher", "dispatcher-demo"),
+    "handler": ("handler", "handler-demo"),
+    "gridworker": ("grid_worker", "gridworker-demo"),
 }
+#: the department of the demo handler (the street's enforcement team, which most cases go to)
+DEMO_DEPARTMENTS: dict[str, str] = {"handler": "street_team"}
 #: username -> password of the demo accounts.
 DEMO_PASSWORDS: dict[str, str] = {name: pw for name, (_, pw) in DEMO_ACCOUNTS.items()}
 _DEMO_DISPLAY = {
@@ -85,6 +120,9 @@ _DEMO_DISPLAY = {
     "leader": "领导（演示）",
     "gridadmin": "网格管理员（演示）",
     "admin": "系统管理员（演示）",
+    "dispatcher": "值班长（演示）",
+    "handler": "执法队处置员（演示）",
+    "gridworker": "网格员（演示）",
 }
 
 #: The hasher (argon2id with argon2-cffi's recommended parameters). Tests may swap in a cheaper
@@ -291,12 +329,14 @@ def _clean_codes(grid_codes: Iterable[str] | str) -> tuple[str, ...]:
 
 
 def _check_grid_codes(conn: sa.Connection, role: str, codes: tuple[str, ...]) -> None:
-    if role != "grid_admin":
+    if role not in GRID_ROLES:
         if codes:
-            raise InputError(f"grid assignments apply only to role grid_admin, not {role}")
+            raise InputError(
+                f"grid assignments apply only to role {' or '.join(GRID_ROLES)}, not {role}"
+            )
         return
     if not codes:
-        raise InputError("a grid_admin needs at least one assigned grid code (--grid CODE)")
+        raise InputError(f"a {role} needs at least one assigned grid code (--grid CODE)")
     found = current_codes_among(conn, list(codes))
     missing = [c for c in codes if c not in found]
     if missing:
@@ -561,7 +601,7 @@ def ensure_demo_users(
     now = _now()
     with engine.begin() as conn:
         for name, (role, password) in DEMO_ACCOUNTS.items():
-            assigned = codes if role == "grid_admin" else ()
+            assigned = codes if role in GRID_ROLES else ()
             _check_grid_codes(conn, role, assigned)
             existing = conn.execute(
                 sa.select(_USERS.c.id, _USERS.c.created_by).where(
@@ -583,6 +623,7 @@ def ensure_demo_users(
                     active=True,
                     created_at=now,
                     created_by=by,
+                    department=DEMO_DEPARTMENTS.get(name),
                 )
             )
             out.append(DemoAccount(name, role, password, "reset" if existing else "created"))
@@ -594,6 +635,8 @@ __all__ = [
     "ACTIONS",
     "AUTH_ENV",
     "DEMO_ACCOUNTS",
+    "DEMO_DEPARTMENTS",
+    "GRID_ROLES",
     "DEMO_PASSWORDS",
     "MIN_PASSWORD_LENGTH",
     "PERMISSIONS",

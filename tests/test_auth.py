@@ -15,6 +15,7 @@ from gis import auth, store
 from gis.auth import User
 from gis.cli import main
 from gis.core.errors import GridLensError, InputError
+from gis.store import casework
 
 T0 = datetime(2025, 1, 1)
 L1_A, L1_B = "140581001001000", "140581001002000"
@@ -179,10 +180,20 @@ def test_last_active_admin_cannot_be_disabled(engine):
 
 
 EXPECTED = {
-    "analyst": {"view"},
-    "leader": {"view", "save_plan"},
-    "grid_admin": {"view", "edit_grids"},
+    "analyst": {"view", "view_cases", "assess"},
+    "leader": {"view", "save_plan", "view_cases", "approve_cases", "supervise_cases", "assess"},
+    "grid_admin": {"view", "edit_grids", "view_cases"},
     "admin": set(auth.ACTIONS),
+    "dispatcher": {
+        "view",
+        "view_cases",
+        "report_cases",
+        "dispatch_cases",
+        "approve_cases",
+        "assess",
+    },
+    "handler": {"view_cases", "handle_cases"},
+    "grid_worker": {"view_cases", "report_cases", "verify_cases"},
 }
 
 
@@ -203,7 +214,7 @@ def test_permission_matrix(role):
 
 
 def test_permission_edge_cases():
-    assert set(auth.PERMISSIONS) == {"analyst", "leader", "grid_admin", "admin"}
+    assert set(auth.PERMISSIONS) == set(EXPECTED)
     assert not auth.can(None, "view")
     with pytest.raises(auth.PermissionDenied, match="sign in"):
         auth.require(None, "view")
@@ -278,17 +289,26 @@ def test_demo_users_one_per_role(grids_engine):
         ("leader", "leader", "created"),
         ("gridadmin", "grid_admin", "created"),
         ("admin", "admin", "created"),
+        ("dispatcher", "dispatcher", "created"),
+        ("handler", "handler", "created"),
+        ("gridworker", "grid_worker", "created"),
     ]
     assert auth.DEMO_PASSWORDS == {
         "analyst": "analyst-demo",
         "leader": "leader-demo",
         "gridadmin": "gridadmin-demo",
         "admin": "admin-demo",
+        "dispatcher": "dispatcher-demo",
+        "handler": "handler-demo",
+        "gridworker": "gridworker-demo",
     }
     for name, password in auth.DEMO_PASSWORDS.items():
         assert auth.authenticate(engine, name, password) is not None, name
     gridadmin = auth.get_user(engine, "gridadmin")
     assert gridadmin.grid_codes == (L1_A,)  # the first level-1 grid
+    assert auth.get_user(engine, "gridworker").grid_codes == (L1_A,)
+    assert casework.user_department(engine, "handler") == "street_team"
+    assert casework.user_department(engine, "dispatcher") is None
     assert set(auth.list_users(engine)["created_by"]) == {"demo"}
 
     # a second run resets the demo accounts, and leaves a real "admin" alone
@@ -297,11 +317,19 @@ def test_demo_users_one_per_role(grids_engine):
         conn.execute(sa.text("UPDATE users SET created_by = 'ops' WHERE username = 'admin'"))
     auth.set_password(engine, "admin", "real-admin-pw", by="ops")
     again = {a.username: a.status for a in auth.ensure_demo_users(engine, [L2_B1])}
-    assert again == {"analyst": "reset", "leader": "reset", "gridadmin": "reset", "admin": "kept"}
+    assert again == {
+        "analyst": "reset",
+        "leader": "reset",
+        "gridadmin": "reset",
+        "admin": "kept",
+        "dispatcher": "reset",
+        "handler": "reset",
+        "gridworker": "reset",
+    }
     assert auth.authenticate(engine, "leader", "leader-demo") is not None
     assert auth.authenticate(engine, "admin", "real-admin-pw") is not None
     assert auth.get_user(engine, "gridadmin").grid_codes == (L2_B1,)
-    assert store.count_rows(engine, "users") == 4
+    assert store.count_rows(engine, "users") == 7
 
 
 def test_demo_users_need_grids(engine):

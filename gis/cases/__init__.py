@@ -9,6 +9,7 @@ Modules, one concept each:
 - ``states``: the states and steps of a case; ``stages``: the per-stage clocks.
 - ``facts``: a case's stored view recomputed from its transitions.
 - ``locate``: the grids in force when a case was reported.
+- ``roles``: who may take which step; which cases an account sees (department, grids).
 - ``workflow``: report a case and take steps (illegal ones and lost updates refused).
 - ``intake``: import case histories (数字城管, 12345, 311 files).
 - ``metrics``: metrics, score and grade per unit; the red-light list.
@@ -47,6 +48,14 @@ from gis.cases.metrics import (
     parse_by,
     red_light,
 )
+from gis.cases.roles import (
+    STEP_PERMISSIONS,
+    CaseScope,
+    case_scope,
+    may_take,
+    require_step,
+    step_permission,
+)
 from gis.cases.routing import (
     HIGHER_PLATFORM,
     STREET_TEAM,
@@ -76,6 +85,8 @@ __all__ = [
     "STAGES",
     "STATES",
     "STEPS",
+    "STEP_PERMISSIONS",
+    "CaseScope",
     "STREET_TEAM",
     "ScoreWeights",
     "UNITS",
@@ -87,6 +98,7 @@ __all__ = [
     "allowed_steps",
     "case_facts",
     "case_metrics",
+    "case_scope",
     "counts_from_transitions",
     "deadline",
     "deadlines",
@@ -98,6 +110,7 @@ __all__ = [
     "import_cases",
     "limits_for",
     "locate_cases",
+    "may_take",
     "metrics_from_transitions",
     "next_working_moment",
     "parse_by",
@@ -108,9 +121,11 @@ __all__ = [
     "red_light",
     "remaining_ns",
     "report_case",
+    "require_step",
     "route_targets",
     "state_label",
     "stage_clocks",
+    "step_permission",
     "suggest_route",
     "view_after",
 ]

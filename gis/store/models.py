@@ -30,7 +30,17 @@ from gis.core.settings import STORAGE_EPSG
 
 GRID_LEVELS = ("l1", "l2", "micro", "dedicated")
 STAFF_ROLES = ("grid_leader", "grid_worker", "grid_assistant", "enforcement_officer")
-USER_ROLES = ("analyst", "leader", "grid_admin", "admin")
+USER_ROLES = (
+    "analyst",
+    "leader",
+    "grid_admin",
+    "admin",
+    "dispatcher",
+    "handler",
+    "grid_worker",
+)
+#: what a case attachment holds: a note (text) or a photo (bytes)
+ATTACHMENT_KINDS = ("note", "photo")
 PLAN_STATUSES = ("draft", "approved", "active", "done", "cancelled")
 
 
@@ -271,7 +281,8 @@ class Plan(Base):
 
 
 class User(Base):
-    """A local account. ``grid_codes`` limits a grid admin to the grids assigned to them."""
+    """A local account. ``grid_codes`` limits a grid admin (edits) or a grid worker (cases) to
+    the grids assigned to them; ``department`` is the department a case handler works for."""
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="ck_users_role"),)
@@ -284,6 +295,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(Text)
 
 
 # --- cases: the closed loop (migration 0003) -----------------------------------------------------
@@ -399,3 +411,23 @@ class CaseTransition(Base):
     target_kind: Mapped[str | None] = mapped_column(Text)
     deadline: Mapped[datetime | None] = mapped_column(DateTime)
     result: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseAttachment(Base):
+    """A note or photo put on a case by someone working it (migration 0005_cases2).
+
+    ``seq`` is the case's version when it was attached (the step it belongs to).
+    """
+
+    __tablename__ = "case_attachments"
+    __table_args__ = (CheckConstraint(_in("kind", ATTACHMENT_KINDS), name="ck_attachment_kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    mime: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime)

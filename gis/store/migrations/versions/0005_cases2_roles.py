@@ -1,0 +1,61 @@
+"""cases part 2: the case roles (dispatcher, handler, grid worker), a handler's department, notes
+and photos on cases
+
+Revision ID: 0005_cases2
+Revises: 0004
+Create Date: 2026-12-04
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_cases2"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+OLD_ROLES = ("analyst", "leader", "grid_admin", "admin")
+NEW_ROLES = (*OLD_ROLES, "dispatcher", "handler", "grid_worker")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _roles(roles: tuple[str, ...]) -> None:
+    # SQLite cannot alter a CHECK constraint: batch mode copies the table with the new one
+    with op.batch_alter_table("users", recreate="always") as batch_op:
+        batch_op.drop_constraint("ck_users_role", type_="check")
+        batch_op.create_check_constraint("ck_users_role", _in("role", roles))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.add_column(sa.Column("department", sa.Text(), nullable=True))
+    _roles(NEW_ROLES)
+    op.create_table(
+        "case_attachments",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("mime", sa.Text(), nullable=True),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("actor", sa.Text(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("kind IN ('note', 'photo')", name="ck_attachment_kind"),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_case_attachments_case_id", "case_attachments", ["case_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_case_attachments_case_id", table_name="case_attachments")
+    op.drop_table("case_attachments")
+    op.execute(f"DELETE FROM users WHERE NOT ({_in('role', OLD_ROLES)})")
+    _roles(OLD_ROLES)
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("department")
