@@ -24,6 +24,7 @@ PAGES = [
     ("pages/rectification.py", "nav.rectification", ":material/handshake:", "view"),
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
     ("pages/data.py", "nav.data", ":material/upload_file:", "view"),
+    ("pages/cases.py", "nav.cases", ":material/assignment:", "view_cases"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
 ]
 
