@@ -119,3 +119,49 @@ CATALOG: dict[str, dict[str, str]] = {
     "cases.eval.basically_satisfied": {"zh": "基本满意", "en": "Basically satisfied"},
     "cases.eval.unsatisfied": {"zh": "不满意", "en": "Unsatisfied"},
 }
+
+CATALOG.update(
+    {
+        "nav.assessment": {"zh": "考核评价", "en": "Assessment"},
+        "assess.title": {"zh": "考核评价", "en": "Assessment"},
+        "assess.caption": {
+            "zh": "与 `gridlens cases metrics` 同一口径：期间 [开始, 结束)，按期末承办单位统计",
+            "en": "The figures of `gridlens cases metrics`: period [start, end), by the unit holding each case at the end",
+        },
+        "assess.no_cases": {"zh": "数据库中还没有案件", "en": "No cases in the database yet"},
+        "assess.start": {"zh": "开始日期", "en": "Start"},
+        "assess.end": {"zh": "结束日期（不含）", "en": "End (exclusive)"},
+        "assess.by": {"zh": "考核对象", "en": "Assess by"},
+        "assess.by.department": {"zh": "部门", "en": "Department"},
+        "assess.by.grid:l1": {"zh": "社区（一级网格）", "en": "Community (level-1 grid)"},
+        "assess.by.grid:l2": {"zh": "二级网格", "en": "Level-2 grid"},
+        "assess.by.grid:micro": {"zh": "微网格", "en": "Micro-grid"},
+        "assess.by.staff": {"zh": "人员", "en": "Staff"},
+        "assess.by.category": {"zh": "问题类型", "en": "Category"},
+        "assess.weights": {"zh": "评分权重", "en": "Score weights"},
+        "assess.period": {
+            "zh": "本期 {now}；上期 {prev}；去年同期 {yoy}",
+            "en": "This period {now}; previous {prev}; same period last year {yoy}",
+        },
+        "assess.table": {"zh": "考核指标（含环比、同比变化）", "en": "Metrics (with change on the previous period and last year)"},
+        "assess.red": {"zh": "红榜", "en": "Red list (best)"},
+        "assess.black": {"zh": "黑榜", "en": "Black list (worst)"},
+        "assess.map": {"zh": "按期结案率地图", "en": "On-time closure by grid"},
+        "assess.map_legend": {
+            "zh": "红 <60% · 橙 60–75% · 浅绿 75–90% · 绿 ≥90% · 灰 无应结案件",
+            "en": "red <60% · orange 60–75% · light green 75–90% · green ≥90% · grey nothing due",
+        },
+        "assess.red_light": {"zh": "红灯（超期未结）案件：{n} 件", "en": "Red light (overdue open): {n} cases"},
+        "assess.ratings": {"zh": "社区对下沉人员的月度评价", "en": "The community's monthly rating of its officers"},
+        "assess.rating_month": {"zh": "评价月份 {month}", "en": "Month rated: {month}"},
+        "assess.officer": {"zh": "人员", "en": "Officer"},
+        "assess.community": {"zh": "社区", "en": "Community"},
+        "assess.score": {"zh": "评分（0–100）", "en": "Score (0-100)"},
+        "assess.comment": {"zh": "评语", "en": "Comment"},
+        "assess.save_rating": {"zh": "保存评价", "en": "Save the rating"},
+        "assess.saved": {"zh": "已保存 {officer} 的评价", "en": "Saved the rating of {officer}"},
+        "assess.objective_weight": {"zh": "客观指标权重", "en": "Weight of the objective score"},
+        "assess.combined": {"zh": "综合得分（客观指标 + 社区评价）", "en": "Combined score (objective + community rating)"},
+        "assess.download": {"zh": "下载 Excel", "en": "Download Excel"},
+    }
+)

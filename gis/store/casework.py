@@ -16,12 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from gis.core.errors import InputError
 from gis.store import models
-from gis.store.cases import CASES, TIME_COLUMNS, _conn, _logical_frame
+from gis.store.cases import CASES, TIME_COLUMNS, _conn, _logical_frame, from_us
 from gis.store.frames import read_frame
 
 ATTACHMENTS = models.CaseAttachment.__table__
 USERS = models.User.__table__
-INCIDENTS = models.Incident.__table__
+RATINGS = models.OfficerRating.__table__
 #: the columns of a queue row (times under their logical names)
 QUEUE_COLUMNS = (
     "id",
@@ -157,6 +157,15 @@ def case_place(engine_or_conn: Engine | Connection, incident_id: int | None) -> 
     return places.iloc[0].to_dict()
 
 
+def reported_range(engine_or_conn: Engine | Connection) -> tuple[datetime | None, datetime | None]:
+    """The first and last report time of the stored cases (Nones without cases)."""
+    with _conn(engine_or_conn) as conn:
+        lo, hi = conn.execute(
+            sa.select(sa.func.min(CASES.c.reported_us), sa.func.max(CASES.c.reported_us))
+        ).one()
+    return from_us(lo), from_us(hi)
+
+
 def set_co_departments(conn: Connection, case_id: int, departments: Iterable[str]) -> None:
     """Record the assisting departments (协办) of a case (``;``-separated), in the caller's
     transaction."""
@@ -216,6 +225,48 @@ def read_attachments(engine_or_conn: Engine | Connection, case_id: int) -> pd.Da
     )
 
 
+# --- the communities' ratings of their officers -----------------------------------------------
+
+
+def save_rating(
+    engine: Engine,
+    *,
+    month: str,
+    officer: str,
+    grid_code: str,
+    score: float,
+    comment: str | None,
+    rated_by: str,
+    rated_at: datetime,
+) -> None:
+    """Store a community's rating (0-100) of an officer for a month ``YYYY-MM``; a rating of the
+    same month, officer and community is replaced."""
+    if not 0 <= float(score) <= 100:
+        raise InputError("a rating is between 0 and 100")
+    pd.Period(month, freq="M")  # a malformed month raises
+    table = RATINGS
+    with engine.begin() as conn:
+        conn.execute(
+            sa.delete(table).where(
+                table.c.month == month, table.c.officer == officer, table.c.grid_code == grid_code
+            )
+        )
+        conn.execute(
+            sa.insert(table).values(
+                month=month, officer=officer, grid_code=grid_code, score=float(score),
+                comment=comment, rated_by=rated_by, rated_at=rated_at,
+            )
+        )  # fmt: skip
+
+
+def read_ratings(engine_or_conn: Engine | Connection, month: str | None = None) -> pd.DataFrame:
+    """The officer ratings (of one month ``YYYY-MM`` when given), by officer."""
+    where, params = (None, None) if month is None else ("month = :m", {"m": month})
+    return read_frame(
+        engine_or_conn, "officer_ratings", where=where, params=params, order_by="officer, id"
+    )
+
+
 # --- accounts ---------------------------------------------------------------------------------
 
 
@@ -252,6 +303,9 @@ __all__ = [
     "case_place",
     "read_attachments",
     "read_queue",
+    "read_ratings",
+    "reported_range",
+    "save_rating",
     "set_co_departments",
     "set_user_department",
     "user_department",

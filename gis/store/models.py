@@ -431,3 +431,22 @@ class CaseAttachment(Base):
     text: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OfficerRating(Base):
+    """A community's monthly rating of an officer assigned to it (migration 0005_cases2): a
+    score 0-100 and a comment; one per month, officer and community (a new one replaces it)."""
+
+    __tablename__ = "officer_ratings"
+    __table_args__ = (
+        UniqueConstraint("month", "officer", "grid_code", name="uq_officer_rating"),
+        CheckConstraint("score >= 0 AND score <= 100", name="ck_rating_score"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(Text, index=True)
+    officer: Mapped[str] = mapped_column(Text)
+    grid_code: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_by: Mapped[str] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -25,6 +25,7 @@ PAGES = [
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
     ("pages/data.py", "nav.data", ":material/upload_file:", "view"),
     ("pages/cases.py", "nav.cases", ":material/assignment:", "view_cases"),
+    ("pages/assessment.py", "nav.assessment", ":material/leaderboard:", "assess"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
 ]
 

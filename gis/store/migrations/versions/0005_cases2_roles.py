@@ -1,5 +1,5 @@
 """cases part 2: the case roles (dispatcher, handler, grid worker), a handler's department, notes
-and photos on cases
+and photos on cases, the communities' monthly ratings of their officers
 
 Revision ID: 0005_cases2
 Revises: 0004
@@ -50,9 +50,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_case_attachments_case_id", "case_attachments", ["case_id"])
+    op.create_table(
+        "officer_ratings",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("month", sa.Text(), nullable=False),
+        sa.Column("officer", sa.Text(), nullable=False),
+        sa.Column("grid_code", sa.Text(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("rated_by", sa.Text(), nullable=False),
+        sa.Column("rated_at", sa.DateTime(), nullable=False),
+        sa.CheckConstraint("score >= 0 AND score <= 100", name="ck_rating_score"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("month", "officer", "grid_code", name="uq_officer_rating"),
+    )
+    op.create_index("ix_officer_ratings_month", "officer_ratings", ["month"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_officer_ratings_month", table_name="officer_ratings")
+    op.drop_table("officer_ratings")
     op.drop_index("ix_case_attachments_case_id", table_name="case_attachments")
     op.drop_table("case_attachments")
     op.execute(f"DELETE FROM users WHERE NOT ({_in('role', OLD_ROLES)})")
