@@ -11,6 +11,7 @@ Modules, one concept each:
 - ``locate``: the grids in force when a case was reported.
 - ``roles``: who may take which step; which cases an account sees (department, grids).
 - ``workflow``: report a case and take steps (illegal ones and lost updates refused).
+- ``whistle``: the street blows the whistle, departments report (吹哨报到), sub-tasks.
 - ``intake``: import case histories (数字城管, 12345, 311 files).
 - ``metrics``: metrics, score and grade per unit; the red-light list.
 """
@@ -67,6 +68,13 @@ from gis.cases.routing import (
 )
 from gis.cases.stages import STAGES, stage_clocks
 from gis.cases.states import STATES, STEPS, state_label
+from gis.cases.whistle import (
+    SUMMONING_ROLES,
+    finish_task,
+    report_in,
+    summon,
+    whistle_status,
+)
 from gis.cases.workflow import CaseConflict, IllegalTransition, act, allowed_steps, report_case
 
 __all__ = [
@@ -88,6 +96,7 @@ __all__ = [
     "STEP_PERMISSIONS",
     "CaseScope",
     "STREET_TEAM",
+    "SUMMONING_ROLES",
     "ScoreWeights",
     "UNITS",
     "URGENCIES",
@@ -107,6 +116,7 @@ __all__ = [
     "detect_case_columns",
     "elapsed_ns",
     "finish_metrics",
+    "finish_task",
     "import_cases",
     "limits_for",
     "locate_cases",
@@ -121,11 +131,14 @@ __all__ = [
     "red_light",
     "remaining_ns",
     "report_case",
+    "report_in",
     "require_step",
     "route_targets",
     "state_label",
     "stage_clocks",
     "step_permission",
     "suggest_route",
+    "summon",
     "view_after",
+    "whistle_status",
 ]

@@ -267,6 +267,56 @@ def read_ratings(engine_or_conn: Engine | Connection, month: str | None = None) 
     )
 
 
+# --- whistles (吹哨报到) ------------------------------------------------------------------------
+
+WHISTLES = models.Whistle.__table__
+SUMMONED = models.WhistleDepartment.__table__
+
+
+def insert_whistle(engine: Engine, values: dict, departments: list[dict]) -> int:
+    """Store a whistle and its summoned departments (``department, task, task_due``)."""
+    with engine.begin() as conn:
+        wid = int(
+            conn.execute(sa.insert(WHISTLES).values(**values).returning(WHISTLES.c.id)).scalar_one()
+        )
+        for dep in departments:
+            conn.execute(sa.insert(SUMMONED).values(whistle_id=wid, **dep))
+    return wid
+
+
+def update_summoned(engine: Engine, whistle_id: int, department: str, only_if_null: str,
+                    **values) -> bool:  # fmt: skip
+    """Set columns of one summoned department while ``only_if_null`` is still empty; False
+    when the department is not summoned or the column was already set."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            sa.update(SUMMONED)
+            .where(
+                SUMMONED.c.whistle_id == int(whistle_id),
+                SUMMONED.c.department == department,
+                SUMMONED.c[only_if_null].is_(None),
+            )
+            .values(**values)
+        )
+    return done.rowcount == 1
+
+
+def read_whistle(engine_or_conn: Engine | Connection, whistle_id: int) -> tuple[dict, pd.DataFrame]:
+    """A whistle's row and its summoned departments."""
+    with _conn(engine_or_conn) as conn:
+        row = conn.execute(sa.select(WHISTLES).where(WHISTLES.c.id == int(whistle_id))).mappings().first()
+        if row is None:
+            raise InputError(f"no whistle {whistle_id}")
+        deps = read_frame(conn, "whistle_departments", where="whistle_id = :w",
+                          params={"w": int(whistle_id)}, order_by="department")  # fmt: skip
+    return dict(row), deps
+
+
+def read_whistles(engine_or_conn: Engine | Connection) -> pd.DataFrame:
+    """Every whistle, newest first."""
+    return read_frame(engine_or_conn, "whistles", order_by="summoned_at DESC, id DESC")
+
+
 # --- accounts ---------------------------------------------------------------------------------
 
 
@@ -302,7 +352,11 @@ __all__ = [
     "add_attachment",
     "case_place",
     "read_attachments",
+    "insert_whistle",
     "read_queue",
+    "read_whistle",
+    "read_whistles",
+    "update_summoned",
     "read_ratings",
     "reported_range",
     "save_rating",

@@ -450,3 +450,34 @@ class OfficerRating(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     rated_by: Mapped[str] = mapped_column(Text)
     rated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Whistle(Base):
+    """A summons (吹哨, migration 0005_cases2): a leader or dispatcher calls departments to a
+    case, a joint-rectification plan or an area; each must report (报到) by ``report_by``."""
+
+    __tablename__ = "whistles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
+    area_wkt: Mapped[str | None] = mapped_column(Text)
+    summoned_by: Mapped[str] = mapped_column(Text)
+    summoned_at: Mapped[datetime] = mapped_column(DateTime)
+    report_by: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WhistleDepartment(Base):
+    """One summoned department of a whistle: when it reported and its sub-task with its clock."""
+
+    __tablename__ = "whistle_departments"
+    whistle_id: Mapped[int] = mapped_column(
+        ForeignKey("whistles.id", ondelete="CASCADE"), primary_key=True
+    )
+    department: Mapped[str] = mapped_column(Text, primary_key=True)
+    task: Mapped[str | None] = mapped_column(Text)
+    task_due: Mapped[datetime | None] = mapped_column(DateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reported_by: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    done_by: Mapped[str | None] = mapped_column(Text)

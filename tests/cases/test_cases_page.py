@@ -7,12 +7,14 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from gis import auth, store, ui
 from gis.cases import act, report_case
+from gis.cli import main
 from gis.store import cases as case_store
 from tests.ui.apptest import APP, new_app, sign_in
 
@@ -32,7 +34,8 @@ def cases_db(demo_db, tmp_path_factory):
     point = mine.geometry.iloc[0].representative_point()
     t = datetime.now().replace(microsecond=0) - timedelta(hours=3)
     made = {}
-    for name, dept in (("street", "street_team"), ("police", "pcs"), ("new", None)):
+    for name, dept in (("street", "street_team"), ("police", "pcs"), ("new", None),
+                       ("done", "street_team")):  # fmt: skip
         case = report_case(eng, category="05-04", actor="seed", reported_at=t,
                            lon=point.x, lat=point.y, source="patrol")  # fmt: skip
         if dept:
@@ -41,6 +44,11 @@ def cases_db(demo_db, tmp_path_factory):
                 kw = {"department": dept} if step == "dispatch" else {}
                 case = act(eng, case["id"], step, actor="seed", seen_version=case["version"],
                            at=t, **kw)  # fmt: skip
+        if name == "done":
+            for step in ("handle", "verify", "close"):
+                t += timedelta(minutes=1)
+                case = act(eng, case["id"], step, actor="seed", seen_version=case["version"],
+                           at=t)  # fmt: skip
         made[name] = case["case_code"]
         t += timedelta(minutes=1)
     eng.dispose()
@@ -179,3 +187,33 @@ def test_grid_worker_reports_from_a_map_click(page_env):
     case = case_store.read_case(eng, code)
     assert case["grid_l1"] == l1 and case["state"] == "reported"
     assert case_store.read_transitions(eng, [case["id"]])["actor"].tolist() == ["gridworker"]
+
+
+def test_assessment_figures_equal_the_cli(page_env, tmp_path):
+    path, _ = page_env
+    at = sign_in(new_app(), "leader", auth.DEMO_PASSWORDS["leader"])
+    at.switch_page("pages/assessment.py").run()
+    assert not at.exception, at.exception
+    start = at.date_input(key="as_start").value
+    end = at.date_input(key="as_end").value
+    out = tmp_path / "metrics.csv"
+    assert main(["cases", "metrics", "--db", path, "--by", "department",
+                 "--start", f"{start}", "--end", f"{end}", "--out", str(out)]) == 0  # fmt: skip
+    cli = pd.read_csv(out).set_index("unit")
+    cli = cli[cli.index.notna()]
+    page = at.dataframe[0].value.set_index("unit")
+    page = page[page.index.notna()]
+    assert sorted(page.index) == sorted(cli.index) == ["pcs", "street_team"]
+    for col in ("reported", "accepted", "closed", "closed_on_time", "overdue_open", "score"):
+        assert page[col].astype(float).to_dict() == pytest.approx(
+            cli[col].astype(float).to_dict(), nan_ok=True
+        ), col
+    assert page.loc["street_team", "closed"] == 1 and page.loc["pcs", "closed"] == 0
+    # a handler may not open the assessment
+    handler = sign_in(new_app(), "handler", auth.DEMO_PASSWORDS["handler"])
+    try:
+        handler.switch_page("pages/assessment.py").run()
+    except ValueError:
+        return
+    assert "您的角色无权访问此页面。" in [e.value for e in handler.error]
+    assert not handler.dataframe

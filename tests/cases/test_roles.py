@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 from argon2 import PasswordHasher
 
 from gis import auth, store
 from gis.auth import PermissionDenied
-from gis.cases import STEP_PERMISSIONS, CaseConflict, act, case_scope, may_take, report_case
+from gis.cases import (
+    STEP_PERMISSIONS,
+    CaseConflict,
+    act,
+    case_scope,
+    finish_task,
+    may_take,
+    report_case,
+    report_in,
+    summon,
+    whistle_status,
+)
+from gis.core.errors import InputError
 from gis.store import cases as case_store
 from gis.store import casework
 
@@ -130,3 +143,31 @@ def test_a_conflict_names_who_acted_first(db):
     second = auth.create_user(db, "disp2", "password-1", "dispatcher", created_by="t")
     with pytest.raises(CaseConflict, match="disp took the step accept"):
         act(db, case["id"], "void", actor=second, seen_version=1, at=clock(), reason="dup")
+
+
+def test_whistle_with_one_late_department(db):
+    u, clock = _users(db), Clock()
+    case = report_case(db, category="05-04", actor=u["disp"], reported_at=clock(), **IN_A)
+    t0 = datetime(2026, 3, 3, 9, 0)
+    with pytest.raises(PermissionDenied, match="may not blow the whistle"):
+        summon(db, by=u["street"], departments=["pcs"], report_within_hours=2, title="x",
+               case_id=case["id"], at=t0)  # fmt: skip
+    wid = summon(db, by=u["lead"], departments=["street_team", "pcs"], report_within_hours=2,
+                 title="联合整治占道经营", case_id=case["id"], at=t0,
+                 tasks={"street_team": ("清理占道", 8), "pcs": ("维持秩序", 4)})  # fmt: skip
+    with pytest.raises(PermissionDenied, match="another department"):
+        report_in(db, wid, "pcs", by=u["street"], at=t0 + timedelta(hours=1))
+    report_in(db, wid, "street_team", by=u["street"], at=t0 + timedelta(hours=1))
+    with pytest.raises(InputError, match="has reported"):
+        report_in(db, wid, "street_team", by=u["street"], at=t0 + timedelta(hours=1))
+    status = whistle_status(db, wid, now=t0 + timedelta(hours=3)).set_index("department")
+    assert status.loc["street_team", ["late", "late_hours"]].tolist() == [False, 0.0]
+    assert status.loc["pcs", ["late", "late_hours"]].tolist() == [True, 1.0]  # 3 h - 2 h
+    assert status.loc["street_team", "task_left_hours"] == 5.0
+    assert status.loc["pcs", "task_left_hours"] == 1.0
+    report_in(db, wid, "pcs", by=u["police"], at=t0 + timedelta(hours=5))
+    finish_task(db, wid, "pcs", by=u["police"], at=t0 + timedelta(hours=5))
+    later = whistle_status(db, wid, now=t0 + timedelta(hours=6)).set_index("department")
+    assert later.loc["pcs", ["late", "late_hours"]].tolist() == [True, 3.0]  # reported at 5 h
+    assert np.isnan(later.loc["pcs", "task_left_hours"])  # done
+    assert later.loc["street_team", "task_left_hours"] == 2.0

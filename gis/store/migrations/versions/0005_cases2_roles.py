@@ -1,5 +1,5 @@
 """cases part 2: the case roles (dispatcher, handler, grid worker), a handler's department, notes
-and photos on cases, the communities' monthly ratings of their officers
+and photos on cases, the communities' monthly ratings of their officers, whistles (吹哨报到)
 
 Revision ID: 0005_cases2
 Revises: 0004
@@ -65,9 +65,38 @@ def upgrade() -> None:
         sa.UniqueConstraint("month", "officer", "grid_code", name="uq_officer_rating"),
     )
     op.create_index("ix_officer_ratings_month", "officer_ratings", ["month"])
+    op.create_table(
+        "whistles",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("plan_id", sa.Integer(), nullable=True),
+        sa.Column("area_wkt", sa.Text(), nullable=True),
+        sa.Column("summoned_by", sa.Text(), nullable=False),
+        sa.Column("summoned_at", sa.DateTime(), nullable=False),
+        sa.Column("report_by", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "whistle_departments",
+        sa.Column("whistle_id", sa.Integer(), nullable=False),
+        sa.Column("department", sa.Text(), nullable=False),
+        sa.Column("task", sa.Text(), nullable=True),
+        sa.Column("task_due", sa.DateTime(), nullable=True),
+        sa.Column("reported_at", sa.DateTime(), nullable=True),
+        sa.Column("reported_by", sa.Text(), nullable=True),
+        sa.Column("done_at", sa.DateTime(), nullable=True),
+        sa.Column("done_by", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["whistle_id"], ["whistles.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("whistle_id", "department"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("whistle_departments")
+    op.drop_table("whistles")
     op.drop_index("ix_officer_ratings_month", table_name="officer_ratings")
     op.drop_table("officer_ratings")
     op.drop_index("ix_case_attachments_case_id", table_name="case_attachments")
