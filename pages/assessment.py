@@ -117,7 +117,9 @@ communities = grids[grids["level"] == "l1"]
 if auth.can(user, "supervise_cases"):
     with st.form("as_rate", clear_on_submit=True):
         f1, f2 = st.columns(2)
-        officer = f1.selectbox(ui.t("assess.officer"), staff["staff_code"].tolist(), key="as_officer")
+        officer = f1.selectbox(
+            ui.t("assess.officer"), staff["staff_code"].tolist(), key="as_officer"
+        )
         community = f2.selectbox(ui.t("assess.community"), communities["code"].tolist(),
                                  format_func=unit_name, key="as_community")  # fmt: skip
         score = f1.number_input(ui.t("assess.score"), 0.0, 100.0, 90.0, key="as_score")

@@ -229,6 +229,55 @@ if len(files):
         else:
             st.caption(f"{caption}: {item.text}")
 
+# --- the whistle: departments summoned to this case report in, each with its sub-task --------
+whistles = casework.read_whistles(eng)
+whistles = whistles[whistles["case_id"] == case["id"]]
+with st.expander(ui.t("whistle.title", n=len(whistles)), expanded=len(whistles) > 0):
+    my_dep = scope.department
+    for w in whistles.itertuples():
+        st.markdown(ui.t("whistle.head", title=w.title, by=w.summoned_by,
+                         at=f"{w.summoned_at:%Y-%m-%d %H:%M}", limit=f"{w.report_by:%Y-%m-%d %H:%M}"))  # fmt: skip
+        status = loop.whistle_status(eng, int(w.id), now)
+        view = status.assign(
+            department=status["department"].map(dep_label),
+            late=status["late"].map({True: "🔴", False: "🟢"}),
+        )
+        view.columns = [ui.t(f"whistle.col.{c}") for c in view.columns]
+        st.dataframe(view, hide_index=True, width="stretch")
+        if my_dep in set(status["department"]) or user.role == "admin":
+            mine = my_dep if my_dep in set(status["department"]) else status["department"].iloc[0]
+            row = status.set_index("department").loc[mine]
+            b1, b2 = st.columns(2)
+            if pd.isna(row["reported_at"]) and b1.button(ui.t("whistle.report_in"),
+                                                         key=f"whistle_in_{w.id}"):  # fmt: skip
+                with ui.guard():
+                    loop.report_in(eng, int(w.id), mine, by=user)
+                    st.rerun()
+            if (not pd.isna(row["reported_at"]) and pd.isna(row["done_at"])
+                    and b2.button(ui.t("whistle.finish"), key=f"whistle_done_{w.id}")):  # fmt: skip
+                with ui.guard():
+                    loop.finish_task(eng, int(w.id), mine, by=user)
+                    st.rerun()
+    if user.role in loop.SUMMONING_ROLES:
+        with st.form("whistle_new"):
+            summoned = st.multiselect(ui.t("whistle.departments"), dep_codes,
+                                      default=[d for d in [suggested, *assist_hint] if d in dep_codes],
+                                      format_func=dep_label, key="whistle_deps")  # fmt: skip
+            w1, w2, w3 = st.columns(3)
+            within = w1.number_input(ui.t("whistle.within"), 0.5, 72.0, 2.0, key="whistle_within")
+            task = w2.text_input(ui.t("whistle.task"), key="whistle_task")
+            task_h = w3.number_input(ui.t("whistle.task_hours"), 0.5, 720.0, 24.0,
+                                     key="whistle_task_h")  # fmt: skip
+            if st.form_submit_button(ui.t("whistle.blow"), type="primary"):
+                with ui.guard():
+                    loop.summon(
+                        eng, by=user, departments=summoned, report_within_hours=within,
+                        title=f"{case['case_code']} {cat_label(case['category_code'])}",
+                        case_id=int(case["id"]),
+                        tasks={d: (task or ui.t("whistle.default_task"), task_h) for d in summoned},
+                    )  # fmt: skip
+                    st.rerun()
+
 # --- the steps this role may take -----------------------------------------------------------------
 options = cv.actions_for(user, case, scope)
 if not options:

@@ -67,7 +67,9 @@ def summon(
     known = set(read_departments()["code"]) | set(TEAM_NAMES)
     unknown = [d for d in deps if d not in known]
     if not deps or unknown:
-        raise InputError(f"summon known departments (unknown: {', '.join(unknown) or 'none given'})")
+        raise InputError(
+            f"summon known departments (unknown: {', '.join(unknown) or 'none given'})"
+        )
     if report_within_hours <= 0:
         raise InputError("the time to report must be positive")
     when = at or _now()

@@ -143,7 +143,10 @@ CATALOG.update(
             "zh": "本期 {now}；上期 {prev}；去年同期 {yoy}",
             "en": "This period {now}; previous {prev}; same period last year {yoy}",
         },
-        "assess.table": {"zh": "考核指标（含环比、同比变化）", "en": "Metrics (with change on the previous period and last year)"},
+        "assess.table": {
+            "zh": "考核指标（含环比、同比变化）",
+            "en": "Metrics (with change on the previous period and last year)",
+        },
         "assess.red": {"zh": "红榜", "en": "Red list (best)"},
         "assess.black": {"zh": "黑榜", "en": "Black list (worst)"},
         "assess.map": {"zh": "按期结案率地图", "en": "On-time closure by grid"},
@@ -151,8 +154,14 @@ CATALOG.update(
             "zh": "红 <60% · 橙 60–75% · 浅绿 75–90% · 绿 ≥90% · 灰 无应结案件",
             "en": "red <60% · orange 60–75% · light green 75–90% · green ≥90% · grey nothing due",
         },
-        "assess.red_light": {"zh": "红灯（超期未结）案件：{n} 件", "en": "Red light (overdue open): {n} cases"},
-        "assess.ratings": {"zh": "社区对下沉人员的月度评价", "en": "The community's monthly rating of its officers"},
+        "assess.red_light": {
+            "zh": "红灯（超期未结）案件：{n} 件",
+            "en": "Red light (overdue open): {n} cases",
+        },
+        "assess.ratings": {
+            "zh": "社区对下沉人员的月度评价",
+            "en": "The community's monthly rating of its officers",
+        },
         "assess.rating_month": {"zh": "评价月份 {month}", "en": "Month rated: {month}"},
         "assess.officer": {"zh": "人员", "en": "Officer"},
         "assess.community": {"zh": "社区", "en": "Community"},
@@ -161,7 +170,37 @@ CATALOG.update(
         "assess.save_rating": {"zh": "保存评价", "en": "Save the rating"},
         "assess.saved": {"zh": "已保存 {officer} 的评价", "en": "Saved the rating of {officer}"},
         "assess.objective_weight": {"zh": "客观指标权重", "en": "Weight of the objective score"},
-        "assess.combined": {"zh": "综合得分（客观指标 + 社区评价）", "en": "Combined score (objective + community rating)"},
+        "assess.combined": {
+            "zh": "综合得分（客观指标 + 社区评价）",
+            "en": "Combined score (objective + community rating)",
+        },
         "assess.download": {"zh": "下载 Excel", "en": "Download Excel"},
+    }
+)
+
+CATALOG.update(
+    {
+        "whistle.title": {"zh": "吹哨报到（{n}）", "en": "Whistle: departments report ({n})"},
+        "whistle.head": {
+            "zh": "**{title}** · {by} 于 {at} 吹哨 · 报到时限 {limit}",
+            "en": "**{title}** · summoned by {by} at {at} · report by {limit}",
+        },
+        "whistle.col.department": {"zh": "部门", "en": "Department"},
+        "whistle.col.reported_at": {"zh": "报到时间", "en": "Reported"},
+        "whistle.col.reported_by": {"zh": "报到人", "en": "Reported by"},
+        "whistle.col.task": {"zh": "分项任务", "en": "Sub-task"},
+        "whistle.col.task_due": {"zh": "任务时限", "en": "Sub-task due"},
+        "whistle.col.done_at": {"zh": "完成时间", "en": "Done"},
+        "whistle.col.late": {"zh": "迟到", "en": "Late"},
+        "whistle.col.late_hours": {"zh": "迟到小时", "en": "Hours late"},
+        "whistle.col.task_left_hours": {"zh": "任务剩余小时", "en": "Sub-task hours left"},
+        "whistle.report_in": {"zh": "本部门报到", "en": "Report in for my department"},
+        "whistle.finish": {"zh": "本部门任务完成", "en": "My department's sub-task is done"},
+        "whistle.departments": {"zh": "召集部门", "en": "Summon departments"},
+        "whistle.within": {"zh": "报到时限（小时）", "en": "Report within (hours)"},
+        "whistle.task": {"zh": "分项任务", "en": "Sub-task"},
+        "whistle.task_hours": {"zh": "任务时限（小时）", "en": "Sub-task limit (hours)"},
+        "whistle.blow": {"zh": "吹哨", "en": "Blow the whistle"},
+        "whistle.default_task": {"zh": "按分工处置", "en": "Handle your part"},
     }
 )

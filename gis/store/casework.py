@@ -304,7 +304,11 @@ def update_summoned(engine: Engine, whistle_id: int, department: str, only_if_nu
 def read_whistle(engine_or_conn: Engine | Connection, whistle_id: int) -> tuple[dict, pd.DataFrame]:
     """A whistle's row and its summoned departments."""
     with _conn(engine_or_conn) as conn:
-        row = conn.execute(sa.select(WHISTLES).where(WHISTLES.c.id == int(whistle_id))).mappings().first()
+        row = (
+            conn.execute(sa.select(WHISTLES).where(WHISTLES.c.id == int(whistle_id)))
+            .mappings()
+            .first()
+        )
         if row is None:
             raise InputError(f"no whistle {whistle_id}")
         deps = read_frame(conn, "whistle_departments", where="whistle_id = :w",

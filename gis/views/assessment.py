@@ -48,9 +48,7 @@ def month_periods(month: str) -> Periods:
     return Periods(start, start + pd.DateOffset(months=1))
 
 
-def compare(
-    current: pd.DataFrame, previous: pd.DataFrame, last_year: pd.DataFrame
-) -> pd.DataFrame:
+def compare(current: pd.DataFrame, previous: pd.DataFrame, last_year: pd.DataFrame) -> pd.DataFrame:
     """The current metrics per unit with each ``COMPARED`` metric of the previous period
     (``<m>_prev``), of last year (``<m>_yoy``) and the changes (``<m>_chg``, ``<m>_yoy_chg``:
     current minus earlier; NaN where the earlier period has no such unit)."""
@@ -69,7 +67,9 @@ def compare(
 def ranking(metrics: pd.DataFrame, n: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The red list (红榜: the ``n`` best scores, grades A/B only) and the black list (黑榜: the
     ``n`` worst, grades D/E only), ties by unit. Units without a score are in neither."""
-    scored = metrics[metrics["score"].notna()].sort_values(["score", "unit"], ascending=[False, True])
+    scored = metrics[metrics["score"].notna()].sort_values(
+        ["score", "unit"], ascending=[False, True]
+    )
     red = scored[scored["grade"].isin(["A", "B"])].head(n)
     black = scored[scored["grade"].isin(["D", "E"])].sort_values(["score", "unit"]).head(n)
     return red.reset_index(drop=True), black.reset_index(drop=True)
@@ -115,7 +115,9 @@ def combined_scores(
     officers = sorted(set(obj.index) | (set(rated.index) if rated is not None else set()))
     frame = pd.DataFrame({"officer": officers})
     frame["objective"] = frame["officer"].map(obj).astype(float)
-    frame["rating"] = frame["officer"].map(rated["mean"]).astype(float) if rated is not None else np.nan
+    frame["rating"] = (
+        frame["officer"].map(rated["mean"]).astype(float) if rated is not None else np.nan
+    )
     frame["n_ratings"] = (
         frame["officer"].map(rated["count"]).fillna(0).astype(int) if rated is not None else 0
     )
@@ -125,7 +127,9 @@ def combined_scores(
         w * frame["objective"] + (1 - w) * frame["rating"],
         frame["objective"].fillna(frame["rating"]),
     )
-    return frame.sort_values(["combined", "officer"], ascending=[False, True]).reset_index(drop=True)
+    return frame.sort_values(["combined", "officer"], ascending=[False, True]).reset_index(
+        drop=True
+    )
 
 
 def workbook(sheets: dict[str, pd.DataFrame]) -> bytes:
