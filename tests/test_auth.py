@@ -380,6 +380,14 @@ def test_cli_users_round_trip(grids_engine, monkeypatch, capsys):
     assert auth.authenticate(grids_engine, "alice", "alice-password").grid_codes == (L1_A, L2_B1)
     assert auth.list_users(grids_engine)["created_by"].tolist() == ["ops"]
 
+    code, out, _ = cli(monkeypatch, capsys, "users", "add", "hank", "--role", "handler",
+                       "--department", "pcs", "--password-stdin", *db, stdin="hank-password\n")  # fmt: skip
+    assert code == 0 and "department pcs" in out
+    assert casework.user_department(grids_engine, "hank") == "pcs"
+    code, _, err = cli(monkeypatch, capsys, "users", "add", "hal", "--role", "handler",
+                       "--password-stdin", *db, stdin="hal-password\n")  # fmt: skip
+    assert code == 1 and "needs --department" in err and auth.get_user(grids_engine, "hal") is None
+
     code, out, _ = cli(monkeypatch, capsys, "users", "list", *db)
     assert code == 0 and "alice" in out and "Alice Liu" in out and "grid_admin" in out
     assert "$argon2" not in out and "alice-password" not in out

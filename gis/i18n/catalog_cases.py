@@ -7,6 +7,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "role.dispatcher": {"zh": "值班长/派遣员", "en": "Dispatcher"},
     "role.handler": {"zh": "部门处置员", "en": "Department handler"},
     "role.grid_worker": {"zh": "网格员", "en": "Grid worker"},
+    "users.department": {"zh": "所属部门（部门处置员）", "en": "Department (handlers)"},
+    "users.department_rule": {
+        "zh": "部门处置员必须选择所属部门，其他角色不选",
+        "en": "A handler needs a department; other roles have none",
+    },
     "cases.title": {"zh": "案件办理", "en": "Cases"},
     "cases.scope_all": {"zh": "可查看全部案件", "en": "You see every case"},
     "cases.scope_department": {

@@ -38,10 +38,15 @@ def sign_in(page, guard, username: str) -> None:
     page.get_by_label("密码").fill(auth.DEMO_PASSWORDS[username])
     page.get_by_role("button", name="登录").click()
     guard.settle()
-    if page.get_by_role("link", name="案件办理").count():
-        page.get_by_role("link", name="案件办理").click()
+    link = page.locator("[data-testid='stSidebarNav'] a").filter(has_text="案件办理")
+    if link.count():
+        link.first.click()
         guard.settle(extra_ms=2500)
-    page.get_by_role("heading", name="案件办理").first.wait_for(timeout=60_000)
+    try:
+        page.get_by_text("案件地图（点击地图上报新案件）").first.wait_for(timeout=180_000)
+    except Exception:
+        guard.screenshot(f"cases_signin_{username}_failed")
+        raise
 
 
 def sign_out(page, guard) -> None:

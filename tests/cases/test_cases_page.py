@@ -111,16 +111,19 @@ def test_handler_sees_its_department_and_handles(page_env):
 
 
 def test_handler_is_refused_other_pages_and_forged_choices(page_env):
-    _, made = page_env
-    at = open_cases("handler")
-    # a forged choice of another department's case shows nothing of it
-    at.session_state["cases_pick"] = made["police"]
-    at.run()
-    assert any(made["police"] in e.value for e in at.error)
-    assert not at.radio
+    path, made = page_env
+    handler = auth.get_user(store.open_store(path), "handler")
+    # a forged choice of another department's case (session state put in before the run)
+    page = AppTest.from_file(str(Path(APP).parent / PAGE), default_timeout=120)
+    page.session_state[ui.USER_KEY] = handler
+    page.session_state["cases_pick"] = made["police"]
+    page.run()
+    assert not page.exception, page.exception
+    assert any(made["police"] in e.value for e in page.error)
+    assert not page.radio and not page.get("timeline")
     # the hotspots page run directly with the handler signed in refuses by itself
     page = AppTest.from_file(str(Path(APP).parent / "pages" / "hotspots.py"), default_timeout=60)
-    page.session_state[ui.USER_KEY] = auth.get_user(store.open_store(page_env[0]), "handler")
+    page.session_state[ui.USER_KEY] = handler
     page.run()
     assert page.error and page.error[0].value == "您的角色无权访问此页面。"
     assert not page.title
