@@ -37,11 +37,11 @@ def sign_in(page, guard, username: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(auth.DEMO_PASSWORDS[username])
     page.get_by_role("button", name="登录").click()
-    guard.settle()
+    guard.settle(timeout_ms=300_000)  # the first run after sign-in loads the incidents
     link = page.locator("[data-testid='stSidebarNav'] a").filter(has_text="案件办理")
     if link.count():
         link.first.click()
-        guard.settle(extra_ms=2500)
+        guard.settle(timeout_ms=300_000, extra_ms=2500)
     try:
         page.get_by_text("案件地图（点击地图上报新案件）").first.wait_for(timeout=180_000)
     except Exception:
@@ -62,7 +62,7 @@ def take(page, guard, step: str, note: str | None = None) -> None:
     if note:
         page.get_by_label("备注").fill(note)
     page.get_by_role("button", name="提交").click()
-    guard.settle(extra_ms=2000)
+    guard.settle(timeout_ms=180_000, extra_ms=2000)
     page.get_by_text(f"已执行「{step}」").first.wait_for(timeout=30_000)
 
 
