@@ -5,6 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from gis import auth, ui
+from gis.cases.routing import TEAM_NAMES, department_label
+from gis.core.errors import InputError
+from gis.store import casework
 
 admin = ui.page("manage_users")
 st.title(ui.t("users.title"))
@@ -29,8 +32,15 @@ with st.form("add_user", clear_on_submit=True):
         list(grids["code"]),
         format_func=lambda c: f"{c} {grids.set_index('code').loc[c, 'name']}",
     )
+    dep_codes = ["", *TEAM_NAMES, *ui.departments()["code"]]
+    department = st.selectbox(
+        ui.t("users.department"), dep_codes, key="users_department",
+        format_func=lambda c: department_label(c, ui.lang()) if c else "—",
+    )  # fmt: skip
     if st.form_submit_button(ui.t("users.add"), type="primary"):
         with ui.guard():
+            if (role == "handler") != bool(department):
+                raise InputError(ui.t("users.department_rule"))
             auth.create_user(
                 eng,
                 username.strip(),
@@ -40,6 +50,8 @@ with st.form("add_user", clear_on_submit=True):
                 grid_codes=assigned,
                 created_by=admin.username,
             )
+            if department:
+                casework.set_user_department(eng, username.strip(), department)
             st.success(ui.t("users.created", name=username))
             st.rerun()
 

@@ -15,6 +15,7 @@ from gis import auth, store
 from gis.auth import User
 from gis.cli import main
 from gis.core.errors import GridLensError, InputError
+from gis.store import casework
 
 T0 = datetime(2025, 1, 1)
 L1_A, L1_B = "140581001001000", "140581001002000"
@@ -25,7 +26,7 @@ MICRO_A11, MICRO_B12 = "140581001001101", "140581001002102"
 @pytest.fixture(autouse=True)
 def cheap_hasher(monkeypatch):
     """Argon2id with small parameters: the same code path, milliseconds instead of 50 ms each."""
-    monkeypatch.setattr(auth, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+    monkeypatch.setattr(auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
     monkeypatch.delenv(auth.AUTH_ENV, raising=False)
 
 
@@ -90,7 +91,7 @@ def test_rehash_on_login_when_parameters_change(engine, monkeypatch):
     auth.create_user(engine, "zhao", "old-params-pw", "analyst", created_by="root")
     before = stored_hash(engine, "zhao")
     stronger = PasswordHasher(time_cost=2, memory_cost=512, parallelism=1)
-    monkeypatch.setattr(auth, "HASHER", stronger)
+    monkeypatch.setattr(auth.accounts, "HASHER", stronger)
     assert stronger.check_needs_rehash(before)
     assert auth.authenticate(engine, "zhao", "wrong-password") is None
     assert stored_hash(engine, "zhao") == before  # a failed sign-in changes nothing
@@ -108,7 +109,7 @@ def test_unknown_user_is_verified_against_a_dummy_hash(engine, monkeypatch):
             calls.append(hash)
             return super().verify(hash, password)
 
-    monkeypatch.setattr(auth, "HASHER", Spy(time_cost=1, memory_cost=256, parallelism=1))
+    monkeypatch.setattr(auth.accounts, "HASHER", Spy(time_cost=1, memory_cost=256, parallelism=1))
     auth.create_user(engine, "off", "password-1", "analyst", created_by="root")
     auth.set_active(engine, "off", False, by="root")
     assert auth.authenticate(engine, "ghost", "password-1") is None
@@ -179,10 +180,28 @@ def test_last_active_admin_cannot_be_disabled(engine):
 
 
 EXPECTED = {
-    "analyst": {"view"},
-    "leader": {"view", "save_plan", "view_reports"},
-    "grid_admin": {"view", "edit_grids"},
+    "analyst": {"view", "view_cases", "assess"},
+    "leader": {
+        "view",
+        "save_plan",
+        "view_reports",
+        "view_cases",
+        "approve_cases",
+        "supervise_cases",
+        "assess",
+    },
+    "grid_admin": {"view", "edit_grids", "view_cases"},
     "admin": set(auth.ACTIONS),
+    "dispatcher": {
+        "view",
+        "view_cases",
+        "report_cases",
+        "dispatch_cases",
+        "approve_cases",
+        "assess",
+    },
+    "handler": {"view_cases", "handle_cases"},
+    "grid_worker": {"view_cases", "report_cases", "verify_cases"},
 }
 
 
@@ -203,7 +222,7 @@ def test_permission_matrix(role):
 
 
 def test_permission_edge_cases():
-    assert set(auth.PERMISSIONS) == {"analyst", "leader", "grid_admin", "admin"}
+    assert set(auth.PERMISSIONS) == set(EXPECTED)
     assert not auth.can(None, "view")
     with pytest.raises(auth.PermissionDenied, match="sign in"):
         auth.require(None, "view")
@@ -278,17 +297,26 @@ def test_demo_users_one_per_role(grids_engine):
         ("leader", "leader", "created"),
         ("gridadmin", "grid_admin", "created"),
         ("admin", "admin", "created"),
+        ("dispatcher", "dispatcher", "created"),
+        ("handler", "handler", "created"),
+        ("gridworker", "grid_worker", "created"),
     ]
     assert auth.DEMO_PASSWORDS == {
         "analyst": "analyst-demo",
         "leader": "leader-demo",
         "gridadmin": "gridadmin-demo",
         "admin": "admin-demo",
+        "dispatcher": "dispatcher-demo",
+        "handler": "handler-demo",
+        "gridworker": "gridworker-demo",
     }
     for name, password in auth.DEMO_PASSWORDS.items():
         assert auth.authenticate(engine, name, password) is not None, name
     gridadmin = auth.get_user(engine, "gridadmin")
     assert gridadmin.grid_codes == (L1_A,)  # the first level-1 grid
+    assert auth.get_user(engine, "gridworker").grid_codes == (L1_A,)
+    assert casework.user_department(engine, "handler") == "street_team"
+    assert casework.user_department(engine, "dispatcher") is None
     assert set(auth.list_users(engine)["created_by"]) == {"demo"}
 
     # a second run never resets or re-enables an account (issue 19: demo accounts), demo-made
@@ -306,7 +334,7 @@ def test_demo_users_one_per_role(grids_engine):
     assert not auth.get_user(engine, "analyst").active
     assert auth.authenticate(engine, "admin", "real-admin-pw") is not None
     assert auth.get_user(engine, "gridadmin").grid_codes == (L1_A,)
-    assert store.count_rows(engine, "users") == 4
+    assert store.count_rows(engine, "users") == 7
 
 
 def test_demo_users_need_grids(engine):
@@ -356,6 +384,14 @@ def test_cli_users_round_trip(grids_engine, monkeypatch, capsys):
     assert code == 0 and "created user alice (role grid_admin" in out
     assert auth.authenticate(grids_engine, "alice", "alice-password").grid_codes == (L1_A, L2_B1)
     assert auth.list_users(grids_engine)["created_by"].tolist() == ["ops"]
+
+    code, out, _ = cli(monkeypatch, capsys, "users", "add", "hank", "--role", "handler",
+                       "--department", "pcs", "--password-stdin", *db, stdin="hank-password\n")  # fmt: skip
+    assert code == 0 and "department pcs" in out
+    assert casework.user_department(grids_engine, "hank") == "pcs"
+    code, _, err = cli(monkeypatch, capsys, "users", "add", "hal", "--role", "handler",
+                       "--password-stdin", *db, stdin="hal-password\n")  # fmt: skip
+    assert code == 1 and "needs --department" in err and auth.get_user(grids_engine, "hal") is None
 
     code, out, _ = cli(monkeypatch, capsys, "users", "list", *db)
     assert code == 0 and "alice" in out and "Alice Liu" in out and "grid_admin" in out

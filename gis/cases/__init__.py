@@ -9,7 +9,9 @@ Modules, one concept each:
 - ``states``: the states and steps of a case; ``stages``: the per-stage clocks.
 - ``facts``: a case's stored view recomputed from its transitions.
 - ``locate``: the grids in force when a case was reported.
+- ``roles``: who may take which step; which cases an account sees (department, grids).
 - ``workflow``: report a case and take steps (illegal ones and lost updates refused).
+- ``whistle``: the street blows the whistle, departments report (吹哨报到), sub-tasks.
 - ``intake``: import case histories (数字城管, 12345, 311 files).
 - ``metrics``: metrics, score and grade per unit; the red-light list.
 """
@@ -47,6 +49,14 @@ from gis.cases.metrics import (
     parse_by,
     red_light,
 )
+from gis.cases.roles import (
+    STEP_PERMISSIONS,
+    CaseScope,
+    case_scope,
+    may_take,
+    require_step,
+    step_permission,
+)
 from gis.cases.routing import (
     HIGHER_PLATFORM,
     STREET_TEAM,
@@ -58,6 +68,13 @@ from gis.cases.routing import (
 )
 from gis.cases.stages import STAGES, stage_clocks
 from gis.cases.states import STATES, STEPS, state_label
+from gis.cases.whistle import (
+    SUMMONING_ROLES,
+    finish_task,
+    report_in,
+    summon,
+    whistle_status,
+)
 from gis.cases.workflow import CaseConflict, IllegalTransition, act, allowed_steps, report_case
 
 __all__ = [
@@ -76,7 +93,10 @@ __all__ = [
     "STAGES",
     "STATES",
     "STEPS",
+    "STEP_PERMISSIONS",
+    "CaseScope",
     "STREET_TEAM",
+    "SUMMONING_ROLES",
     "ScoreWeights",
     "UNITS",
     "URGENCIES",
@@ -87,6 +107,7 @@ __all__ = [
     "allowed_steps",
     "case_facts",
     "case_metrics",
+    "case_scope",
     "counts_from_transitions",
     "deadline",
     "deadlines",
@@ -95,9 +116,11 @@ __all__ = [
     "detect_case_columns",
     "elapsed_ns",
     "finish_metrics",
+    "finish_task",
     "import_cases",
     "limits_for",
     "locate_cases",
+    "may_take",
     "metrics_from_transitions",
     "next_working_moment",
     "parse_by",
@@ -108,9 +131,14 @@ __all__ = [
     "red_light",
     "remaining_ns",
     "report_case",
+    "report_in",
+    "require_step",
     "route_targets",
     "state_label",
     "stage_clocks",
+    "step_permission",
     "suggest_route",
+    "summon",
     "view_after",
+    "whistle_status",
 ]

@@ -9,7 +9,8 @@
                                  └ 返工 rework (核查未通过) ▶ dispatched
     closed ─回访评价 evaluate─▶ evaluated            (hotline cases only)
 
-Exceptions: 延期 ``extend`` (dispatched, before the deadline; adds one full limit), 挂起
+Exceptions: 申请延期 ``request_extension`` (the handler asks) and 延期 ``extend`` (approved:
+dispatched, before the deadline; adds one full limit), 挂起
 ``suspend`` / 恢复 ``resume`` (pauses the clock; back to the state it left), 督办 ``supervise``
 (a leader's flag on an open case) and its ``reply``. Dispatch level 1 goes to the street team,
 a department or the higher platform (escalation); level 2 (from ``dispatched``) goes to a team or
@@ -69,7 +70,7 @@ class Step:
     sources: tuple[str, ...]
     target: str | None
     needs_reason: bool = False
-    #: a step a leader approves: a signed-in actor needs a role in ``APPROVING_ROLES``
+    #: a step a leader or the shift leader approves (``gis.cases.roles``: ``approve_cases``)
     approval: bool = False
 
     def label(self, lang: str = "en") -> str:
@@ -92,6 +93,7 @@ STEPS: dict[str, Step] = {
         Step("rework", "返工", "rework (verification failed)", ("handled",), "dispatched", True),
         Step("close", "结案", "close", ("verified",), "closed"),
         Step("evaluate", "回访评价", "callback and evaluation", ("closed",), "evaluated"),
+        Step("request_extension", "申请延期", "request an extension", ("dispatched",), None, True),
         Step("extend", "延期", "extend", ("dispatched",), None, needs_reason=True, approval=True),
         Step(
             "suspend", "挂起", "suspend", SUSPENDABLE, "suspended", needs_reason=True, approval=True
@@ -103,9 +105,6 @@ STEPS: dict[str, Step] = {
 }
 #: the steps that need an explicit ``reason``
 REASON_STEPS = tuple(a for a, s in STEPS.items() if s.needs_reason)
-#: user roles (``gis.auth``) allowed to take steps, and to approve (延期, 挂起, 督办)
-ACTING_ROLES = ("grid_admin", "leader", "admin")
-APPROVING_ROLES = ("leader", "admin")
 
 
 def state_label(state: str, lang: str = "en") -> str:
@@ -115,8 +114,6 @@ def state_label(state: str, lang: str = "en") -> str:
 
 
 __all__ = [
-    "ACTING_ROLES",
-    "APPROVING_ROLES",
     "EVALUATIONS",
     "HOTLINE_SOURCES",
     "OPEN_STATES",

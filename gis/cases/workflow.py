@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
-from gis.auth import PermissionDenied, User
+from gis.auth import User
 from gis.cases.calendar import WorkCalendar
 from gis.cases.clocks import WORKING_TYPES, add_time, deadline, elapsed_ns
 from gis.cases.facts import view_after
 from gis.cases.limits import URGENCIES, limits_for, read_case_limits
 from gis.cases.locate import locate_cases, store_case_incidents
+from gis.cases.roles import case_scope, require_step
 from gis.cases.routing import (
     HIGHER_PLATFORM,
     STREET_TEAM,
@@ -36,8 +37,6 @@ from gis.cases.routing import (
     suggest_route,
 )
 from gis.cases.states import (
-    ACTING_ROLES,
-    APPROVING_ROLES,
     EVALUATIONS,
     HOTLINE_SOURCES,
     STATES,
@@ -46,6 +45,7 @@ from gis.cases.states import (
 )
 from gis.core.errors import EditConflict, InputError
 from gis.store import cases as case_store
+from gis.store import casework
 from gis.store.frames import read_frame
 from gis.taxonomy import read_departments, read_taxonomy
 
@@ -108,14 +108,7 @@ def _describe_allowed(case: dict) -> str:
 
 def _actor_name(actor: User | str, action: str) -> str:
     if isinstance(actor, User):
-        if actor.role not in ACTING_ROLES:
-            raise PermissionDenied(
-                f"{actor.label} ({actor.role}) may view cases but not {STEPS[action].label()}"
-            )
-        if STEPS[action].approval and actor.role not in APPROVING_ROLES:
-            raise PermissionDenied(
-                f"{STEPS[action].label()} needs a leader's approval; {actor.label} is {actor.role}"
-            )
+        require_step(actor, action, None, None)  # the role; the case's scope is checked later
         return actor.username
     name = str(actor or "").strip()
     if not name:
@@ -146,6 +139,7 @@ def act(
     department: str | None = None,
     assignee: str | None = None,
     result: str | None = None,
+    co_departments: list[str] | None = None,
     calendar: WorkCalendar | None = None,
 ) -> dict:
     """Take one step on a case.
@@ -157,8 +151,9 @@ def act(
     action
         A step of ``states.STEPS`` (``accept``, ``dispatch``, ``return``, ``extend`` ...).
     actor
-        A signed-in ``gis.auth.User`` (its role is checked: analysts may not act; 延期, 挂起 and
-        督办 need a leader or admin) or a name (staff code, system) recorded as is.
+        A signed-in ``gis.auth.User``, whose role and scope are checked (``gis.cases.roles``:
+        analysts may not act, a handler acts only on its department's cases, a grid worker
+        only in its grids ...), or a name (staff code, system) recorded as is.
     seen_version
         The case version the actor saw; a step taken meanwhile refuses this one.
     at
@@ -169,6 +164,9 @@ def act(
         For 派遣: level 1 (from 立案) sends to ``department`` (a department code,
         ``street_team`` or ``higher_platform``; default the routing suggestion, whose reason is
         kept in the note); level 2 (from 派遣) assigns ``assignee`` inside the same department.
+    co_departments
+        For a level-1 派遣: the assisting departments (协办), recorded on the case and in the
+        step's note.
     result
         For 回访评价: ``satisfied``, ``basically_satisfied`` or ``unsatisfied``.
 
@@ -197,6 +195,8 @@ def act(
         row = case_store.read_case(conn, case)
         if row is None:
             raise InputError(f"no case {case!r}")
+        if isinstance(actor, User):
+            require_step(actor, action, row, case_scope(conn, actor))
         seen = int(seen_version)
         if seen != row["version"]:
             if seen > row["version"] or seen < 1:
@@ -229,6 +229,8 @@ def act(
             "result": None,
         }
         _apply_rules(conn, row, transition, department, assignee, result, calendar)
+        if co_departments and transition["level"] == 1:
+            _assist(conn, row, transition, co_departments)
         view = view_after(
             {c: row[c] for c in case_store.VIEW_COLUMNS}, {**transition, "seq": seen + 1}
         )
@@ -281,6 +283,18 @@ def _apply_rules(conn, row, transition, department, assignee, result, calendar) 
         if result not in EVALUATIONS:
             raise InputError(f"an evaluation result is one of {', '.join(EVALUATIONS)}")
         transition["result"] = result
+
+
+def _assist(conn, row: dict, transition: dict, co_departments: list[str]) -> None:
+    known = set(read_departments()["code"]) | set(TEAM_NAMES)
+    unknown = [d for d in co_departments if d not in known]
+    if unknown:
+        raise InputError(f"unknown assisting department {', '.join(unknown)}")
+    assist = [d for d in co_departments if d != transition["department"]]
+    casework.set_co_departments(conn, row["id"], assist)
+    if assist:
+        words = "协办: " + "; ".join(department_label(d, "zh") for d in assist)
+        transition["note"] = f"{transition['note']} | {words}" if transition["note"] else words
 
 
 def _dispatch(row: dict, transition: dict, department: str | None, assignee: str | None) -> None:
@@ -348,7 +362,7 @@ def report_case(
     dict
         The new case row (version 1, state ``reported``).
     """
-    name = _actor_name(actor, "accept")
+    name = _actor_name(actor, "report")
     when = _ts(reported_at) or _now()
     if category not in set(read_taxonomy()["code"]):
         raise InputError(f"unknown category {category!r}")
@@ -373,6 +387,9 @@ def report_case(
         ).iloc[0]
         if where["located"] in ("unknown_grid", "none"):
             raise InputError(f"grid {grid_code!r} is not in the store")
+        if isinstance(actor, User):  # a grid worker reports only in its own grids
+            place = {k: where[k] for k in ("grid_code", "grid_l2", "grid_l1")}
+            require_step(actor, "report", {"case_code": "(new)", **place}, case_scope(conn, actor))
         incident_id = None
         if incident_external_id:
             incident_id = case_store.incident_ids_by_external_id(conn, [incident_external_id]).get(

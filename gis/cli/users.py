@@ -7,8 +7,11 @@ import getpass
 import sys
 
 from gis import auth
+from gis.cases.routing import TEAM_NAMES
 from gis.cli._common import engine_from_args
 from gis.core.errors import GridLensError, InputError
+from gis.store import casework
+from gis.taxonomy import read_departments
 
 
 def _read_password(args) -> str:
@@ -26,6 +29,13 @@ def _read_password(args) -> str:
 
 def cmd_users_add(args) -> int:
     engine = engine_from_args(args)
+    if (args.department is not None) != (args.role == "handler"):
+        raise InputError("a handler needs --department CODE, and only a handler has one")
+    known = set(read_departments()["code"]) | set(TEAM_NAMES)
+    if args.department is not None and args.department not in known:
+        raise InputError(
+            f"unknown department {args.department!r}; one of {', '.join(sorted(known))}"
+        )
     user = auth.create_user(
         engine,
         args.name,
@@ -35,8 +45,11 @@ def cmd_users_add(args) -> int:
         grid_codes=args.grid or (),
         created_by=args.by,
     )
+    if args.department is not None:
+        casework.set_user_department(engine, user.username, args.department)
     grids = f", grids {','.join(user.grid_codes)}" if user.grid_codes else ""
-    print(f"created user {user.username} (role {user.role}{grids})")
+    dept = f", department {args.department}" if args.department else ""
+    print(f"created user {user.username} (role {user.role}{grids}{dept})")
     return 0
 
 
@@ -80,14 +93,15 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     )
     p = users.add_parser("add", parents=[common, by, pw], help="create an account")
     p.add_argument("name")
-    p.add_argument("--role", required=True, help="analyst | leader | grid_admin | admin")
+    p.add_argument("--role", required=True, help=" | ".join(auth.PERMISSIONS))
     p.add_argument(
         "--grid",
         action="extend",
         nargs="+",
         metavar="CODE",
-        help="grid a grid_admin may edit, with the grids inside it (repeatable)",
+        help="grid a grid_admin may edit or a grid_worker works in, with the grids inside it",
     )
+    p.add_argument("--department", help="the department a handler works for (departments.csv code)")
     p.add_argument("--display-name")
     p.set_defaults(func=cmd_users_add)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from gis.i18n import (
+    catalog_cases,
     catalog_common,
     catalog_data,
     catalog_grids,
@@ -49,6 +50,7 @@ CATALOGUE: dict[str, dict[str, str]] = merge_catalogs(
     catalog_rectification.CATALOG,
     catalog_data.CATALOG,
     catalog_reports.CATALOG,
+    catalog_cases.CATALOG,
 )
 
 

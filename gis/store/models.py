@@ -30,7 +30,17 @@ from gis.core.settings import STORAGE_EPSG
 
 GRID_LEVELS = ("l1", "l2", "micro", "dedicated")
 STAFF_ROLES = ("grid_leader", "grid_worker", "grid_assistant", "enforcement_officer")
-USER_ROLES = ("analyst", "leader", "grid_admin", "admin")
+USER_ROLES = (
+    "analyst",
+    "leader",
+    "grid_admin",
+    "admin",
+    "dispatcher",
+    "handler",
+    "grid_worker",
+)
+#: what a case attachment holds: a note (text) or a photo (bytes)
+ATTACHMENT_KINDS = ("note", "photo")
 PLAN_STATUSES = ("draft", "approved", "active", "done", "cancelled")
 
 
@@ -277,7 +287,8 @@ class Plan(Base):
 
 
 class User(Base):
-    """A local account. ``grid_codes`` limits a grid admin to the grids assigned to them."""
+    """A local account. ``grid_codes`` limits a grid admin (edits) or a grid worker (cases) to
+    the grids assigned to them; ``department`` is the department a case handler works for."""
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="ck_users_role"),)
@@ -290,6 +301,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(Text)
 
 
 class SignInFailure(Base):
@@ -459,3 +471,73 @@ class ReportArchive(Base):
     sha256: Mapped[str] = mapped_column(Text)
     content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class CaseAttachment(Base):
+    """A note or photo put on a case by someone working it (migration 0005_cases2).
+
+    ``seq`` is the case's version when it was attached (the step it belongs to).
+    """
+
+    __tablename__ = "case_attachments"
+    __table_args__ = (CheckConstraint(_in("kind", ATTACHMENT_KINDS), name="ck_attachment_kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    mime: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OfficerRating(Base):
+    """A community's monthly rating of an officer assigned to it (migration 0005_cases2): a
+    score 0-100 and a comment; one per month, officer and community (a new one replaces it)."""
+
+    __tablename__ = "officer_ratings"
+    __table_args__ = (
+        UniqueConstraint("month", "officer", "grid_code", name="uq_officer_rating"),
+        CheckConstraint("score >= 0 AND score <= 100", name="ck_rating_score"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(Text, index=True)
+    officer: Mapped[str] = mapped_column(Text)
+    grid_code: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_by: Mapped[str] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Whistle(Base):
+    """A summons (吹哨, migration 0005_cases2): a leader or dispatcher calls departments to a
+    case, a joint-rectification plan or an area; each must report (报到) by ``report_by``."""
+
+    __tablename__ = "whistles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
+    area_wkt: Mapped[str | None] = mapped_column(Text)
+    summoned_by: Mapped[str] = mapped_column(Text)
+    summoned_at: Mapped[datetime] = mapped_column(DateTime)
+    report_by: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WhistleDepartment(Base):
+    """One summoned department of a whistle: when it reported and its sub-task with its clock."""
+
+    __tablename__ = "whistle_departments"
+    whistle_id: Mapped[int] = mapped_column(
+        ForeignKey("whistles.id", ondelete="CASCADE"), primary_key=True
+    )
+    department: Mapped[str] = mapped_column(Text, primary_key=True)
+    task: Mapped[str | None] = mapped_column(Text)
+    task_due: Mapped[datetime | None] = mapped_column(DateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reported_by: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    done_by: Mapped[str | None] = mapped_column(Text)

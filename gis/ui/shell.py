@@ -30,6 +30,8 @@ PAGES = [
     ("pages/grids.py", "nav.grids", ":material/grid_on:", "view"),
     ("pages/data.py", "nav.data", ":material/upload_file:", "view"),
     ("pages/reports.py", "nav.reports", ":material/summarize:", "view_reports"),
+    ("pages/cases.py", "nav.cases", ":material/assignment:", "view_cases"),
+    ("pages/assessment.py", "nav.assessment", ":material/leaderboard:", "assess"),
     ("pages/users.py", "nav.users", ":material/group:", "manage_users"),
 ]
 

@@ -1,36 +1,5 @@
-"""Sign-in and roles: local accounts with argon2 password hashes, and one table of permissions.
-
-Typical use::
-
-    from gis import auth
-    user = auth.authenticate(engine, "leader", password)     # User or None
-    if auth.can(user, "save_plan"): ...
-    auth.require(user, "manage_users")                       # raises PermissionDenied
-    parents = auth.grid_parents(engine)                      # code -> parent_code
-    auth.can_edit_grid(user, "140581001001100", parents)
-
-Roles (``PERMISSIONS`` is the single source of truth):
-
-``analyst``
-    reads everything (``view``).
-``leader``
-    an analyst who may also save joint rectification plans (``save_plan``) and open the period
-    reports and their archive (``view_reports``).
-``grid_admin``
-    an analyst who may edit grids (``edit_grids``), but only the grids assigned to them
-    (``users.grid_codes``) and their descendants; see ``can_edit_grid``.
-``admin``
-    everything: users, taxonomy, imports, any grid.
-
-Passwords are hashed with argon2id (argon2-cffi); neither a password nor its hash is ever
-logged or returned by a listing. Sign-in verifies with the library's constant-time check, runs
-the same verification against a dummy hash for unknown or disabled accounts (so the answer
-time does not tell which usernames exist), and upgrades the stored hash when the hashing
-parameters have changed since it was made.
-
-Single-user desktop mode: set ``GRIDLENS_AUTH=off`` and there is no sign-in;
-``current_desktop_user()`` then returns an ``admin`` named ``desktop``.
-"""
+"""Accounts, roles and sign-in: the permission table, argon2id password hashes, lockout and
+sessions. The package docstring (``gis.auth``) describes the roles."""
 
 from __future__ import annotations
 
@@ -51,7 +20,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.engine import Engine
 
 from gis.core.errors import GridLensError, InputError
-from gis.store import read_grids
 from gis.store import sessions as _sessions
 from gis.store.grids import current_codes_among, current_grid_parents
 from gis.store.models import USER_ROLES
@@ -79,6 +47,9 @@ SESSION_IDLE = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=12)
 
 #: Every action the application checks, and what each role may do.
+#: ``view``: the analysis pages; ``view_cases``: the case queue (a handler sees its department's
+#: cases, a grid worker those of its grids); the other ``*_cases`` actions are the steps of the
+#: closed loop (``gis.cases.roles`` maps each step to one of them); ``assess``: the assessment.
 ACTIONS = (
     "view",
     "save_plan",
@@ -87,14 +58,42 @@ ACTIONS = (
     "edit_taxonomy",
     "import_data",
     "view_reports",
+    "view_cases",
+    "report_cases",
+    "dispatch_cases",
+    "handle_cases",
+    "verify_cases",
+    "approve_cases",
+    "supervise_cases",
+    "assess",
 )
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "analyst": frozenset({"view"}),
-    "leader": frozenset({"view", "save_plan", "view_reports"}),
-    "grid_admin": frozenset({"view", "edit_grids"}),
+    "analyst": frozenset({"view", "view_cases", "assess"}),
+    "leader": frozenset(
+        {
+            "view",
+            "save_plan",
+            "view_reports",
+            "view_cases",
+            "approve_cases",
+            "supervise_cases",
+            "assess",
+        }
+    ),
+    "grid_admin": frozenset({"view", "edit_grids", "view_cases"}),
     "admin": frozenset(ACTIONS),
+    # 受理 / 派遣 / 值班长: accepts, dispatches, closes, approves extensions and suspensions
+    "dispatcher": frozenset(
+        {"view", "view_cases", "report_cases", "dispatch_cases", "approve_cases", "assess"}
+    ),
+    # a department's handler: only its department's cases (``users.department``)
+    "handler": frozenset({"view_cases", "handle_cases"}),
+    # a grid worker (网格员): reports and verifies cases in its own grids (``users.grid_codes``)
+    "grid_worker": frozenset({"view_cases", "report_cases", "verify_cases"}),
 }
 assert set(PERMISSIONS) == set(USER_ROLES)
+#: roles whose accounts are limited to assigned grids (``users.grid_codes``)
+GRID_ROLES = ("grid_admin", "grid_worker")
 
 #: The demo accounts, one per role: username -> (role, password). Documented in the README.
 DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
@@ -102,7 +101,12 @@ DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
     "leader": ("leader", "leader-demo"),
     "gridadmin": ("grid_admin", "gridadmin-demo"),
     "admin": ("admin", "admin-demo"),
+    "dispatcher": ("dispatcher", "dispatcher-demo"),
+    "handler": ("handler", "handler-demo"),
+    "gridworker": ("grid_worker", "gridworker-demo"),
 }
+#: the department of the demo handler (the street's enforcement team, which most cases go to)
+DEMO_DEPARTMENTS: dict[str, str] = {"handler": "street_team"}
 #: username -> password of the demo accounts.
 DEMO_PASSWORDS: dict[str, str] = {name: pw for name, (_, pw) in DEMO_ACCOUNTS.items()}
 _DEMO_DISPLAY = {
@@ -110,6 +114,9 @@ _DEMO_DISPLAY = {
     "leader": "领导（演示）",
     "gridadmin": "网格管理员（演示）",
     "admin": "系统管理员（演示）",
+    "dispatcher": "值班长（演示）",
+    "handler": "执法队处置员（演示）",
+    "gridworker": "网格员（演示）",
 }
 
 #: The hasher (argon2id with argon2-cffi's recommended parameters). Tests may swap in a cheaper
@@ -316,12 +323,14 @@ def _clean_codes(grid_codes: Iterable[str] | str) -> tuple[str, ...]:
 
 
 def _check_grid_codes(conn: sa.Connection, role: str, codes: tuple[str, ...]) -> None:
-    if role != "grid_admin":
+    if role not in GRID_ROLES:
         if codes:
-            raise InputError(f"grid assignments apply only to role grid_admin, not {role}")
+            raise InputError(
+                f"grid assignments apply only to role {' or '.join(GRID_ROLES)}, not {role}"
+            )
         return
     if not codes:
-        raise InputError("a grid_admin needs at least one assigned grid code (--grid CODE)")
+        raise InputError(f"a {role} needs at least one assigned grid code (--grid CODE)")
     found = current_codes_among(conn, list(codes))
     missing = [c for c in codes if c not in found]
     if missing:
@@ -644,100 +653,15 @@ def end_session(engine: Engine, token: str | None) -> None:
         _sessions.delete_sessions(engine, token_hash=_token_hash(token))
 
 
-# --------------------------------------------------------------------------- demo
-
-
-def demo_accounts_present(engine: Engine) -> bool:
-    """Whether an active demo account (``DEMO_ACCOUNTS``, made by ``gridlens demo``) exists:
-    the sign-in page mentions the demo passwords only then."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(_USERS.c.id).where(
-                _USERS.c.username.in_(list(DEMO_ACCOUNTS)),
-                _USERS.c.created_by == "demo",
-                _USERS.c.active.is_(True),
-            )
-        ).first()
-    return row is not None
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    """A demo account and what ``ensure_demo_users`` did to it (created, reset or kept)."""
-
-    username: str
-    role: str
-    password: str
-    status: str
-
-
-def ensure_demo_users(
-    engine: Engine, grid_admin_codes: Iterable[str] | None = None, *, by: str = "demo"
-) -> list[DemoAccount]:
-    """Create the missing demo accounts, one per role (``DEMO_ACCOUNTS``), in one transaction.
-
-    An account that exists already is kept as it is (status ``kept``): a disabled demo account
-    is never re-enabled and a changed password never reset.
-
-    Parameters
-    ----------
-    grid_admin_codes
-        Grids assigned to ``gridadmin``; default: the first current level-1 grid.
-    by
-        Recorded as ``created_by``. An existing account with a demo username that was not
-        created by ``by`` is a real account: it is kept unchanged (status ``kept``).
-
-    Returns
-    -------
-    list[DemoAccount]
-        One per role, with its documented password (``DEMO_PASSWORDS``).
-    """
-    if grid_admin_codes is None:
-        l1 = read_grids(engine, level="l1")
-        if l1.empty:
-            raise InputError("no level-1 grids loaded: cannot assign the demo grid admin")
-        grid_admin_codes = [str(l1["code"].iloc[0])]
-    codes = _clean_codes(grid_admin_codes)
-    hashes = {name: _hash(pw) for name, pw in DEMO_PASSWORDS.items()}
-    out: list[DemoAccount] = []
-    now = _now()
-    with engine.begin() as conn:
-        for name, (role, password) in DEMO_ACCOUNTS.items():
-            assigned = codes if role == "grid_admin" else ()
-            _check_grid_codes(conn, role, assigned)
-            existing = conn.execute(
-                sa.select(_USERS.c.id, _USERS.c.created_by).where(
-                    sa.func.lower(_USERS.c.username) == name
-                )
-            ).first()
-            if existing is not None:  # never re-enabled or reset: an admin may have disabled it
-                out.append(DemoAccount(name, role, password, "kept"))
-                continue
-            conn.execute(
-                sa.insert(_USERS).values(
-                    username=name,
-                    display_name=_DEMO_DISPLAY[name],
-                    password_hash=hashes[name],
-                    role=role,
-                    grid_codes=",".join(assigned) or None,
-                    active=True,
-                    created_at=now,
-                    created_by=by,
-                )
-            )
-            out.append(DemoAccount(name, role, password, "reset" if existing else "created"))
-    log.info("demo accounts ensured by %s", by)
-    return out
-
-
 __all__ = [
     "ACTIONS",
     "AUTH_ENV",
     "DEMO_ACCOUNTS",
+    "DEMO_DEPARTMENTS",
+    "GRID_ROLES",
     "DEMO_PASSWORDS",
     "MIN_PASSWORD_LENGTH",
     "PERMISSIONS",
-    "DemoAccount",
     "PermissionDenied",
     "User",
     "auth_enabled",
@@ -757,8 +681,6 @@ __all__ = [
     "can_edit_grid",
     "create_user",
     "current_desktop_user",
-    "demo_accounts_present",
-    "ensure_demo_users",
     "get_user",
     "grid_parents",
     "grid_within",
