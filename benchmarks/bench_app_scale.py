@@ -28,7 +28,8 @@ With ``GRIDLENS_BENCH_PG_URL`` (a PostgreSQL server URL whose user may create da
 size is also built and measured in a fresh PostGIS database (dropped afterwards).
 
     python benchmarks/bench_app_scale.py [--sizes 1000000,5000000] [--quick]
-        [--peer-ref 0c15d11] [--ours-ref REF] [--no-peer] [--sessions 5] [--keep DIR]
+        [--peer-ref 0c15d11] [--ours-ref REF] [--no-peer] [--sessions 5]
+        [--keep DIR [--reuse] [--build-only]]
 
 ``--quick``: 220,000 incidents (the demo's and an import of ~55,000), two pages, two sessions:
 a smoke run.
@@ -201,14 +202,16 @@ def count_incidents(db: str) -> int:
     return int(n)
 
 
-def build_database(root: Path, db: str, size: int, work: Path) -> dict[str, float]:
-    """The demo district, then CLI imports of generated files up to ``size`` incidents."""
+def build_database(root: Path, db: str, size: int, work: Path, demo: bool = True) -> dict:
+    """The demo district (unless ``demo`` is False: a database that holds it already), then
+    CLI imports of generated files up to ``size`` incidents."""
     py = sys.executable
     log = work / "build.log"
     t0 = time.perf_counter()
-    run([py, "-m", "gis", "demo", "--seed", "42", "--track-days", "1"], root, db,
-        stdout=open(log, "a"), stderr=subprocess.STDOUT)  # fmt: skip
-    demo_s = time.perf_counter() - t0
+    if demo:
+        run([py, "-m", "gis", "demo", "--seed", "42", "--track-days", "1"], root, db,
+            stdout=open(log, "a"), stderr=subprocess.STDOUT)  # fmt: skip
+    demo_s = time.perf_counter() - t0 if demo else math.nan
     have = count_incidents(db)
     need = max(0, size - have)
     first_db = work / "base.db"  # make_csv samples positions from a SpatiaLite file
@@ -223,7 +226,7 @@ def build_database(root: Path, db: str, size: int, work: Path) -> dict[str, floa
         rows = min(FILE_ROWS, need - done)
         csv = work / f"incidents_{files}.csv"
         make_csv(first_db, csv, rows, "utf-8", seed=100 + files, start="2021-11-01",
-                 days=5 * 365, bad=False, first_id=done)  # fmt: skip
+                 days=5 * 365, bad_rows=False, first_id=done)  # fmt: skip
         secs, peak = timed_cli([py, "-m", "gis", "incidents", "import", str(csv)], root, db, log)
         csv.unlink()
         print(f"  import {files + 1}: {rows:,} rows in {secs:.1f} s, peak RSS {peak:,.0f} MB",
@@ -501,11 +504,18 @@ def bench_size(size, backend, db, work, args, ours_root, peer_root, pages, sessi
     tag = f"{backend}_{size // 1000}k"
     print(f"== {size:,} incidents, {backend}", flush=True)
     t0 = time.perf_counter()
-    build = build_database(ours_root, db, size, work)
+    reuse = args.reuse and db.startswith("sqlite") and Path(db.removeprefix("sqlite:///")).exists()
+    if reuse:
+        print(f"  reusing {db} ({count_incidents(db):,} incidents)", flush=True)
+    build = build_database(ours_root, db, size, work, demo=not reuse)
     print(f"  database: {build['incidents']:,} incidents (demo {build['demo_s']:.0f} s, "
           f"{build['import_rows']:,} rows imported in {build['import_s']:.1f} s, peak RSS "
           f"{build['import_peak_mb']:,.0f} MB), {time.perf_counter() - t0:.0f} s in all",
           flush=True)  # fmt: skip
+    if args.build_only:
+        return []
+    # the schema at ours' head before the server starts (a migration is not a page's render)
+    run([sys.executable, "-m", "gis", "migrate", "up"], ours_root, db, capture_output=True)
     ours = measure("ours", ours_root, db, pages, sessions, work)
     peer = None
     if peer_root is not None:
@@ -528,7 +538,14 @@ def main() -> int:
     parser.add_argument("--no-peer", action="store_true", help="measure ours only")
     parser.add_argument("--sessions", type=int, default=5, help="sessions at the largest size")
     parser.add_argument("--keep", help="build the databases in this folder and keep them")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: start from the database there (imports up to the size)",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build the databases, no app")
     args = parser.parse_args()
+    args.no_peer = args.no_peer or args.build_only
     sizes = [QUICK_SIZE] if args.quick else [int(s) for s in args.sizes.split(",")]
     pages = [p for p in PAGES if p[0] in QUICK_PAGES] if args.quick else PAGES
     sessions = 2 if args.quick else args.sessions
@@ -549,7 +566,8 @@ def main() -> int:
             work = base / f"n{size}"
             work.mkdir(exist_ok=True)
             db_file = work / "gridlens.db"
-            db_file.unlink(missing_ok=True)
+            if not args.reuse:
+                db_file.unlink(missing_ok=True)
             lines += bench_size(size, "spatialite", sqlite_url(db_file), work, args, ours_root,
                                 peer_root, pages, n_sessions)  # fmt: skip
             if pg:
@@ -560,6 +578,8 @@ def main() -> int:
                 print("(PostGIS case skipped: set GRIDLENS_BENCH_PG_URL)")
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
+    if args.build_only:
+        return 0
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end "
           "(shared: other work runs beside this benchmark)")  # fmt: skip
     for line in lines:

@@ -75,13 +75,13 @@ def make_csv(
     *,
     start: str = "2024-11-01",
     days: int = 365,
-    bad: bool = True,
+    bad_rows: bool = True,
     first_id: int = 0,
 ) -> dict[str, int]:
     """Write the test file; return the bad rows planted per kind.
 
     Times are uniform over ``days`` days from ``start``; ids run ``GL{first_id:08d}`` on (so
-    several files can be imported into one store); ``bad=False`` writes no bad row.
+    several files can be imported into one store); ``bad_rows=False`` writes no bad row.
     """
     from gis import store
 
@@ -124,7 +124,7 @@ def make_csv(
     }
     start = 0
     for kind, share in cuts.items():
-        if not bad:
+        if not bad_rows:
             break
         idx = bad[start : start + int(rows * share)]
         start += len(idx)
