@@ -214,18 +214,12 @@ def build_database(root: Path, db: str, size: int, work: Path, demo: bool = True
     demo_s = time.perf_counter() - t0 if demo else math.nan
     have = count_incidents(db)
     need = max(0, size - have)
-    first_db = work / "base.db"  # make_csv samples positions from a SpatiaLite file
-    if db.startswith("sqlite"):
-        first_db = Path(db.removeprefix("sqlite:///"))
-    elif not first_db.exists():
-        run([py, "-m", "gis", "demo", "--seed", "42", "--track-days", "1"], root,
-            sqlite_url(first_db), stdout=open(log, "a"), stderr=subprocess.STDOUT)  # fmt: skip
     import_s, import_peak, files = 0.0, 0.0, 0
     done = 0
     while done < need:
         rows = min(FILE_ROWS, need - done)
         csv = work / f"incidents_{files}.csv"
-        make_csv(first_db, csv, rows, "utf-8", seed=100 + files, start="2021-11-01",
+        make_csv(db, csv, rows, "utf-8", seed=100 + files, start="2021-11-01",
                  days=5 * 365, bad_rows=False, first_id=done)  # fmt: skip
         secs, peak = timed_cli([py, "-m", "gis", "incidents", "import", str(csv)], root, db, log)
         csv.unlink()

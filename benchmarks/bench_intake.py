@@ -67,7 +67,7 @@ def make_demo_db(path: Path) -> None:
 
 
 def make_csv(
-    db: Path,
+    db: Path | str,
     out: Path,
     rows: int,
     encoding: str,

@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("intake", "bench_intake.py", ["--rows", "100000"]),
     ("cases", "bench_cases.py", ["--cases", "50000", "--repeat", "1"]),
     ("cluster", "bench_cluster.py", ["--quick"]),
+    ("app_scale", "bench_app_scale.py", ["--quick"]),
 ]
 
 
