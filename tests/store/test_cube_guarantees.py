@@ -338,10 +338,11 @@ def test_the_boston_cube_equals_a_pandas_count(boston):
     frame = stored(boston)
     years = frame["occurred_at"].dt.year
     assert years.min() <= 2009 and years.max() >= 2019  # twelve years of real requests
+    assert frame["grid_code"].notna().mean() > 0.9  # in a precinct: the grid counts count
     filters = [
         C.CubeFilter(),
         C.CubeFilter(start=dt.date(2015, 1, 1), end=dt.date(2016, 7, 1)),
         C.CubeFilter(start=dt.date(2019, 12, 1)),
     ]
-    specs = ["grid:micro", "grid:l1", "h3:9", "h3:11", "fishnet:100"]
-    assert assert_cube_equals_groupby(boston, filters, specs) == 21
+    specs = ["grid:micro", "grid:l1", "h3:11", "fishnet:100"]
+    assert assert_cube_equals_groupby(boston, filters, specs) == 18
