@@ -44,6 +44,7 @@ import contextlib
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -539,6 +540,8 @@ def main() -> int:
     )
     parser.add_argument("--build-only", action="store_true", help="build the databases, no app")
     args = parser.parse_args()
+    # a terminated run still stops its server and removes its checkouts (the finally blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.no_peer = args.no_peer or args.build_only
     sizes = [QUICK_SIZE] if args.quick else [int(s) for s in args.sizes.split(",")]
     pages = [p for p in PAGES if p[0] in QUICK_PAGES] if args.quick else PAGES
