@@ -13,7 +13,9 @@ pointing at the database) is driven in Debian's Chromium (Playwright): sign in a
 home page's first render), every other page from the sidebar (cold: the server's first visit),
 every page again (warm), and a filter change on the home page (one category from the sidebar).
 A step's time is from the click to the app's script state turning ``notRunning`` for good
-(watched in the page by a MutationObserver; a rerun within 1 s counts to the step). The
+(watched in the page by a MutationObserver; a rerun within 1 s counts to the step); the server's
+CPU seconds during the step are printed beside it (``cpu_s``: on a shared machine, what the step
+costs the server, whatever else runs). The
 server's RSS (psutil: the server and its children) is sampled every 0.2 s; printed are its peak
 and the value after each step. At the largest size, 4 more sessions (browser contexts, all kept
 open) sign in and visit every page: the RSS with 5 sessions.
@@ -110,6 +112,20 @@ def run(cmd: list[str], root: Path, db: str, **kw) -> subprocess.CompletedProces
     return subprocess.run(cmd, cwd=root, env=env, check=True, **kw)
 
 
+def tree_cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds (user + system) of a process and its live children."""
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
 def tree_rss_mb(proc: psutil.Process) -> float:
     """RSS of a process and all its children, MB."""
     try:
@@ -129,6 +145,7 @@ class RssSampler:
     def __init__(self, pid: int, every_s: float = 0.2):
         self.proc = psutil.Process(pid)
         self.peak = 0.0
+        self.cpu_last = 0.0
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -136,7 +153,12 @@ class RssSampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, tree_rss_mb(self.proc))
+            self.cpu_last = max(self.cpu_last, tree_cpu_s(self.proc))
             self._stop.wait(self.every_s)
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by the process tree."""
+        return tree_cpu_s(self.proc)
 
     def now(self) -> float:
         value = tree_rss_mb(self.proc)
@@ -152,8 +174,8 @@ class RssSampler:
         self._thread.join()
 
 
-def timed_cli(cmd: list[str], root: Path, db: str, log: Path) -> tuple[float, float]:
-    """Run a CLI command; (wall seconds, peak RSS MB sampled every 0.2 s)."""
+def timed_cli(cmd: list[str], root: Path, db: str, log: Path) -> tuple[float, float, float]:
+    """Run a CLI command; (wall seconds, peak RSS MB and CPU seconds, sampled every 0.2 s)."""
     env = {**os.environ, "GRIDLENS_DB": db, "PYTHONPATH": str(root)}
     t0 = time.perf_counter()
     with open(log, "a") as out:
@@ -163,7 +185,7 @@ def timed_cli(cmd: list[str], root: Path, db: str, log: Path) -> tuple[float, fl
     if code != 0:
         sys.stdout.write(log.read_text()[-3000:])
         raise SystemExit(f"{' '.join(cmd)} failed (exit {code})")
-    return time.perf_counter() - t0, rss.peak
+    return time.perf_counter() - t0, rss.peak, rss.cpu_last
 
 
 # ------------------------------------------------------------------------------ databases
@@ -222,9 +244,12 @@ def build_database(root: Path, db: str, size: int, work: Path, demo: bool = True
         csv = work / f"incidents_{files}.csv"
         make_csv(db, csv, rows, "utf-8", seed=100 + files, start="2021-11-01",
                  days=5 * 365, bad_rows=False, first_id=done)  # fmt: skip
-        secs, peak = timed_cli([py, "-m", "gis", "incidents", "import", str(csv)], root, db, log)
+        secs, peak, cpu = timed_cli(
+            [py, "-m", "gis", "incidents", "import", str(csv)], root, db, log
+        )
         csv.unlink()
-        print(f"  import {files + 1}: {rows:,} rows in {secs:.1f} s, peak RSS {peak:,.0f} MB",
+        print(f"  import {files + 1}: {rows:,} rows in {secs:.1f} s ({cpu:.1f} CPU s),"
+              f" peak RSS {peak:,.0f} MB",
               flush=True)  # fmt: skip
         import_s += secs
         import_peak = max(import_peak, peak)
@@ -325,6 +350,10 @@ class Drive:
     """What one server did: seconds per step, RSS after each step, problems seen."""
 
     cold: dict[str, float] = field(default_factory=dict)
+    #: the server's CPU seconds during each step: what the step costs on an idle machine
+    cold_cpu: dict[str, float] = field(default_factory=dict)
+    warm_cpu: dict[str, float] = field(default_factory=dict)
+    filter_cpu: float = math.nan
     warm: dict[str, float] = field(default_factory=dict)
     rss_after: dict[str, float] = field(default_factory=dict)
     filter_s: float = math.nan
@@ -401,25 +430,37 @@ def drive_app(url: str, pid: int, pages: list[tuple[str, str]], sessions: int) -
             context, page = _new_page(browser, drive)
             contexts.append(context)
             page.goto(url)
+            c0 = rss.cpu()
             drive.cold["home"] = _sign_in(page)
+            drive.cold_cpu["home"] = rss.cpu() - c0
             drive.rss_after["home"] = rss.now()
             _exceptions(page, "home cold", drive)
-            print(f"    home cold {drive.cold['home']:.2f} s, RSS {rss.now():,.0f} MB", flush=True)
+            print(f"    home cold {drive.cold['home']:.2f} s ({drive.cold_cpu['home']:.2f} CPU s),"
+                  f" RSS {rss.now():,.0f} MB", flush=True)  # fmt: skip
             for name, title in pages[1:]:
+                c0 = rss.cpu()
                 drive.cold[name] = _visit(page, title)
+                drive.cold_cpu[name] = rss.cpu() - c0
                 drive.rss_after[name] = rss.now()
                 _exceptions(page, f"{name} cold", drive)
-                print(f"    {name} cold {drive.cold[name]:.2f} s, RSS {rss.now():,.0f} MB",
+                print(f"    {name} cold {drive.cold[name]:.2f} s ({drive.cold_cpu[name]:.2f} CPU s),"
+                      f" RSS {rss.now():,.0f} MB",
                       flush=True)  # fmt: skip
             for name, title in pages:
+                c0 = rss.cpu()
                 drive.warm[name] = _visit(page, title)
+                drive.warm_cpu[name] = rss.cpu() - c0
                 _exceptions(page, f"{name} warm", drive)
-            print("    warm: " + ", ".join(f"{k} {v:.2f} s" for k, v in drive.warm.items()),
+            print("    warm: " + ", ".join(f"{k} {v:.2f} s ({drive.warm_cpu[k]:.2f} CPU s)"
+                                        for k, v in drive.warm.items()),
                   flush=True)  # fmt: skip
             _visit(page, pages[0][1])
+            c0 = rss.cpu()
             drive.filter_s = _filter_change(page)
+            drive.filter_cpu = rss.cpu() - c0
             _exceptions(page, "home filtered", drive)
-            print(f"    filter change {drive.filter_s:.2f} s", flush=True)
+            print(f"    filter change {drive.filter_s:.2f} s ({drive.filter_cpu:.2f} CPU s)",
+                  flush=True)  # fmt: skip
             drive.rss_mb = rss.now()
             drive.peak_mb = rss.peak
             for k in range(1, sessions):
@@ -476,10 +517,16 @@ def report(tag: str, size: int, build: dict, ours: Drive, peer: Drive | None, pe
         lines.append(line(
             f"app_scale_{tag}_{name}_cold", ours.cold.get(name, nan), p.cold.get(name, nan),
             warm_s=_fmt(ours.warm.get(name, nan)), peer_warm_s=_fmt(p.warm.get(name, nan)),
+            cpu_s=_fmt(ours.cold_cpu.get(name, nan)), peer_cpu_s=_fmt(p.cold_cpu.get(name, nan)),
+            warm_cpu_s=_fmt(ours.warm_cpu.get(name, nan)),
+            peer_warm_cpu_s=_fmt(p.warm_cpu.get(name, nan)),
             rss_mb=int(ours.rss_after.get(name, 0)), peer_rss_mb=int(p.rss_after.get(name, 0)),
             incidents=size,
         ))  # fmt: skip
-    lines.append(line(f"app_scale_{tag}_filter_change", ours.filter_s, p.filter_s, incidents=size))
+    lines.append(line(
+        f"app_scale_{tag}_filter_change", ours.filter_s, p.filter_s,
+        cpu_s=_fmt(ours.filter_cpu), peer_cpu_s=_fmt(p.filter_cpu), incidents=size,
+    ))  # fmt: skip
     worst = max(ours.cold.values(), default=nan)
     peer_worst = max(p.cold.values(), default=nan)
     lines.append(line(
