@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import inspect
 import re
 
 import h3
@@ -147,10 +148,13 @@ def test_one_units_incidents_use_the_unit_key_indexes(filled):
     frame = store.read_frame(filled, "incidents", columns=["h3_r11", "fx50", "fy50"])
     r11 = int(frame["h3_r11"].iloc[0])
     cell9 = h3.str_to_int(h3.cell_to_parent(h3.int_to_str(r11), 9))
-    lo, hi = store_incidents.h3_r11_range(cell9, 9)
+    if "h3_cell" in inspect.signature(_SELECT).parameters:
+        one_cell = {"h3_cell": (9, cell9)}  # (resolution, cell): ranges of its 7-cell disk
+    else:
+        one_cell = {"h3_range": store_incidents.h3_r11_range(cell9, 9)}
     fx, fy = int(frame["fx50"].iloc[0]), int(frame["fy50"].iloc[0])
     cases = [
-        ({"h3_range": (lo, hi)}, "h3_r11 BETWEEN", {"ix_incidents_h3_r11"}),
+        (one_cell, "h3_r11 BETWEEN", {"ix_incidents_h3_r11"}),
         ({"fishnet_range": (fx, fx + 3, fy, fy + 3)}, "fx50 BETWEEN", {"ix_incidents_fishnet"}),
         ({"micros": ["B"]}, "grid_code IN", {"ix_incidents_grid_code"}),
         (
