@@ -66,8 +66,23 @@ def make_demo_db(path: Path) -> None:
     engine.dispose()
 
 
-def make_csv(db: Path, out: Path, rows: int, encoding: str, seed: int = 7) -> dict[str, int]:
-    """Write the test file; return the bad rows planted per kind."""
+def make_csv(
+    db: Path | str,
+    out: Path,
+    rows: int,
+    encoding: str,
+    seed: int = 7,
+    *,
+    start: str = "2024-11-01",
+    days: int = 365,
+    bad_rows: bool = True,
+    first_id: int = 0,
+) -> dict[str, int]:
+    """Write the test file; return the bad rows planted per kind.
+
+    Times are uniform over ``days`` days from ``start``; ids run ``GL{first_id:08d}`` on (so
+    several files can be imported into one store); ``bad_rows=False`` writes no bad row.
+    """
     from gis import store
 
     engine = store.open_store(str(db))
@@ -82,10 +97,10 @@ def make_csv(db: Path, out: Path, rows: int, encoding: str, seed: int = 7) -> di
     for code in np.unique(codes):
         idx = np.flatnonzero(codes == code)
         text[idx] = rng.choice(TEXTS.get(code, [code]), len(idx))
-    t = pd.Timestamp("2024-11-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, rows), "s")
+    t = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days * 86400, rows), "s")
     frame = pd.DataFrame(
         {
-            "事件编号": [f"GL{i:08d}" for i in range(rows)],
+            "事件编号": [f"GL{i:08d}" for i in range(first_id, first_id + rows)],
             "事件类型": text,
             "上报时间": t.strftime("%Y/%m/%d %H:%M:%S"),
             "经度": np.round(lon, 6).astype(str),
@@ -109,6 +124,8 @@ def make_csv(db: Path, out: Path, rows: int, encoding: str, seed: int = 7) -> di
     }
     start = 0
     for kind, share in cuts.items():
+        if not bad_rows:
+            break
         idx = bad[start : start + int(rows * share)]
         start += len(idx)
         planted[kind] = len(idx)

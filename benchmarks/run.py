@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("cases", "bench_cases.py", ["--cases", "50000", "--repeat", "1"]),
     ("cluster", "bench_cluster.py", ["--quick"]),
     ("reports", "bench_reports.py", ["--incidents", "200000", "--repeat", "1"]),
+    ("app_scale", "bench_app_scale.py", ["--quick"]),
 ]
 
 
