@@ -89,7 +89,7 @@ with left:
     layers = [viz.street_layer(ui.streets()), viz.choropleth_layer(rates, measure, edges)]
     deck = viz.deck(
         layers,
-        viz.view_for(rates.geometry),
+        viz.view_for(rates.geometry, height_px=560),
         tooltip={"text": "{name}\n{code}\n{value} · {incidents}"},
     )
     event = st.pydeck_chart(

@@ -198,17 +198,12 @@ if layer == "kde" and kde.get("n"):
     cols[2].metric(ui.t("hotspots.m_peak"), f"{kde['max_km2']:,.0f}")
 
 # ------------------------------------------------------------------ map
-count_word = ui.t("hotspots.tip_count")
+unit_names = ui.unit_labels(by, f.grid_code)
 frame = frame.assign(
-    tip=frame["unit_id"].astype(str)
-    + ("" if "name" not in frame.columns else " " + frame["name"].fillna("").astype(str))
-    + "\n"
-    + count_word
-    + ": "
-    + frame["count"].astype(str)
-    + " · "
-    + frame["density_km2"].round(0).astype(str)
-    + "/km²"
+    unit_name=frame["unit_id"].astype(str).map(unit_names).fillna(""),
+    tip=hv.unit_tips(
+        frame, unit_names, ui.t("hotspots.tip_count"), ui.t("hotspots.tip_density"), ui.fmt_int
+    ),
 )
 props = ["unit_id", "count", "tip"]
 if layer == "counts":
@@ -252,26 +247,40 @@ else:  # emerging
     legend = [(c, pattern_label[k]) for k, c in viz.PATTERN_COLORS.items() if k in present]
     legend_title = ui.t("hotspots.legend_emerging")
 
+# a click on the map chooses a unit; the map is then drawn afresh (no selection state, which
+# would wash the other units out) with the chosen unit outlined
+pick_key = f"hs_pick_{by}_{f.grid_code}_{ui.lang()}"
+map_key = f"hs_map_{st.session_state.get('hs_map_n', 0)}"
+clicked = (st.session_state.get(map_key) or {}).get("selection", {}).get("objects", {})
+if clicked.get("units"):
+    uid = str(clicked["units"][0].get("properties", clicked["units"][0]).get("unit_id"))
+    st.session_state["hs_unit"] = st.session_state[pick_key] = uid
+    st.session_state["hs_map_n"] = st.session_state.get("hs_map_n", 0) + 1
+    map_key = f"hs_map_{st.session_state['hs_map_n']}"
+chosen = st.session_state.get(pick_key, st.session_state.get("hs_unit", ""))
 deck_layers = [viz.street_layer(ui.streets())]
 if layer == "kde" and kde.get("n"):
     deck_layers.append(viz.kde_layer(kde["image"], kde["bounds"]))
 deck_layers.append(viz.units_layer(frame, colors, props))
-view = viz.view_for(frame.geometry)
-view.zoom = min(18.0, view.zoom + 1.0)  # view_for fits 256 px; the map is ~900 px wide
+deck_layers += viz.selection_layers(frame.geometry[frame["unit_id"].astype(str) == chosen])
+map_col, legend_col = st.columns([4, 1])
+view = viz.view_for(frame.geometry, height_px=600)
 deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"})
-event = st.pydeck_chart(
-    deck, height=600, on_select="rerun", selection_mode="single-object", key="hs_map"
-)
-if layer == "kde":
-    if kde.get("n"):
-        st.markdown(
-            f"{legend_title}: " + viz.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"),
-            unsafe_allow_html=True,
-        )
+with map_col:
+    st.pydeck_chart(
+        deck, height=600, on_select="rerun", selection_mode="single-object", key=map_key
+    )
+with legend_col:
+    st.markdown(f"**{legend_title}**")
+    if layer == "kde":
+        if kde.get("n"):
+            st.markdown(
+                viz.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"), unsafe_allow_html=True
+            )
+        else:
+            st.info(ui.t("hotspots.no_incidents"))
     else:
-        st.info(ui.t("hotspots.no_incidents"))
-else:
-    st.markdown(f"{legend_title}: {viz.legend_html(legend)}", unsafe_allow_html=True)
+        st.markdown(viz.legend_html(legend, vertical=True), unsafe_allow_html=True)
 if layer in ("gi", "emerging"):
     st.caption(ui.t("hotspots.fdr_caption"))
 if layer == "emerging":
@@ -286,23 +295,8 @@ st.caption(ui.t("caption.offline"))
 
 # ------------------------------------------------------------------ unit detail
 st.subheader(ui.t("hotspots.detail"))
-picked = (event or {}).get("selection", {}).get("objects", {}).get("units", [])
-pick_key = f"hs_pick_{by}_{f.grid_code}_{ui.lang()}"
-if picked:
-    uid = str(picked[0].get("properties", picked[0]).get("unit_id"))
-    # a new click on the map wins over the chooser; an old selection does not
-    if uid != st.session_state.get("hs_last_pick"):
-        st.session_state["hs_last_pick"] = uid
-        st.session_state["hs_unit"] = uid
-        st.session_state[pick_key] = uid
 options = [""] + hv.unit_ranking(frame)
 counts = dict(zip(frame["unit_id"].astype(str), frame["count"], strict=True))
-names = (
-    dict(zip(frame["unit_id"].astype(str), frame["name"], strict=True))
-    if "name" in frame.columns
-    else {}
-)
-chosen = st.session_state.get("hs_unit", "")
 if st.session_state.get(pick_key, chosen) not in options:
     st.session_state[pick_key] = ""
 elif pick_key not in st.session_state:
@@ -313,13 +307,14 @@ unit = st.selectbox(
     format_func=lambda u: (
         ui.t("hotspots.none")
         if not u
-        else " · ".join(x for x in (u, names.get(u, ""), f"{counts[u]:,}") if x)
+        else f"{unit_names.get(u, u)} · {ui.t('hotspots.tip_count')} {counts[u]:,}"
     ),
     key=pick_key,
 )
 st.session_state["hs_unit"] = unit
 if unit:
     row = frame[frame["unit_id"].astype(str) == unit].iloc[0]
+    st.markdown(f"**{unit_names.get(unit, unit)}** · `{unit}`")
     detail = ui.hotspot_detail(by, unit, **flt)
     d = st.columns(4)
     d[0].metric(ui.t("hotspots.d_incidents"), ui.fmt_int(detail["n"]))

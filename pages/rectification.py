@@ -90,6 +90,11 @@ if zones is None or not len(zones):
     st.info(ui.t("rect.no_zones"))
 
 zone_ids = [] if zones is None else list(zones["zone_id"])
+zone_names = (
+    {}
+    if zones is None
+    else ui.area_labels(zones.assign(unit_id=zones["zone_id"]), prefixes=zone_ids)
+)
 modes = ["zone", "draw", "grids"] if zone_ids else ["draw", "grids"]
 
 # a click on a proposed area picks it (before the choosers below are drawn)
@@ -111,7 +116,7 @@ if zones is not None:
     table = pd.DataFrame(
         {
             ui.t("rect.col.rank"): zones["rank"].astype(int).to_numpy(),
-            ui.t("rect.col.zone"): zones["zone_id"].to_numpy(),
+            ui.t("rect.col.zone"): [zone_names[z] for z in zones["zone_id"]],
             ui.t("rect.col.incidents"): zones["incidents"].astype(int).to_numpy(),
             ui.t("rect.col.weighted"): zones["severity_weighted"].round(0).astype(int).to_numpy(),
             ui.t("rect.col.area_ha"): (zones["area_m2"] / 1e4).round(1).to_numpy(),
@@ -151,7 +156,7 @@ if mode == "zone":
         zone_ids[0],
         format_func=lambda z: ui.t(
             "rect.zone_label",
-            zone=z,
+            zone=zone_names[z],
             rank=int(zone_rows[z].rank),
             n=ui.fmt_int(zone_rows[z].incidents),
             cat=ui.category_name(zone_rows[z].top_category) if zone_rows[z].top_category else "",
@@ -246,7 +251,7 @@ with map_slot:
                 [
                     {
                         "zone_id": z,
-                        "tip": f"{z} · {ui.fmt_int(n)}\n{r}",
+                        "tip": f"{zone_names[z]}\n{ui.t('rect.col.incidents')} {ui.fmt_int(n)}\n{r}",
                     }
                     for z, n, r in zip(
                         zones["zone_id"], zones["incidents"], zones[f"reason_{lang}"], strict=True
@@ -274,8 +279,7 @@ with map_slot:
                     pickable=False,
                 )
             )
-    view = viz.view_for(l1.geometry)
-    view.zoom = min(18.0, view.zoom + 0.7)  # view_for fits 256 px; the map is 480 px high
+    view = viz.view_for(l1.geometry, height_px=480)
     st.pydeck_chart(
         viz.deck(layers, view, tooltip={"text": "{tip}"}),
         height=480,
@@ -286,7 +290,12 @@ with map_slot:
     if zones is not None:
         st.markdown(
             f"{ui.t('rect.map_legend')}: "
-            + viz.legend_html(list(zip(viz.rank_colors(len(zones)), zone_ids, strict=True))),
+            + viz.legend_html(
+                [
+                    (c, zone_names[z])
+                    for c, z in zip(viz.rank_colors(len(zones)), zone_ids, strict=True)
+                ]
+            ),
             unsafe_allow_html=True,
         )
     st.caption(ui.t("caption.offline"))

@@ -120,6 +120,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Space-time cube: {n} time steps of one {step}.",
     },
     "hotspots.tip_count": {"zh": "事件", "en": "Incidents"},
+    "hotspots.tip_density": {"zh": "密度", "en": "Density"},
     "hotspots.detail": {"zh": "单元详情", "en": "Unit detail"},
     "hotspots.pick": {
         "zh": "点击地图上的单元，或在此选择（按事件数排序）",

@@ -37,6 +37,7 @@ from gis.views.hotspots import (
     summary,
     unit_detail,
     unit_ranking,
+    unit_tips,
 )
 from gis.views.patrol import (
     PatrolHeadline,
@@ -82,6 +83,7 @@ __all__ = [
     "export_frame",
     "export_bytes",
     "unit_ranking",
+    "unit_tips",
     "emerging_available",
     "add_emerging",
     # patrol

@@ -134,12 +134,14 @@ def ramp_rgb(t: np.ndarray) -> np.ndarray:
     return stops[lo] * (1 - frac) + stops[lo + 1] * frac
 
 
-def legend_html(items: list[tuple[list[int], str]]) -> str:
-    """An inline HTML legend: a colour swatch then its label, for ``st.markdown``."""
-    return " ".join(
-        "<span style='white-space:nowrap;margin-right:10px'>"
+def legend_html(items: list[tuple[list[int], str]], *, vertical: bool = False) -> str:
+    """An HTML legend: a colour swatch then its label, for ``st.markdown``; inline, or one
+    item per line (``vertical``, for a legend beside the map)."""
+    tag, sep = ("div", "") if vertical else ("span", " ")
+    return sep.join(
+        f"<{tag} style='white-space:nowrap;margin:0 10px 3px 0'>"
         f"<span style='background:rgb({c[0]},{c[1]},{c[2]});border:1px solid #999;"
-        f"padding:0 9px;margin-right:4px'></span>{html.escape(label)}</span>"
+        f"padding:0 9px;margin-right:4px'></span>{html.escape(label)}</{tag}>"
         for c, label in items
     )
 

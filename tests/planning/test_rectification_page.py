@@ -349,9 +349,10 @@ def test_every_label_of_the_page_is_in_both_languages():
 
 def screen_offset(grids, point) -> tuple[float, float]:
     """Pixels from the page's map centre to a lon/lat point: the page's view (``viz.view_for``
-    of the level-1 grids, zoom + 0.7) on deck.gl's Web Mercator world of 512 x 2^zoom pixels."""
-    view = viz.view_for(grids[grids["level"] == "l1"].geometry)
-    world = 512 * 2 ** min(18.0, view.zoom + 0.7)
+    of the level-1 grids in a 480-px-high map) on deck.gl's Web Mercator world of 512 x 2^zoom
+    pixels."""
+    view = viz.view_for(grids[grids["level"] == "l1"].geometry, height_px=480)
+    world = 512 * 2**view.zoom
 
     def merc(lon: float, lat: float) -> tuple[float, float]:
         phi = np.radians(lat)
