@@ -120,6 +120,14 @@ with st.expander(ui.t("hotspots.params"), expanded=False):
         horizontal=True,
         format_func=lambda n: f"{n:,}",
     )
+    correction = ui.keyed_choice(
+        p[1].radio,
+        ui.t("hotspots.correction"),
+        list(hv.LISA_CORRECTIONS),
+        "hs_correction",
+        "fdr",
+        format_func=lambda c: ui.t(f"hotspots.correction.{c}"),
+    )
     kernel = ui.keyed_choice(
         p[2].radio,
         ui.t("hotspots.kernel"),
@@ -165,37 +173,52 @@ with ui.guard("hotspots.error", stop=True), st.spinner(ui.t("hotspots.computing"
         **flt,
     )
     kde = ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
+if layer == "lisa":
+    frame = hv.lisa_relabel(frame, correction)
 summary = hv.summary(frame)
 
 # ------------------------------------------------------------------ metrics
+# each layer shows its own counts: Gi* bins, local Moran classes, emerging patterns, KDE
 m = st.columns(7)
 m[0].metric(ui.t("hotspots.m_units"), ui.fmt_int(summary["units"]))
 m[1].metric(ui.t("hotspots.m_incidents"), ui.fmt_int(summary["incidents"]))
-for i, pct in enumerate((99, 95, 90)):
-    m[2 + i].metric(ui.t("hotspots.m_hot", pct=pct), ui.fmt_int(summary["hot"][pct]))
-m[5].metric(
-    ui.t("hotspots.m_cold"),
-    ui.fmt_int(summary["cold_total"]),
-    help=" · ".join(
-        f"{ui.t(f'hotspots.bin.{-b}')}: {summary['cold'][pct]}"
-        for b, pct in ((3, 99), (2, 95), (1, 90))
-    ),
-)
+if layer == "gi":
+    for i, pct in enumerate((99, 95, 90)):
+        m[2 + i].metric(ui.t("hotspots.m_hot", pct=pct), ui.fmt_int(summary["hot"][pct]))
+    m[5].metric(
+        ui.t("hotspots.m_cold"),
+        ui.fmt_int(summary["cold_total"]),
+        help=" · ".join(
+            f"{ui.t(f'hotspots.bin.{-b}')}: {summary['cold'][pct]}"
+            for b, pct in ((3, 99), (2, 95), (1, 90))
+        ),
+    )
+elif layer == "lisa" and "lisa" in summary:
+    for i, cls in enumerate(hv.LISA_CLASSES[:4]):
+        m[2 + i].metric(ui.t(f"hotspots.lisa.{cls}"), ui.fmt_int(summary["lisa"][cls]))
+elif layer == "emerging" and summary.get("patterns"):
+    top = sorted(summary["patterns"].items(), key=lambda kv: -kv[1])[:4]
+    for i, (pat, n) in enumerate(top):
+        m[2 + i].metric(ui.t(f"hotspots.pattern.{pat}"), ui.fmt_int(n))
+elif layer == "kde" and kde.get("n"):
+    m[2].metric(ui.t("hotspots.m_bandwidth"), f"{kde['bandwidth_m']:,.0f} m")
+    m[3].metric(ui.t("hotspots.m_cell"), f"{kde['cell_m']:,.1f} m")
+    m[4].metric(ui.t("hotspots.m_peak"), f"{kde['max_km2']:,.0f}")
 band = summary["band_m"]
 m[6].metric(
     ui.t("hotspots.m_band"),
     ui.t("hotspots.contiguity") if band is None else f"{band:,.0f} m",
     help=ui.t(f"hotspots.rule.{summary['band_rule']}") if summary["band_rule"] else None,
 )
-if layer == "lisa" and "lisa" in summary:
-    cols = st.columns(5)
-    for col, cls in zip(cols, hv.LISA_CLASSES, strict=True):
-        col.metric(ui.t(f"hotspots.lisa.{cls}"), ui.fmt_int(summary["lisa"][cls]))
-if layer == "kde" and kde.get("n"):
-    cols = st.columns(3)
-    cols[0].metric(ui.t("hotspots.m_bandwidth"), f"{kde['bandwidth_m']:,.0f} m")
-    cols[1].metric(ui.t("hotspots.m_cell"), f"{kde['cell_m']:,.1f} m")
-    cols[2].metric(ui.t("hotspots.m_peak"), f"{kde['max_km2']:,.0f}")
+nothing = hv.lisa_nothing_reason(frame) if layer == "lisa" else None
+if nothing:
+    st.info(
+        ui.t(
+            f"hotspots.lisa_none.{nothing['correction']}",
+            n=ui.fmt_int(nothing["n"]),
+            raw=ui.fmt_int(nothing["raw"]),
+        )
+    )
 
 # ------------------------------------------------------------------ map
 unit_names = ui.unit_labels(by, f.grid_code)

@@ -121,6 +121,34 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "hotspots.tip_count": {"zh": "事件", "en": "Incidents"},
     "hotspots.tip_density": {"zh": "密度", "en": "Density"},
+    "hotspots.correction": {
+        "zh": "多重比较校正（局部莫兰）",
+        "en": "Multiple comparisons (local Moran)",
+    },
+    "hotspots.correction.fdr": {"zh": "FDR（错误发现率）", "en": "FDR (false discovery rate)"},
+    "hotspots.correction.none": {"zh": "不校正", "en": "None"},
+    "hotspots.correction.bonferroni": {"zh": "Bonferroni", "en": "Bonferroni"},
+    "hotspots.lisa_none.fdr": {
+        "zh": "{n} 个单元经 FDR 校正后没有显著的聚类或异常值（未校正时 p < 0.05 的有 {raw} 个）。"
+        "同时检验的单元越多，校正要求的证据越强；可在“参数”中选择“不校正”查看未校正结果，"
+        "或换用更大的单元、更长的时段。",
+        "en": "None of the {n} units is a significant cluster or outlier after the FDR "
+        "correction ({raw} have p < 0.05 uncorrected). The more units are tested at once, the "
+        "stronger the evidence the correction asks for: choose 'None' under Parameters to see "
+        "the uncorrected result, or use larger units or a longer period.",
+    },
+    "hotspots.lisa_none.bonferroni": {
+        "zh": "{n} 个单元经 Bonferroni 校正后没有显著的聚类或异常值（未校正时 p < 0.05 的有 "
+        "{raw} 个）。Bonferroni 最为严格；可改用 FDR 或“不校正”。",
+        "en": "None of the {n} units is a significant cluster or outlier after the Bonferroni "
+        "correction ({raw} have p < 0.05 uncorrected). Bonferroni is the strictest: try FDR "
+        "or 'None'.",
+    },
+    "hotspots.lisa_none.none": {
+        "zh": "{n} 个单元中没有 p < 0.05 的聚类或异常值：事件在单元间的分布与随机排列无明显差别。",
+        "en": "None of the {n} units is a cluster or outlier at p < 0.05: the incidents are "
+        "spread over the units much as a random arrangement would be.",
+    },
     "hotspots.detail": {"zh": "单元详情", "en": "Unit detail"},
     "hotspots.pick": {
         "zh": "点击地图上的单元，或在此选择（按事件数排序）",
