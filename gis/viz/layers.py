@@ -171,10 +171,17 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = No
 
 
 def choropleth_layer(
-    grids: gpd.GeoDataFrame, value_column: str, edges: np.ndarray, layer_id: str = "choropleth"
+    grids: gpd.GeoDataFrame,
+    value_column: str,
+    edges: np.ndarray,
+    layer_id: str = "choropleth",
+    tips: list[str] | None = None,
 ) -> pdk.Layer:
-    """A pickable GeoJsonLayer of grids filled by ``value_column`` (properties keep ``code``)."""
+    """A pickable GeoJsonLayer of grids filled by ``value_column`` (properties keep ``code``;
+    ``tips``, one labelled text per grid, go in the ``tip`` property for the tooltip)."""
     feats = grid_features(grids)
+    for feat, tip in zip(feats["features"], tips or [], strict=False):
+        feat["properties"]["tip"] = tip
     colors = choropleth_colors(grids[value_column].to_numpy(), edges)
     for feat, color, value, n in zip(
         feats["features"], colors, grids[value_column], grids["incidents"], strict=True

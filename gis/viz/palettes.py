@@ -53,6 +53,18 @@ def class_breaks(values: np.ndarray, n: int = len(YL_OR_RD)) -> np.ndarray:
     return edges if edges.size > 1 else np.array([edges[0], edges[0] + 1.0])
 
 
+def class_labels(edges: np.ndarray, decimals: int = 0) -> list[str]:
+    """Labels of the classes between ``edges``: ``lo–hi`` with thousands separators, the top
+    class open-ended (``≥ lo``) so one extreme value does not stretch it (``3813–19439``)."""
+    edges = np.asarray(edges, dtype=float)
+    fmt = f"{{:,.{decimals}f}}"
+    out = [
+        f"{fmt.format(lo)}–{fmt.format(hi)}" for lo, hi in zip(edges[:-2], edges[1:-1], strict=True)
+    ]
+    out.append(f"≥ {fmt.format(edges[-2])}")
+    return out
+
+
 def choropleth_colors(values: np.ndarray, edges: np.ndarray, alpha: int = 190) -> list[list[int]]:
     """RGBA colour per value from its class (grey for NaN); pydeck cannot call JS, so precompute."""
     values = np.asarray(values, dtype=float)
