@@ -137,7 +137,7 @@ props = [
     }
     for u, m, v in zip(cov["unit_id"], dwell_min, cov["visits"], strict=True)
 ]
-top = ranked.head(TOP)
+top = page_model.hotspot_gaps(ranked, TOP)
 layers = [viz.street_layer(ui.streets())]
 if units == "grid:micro":
     geo = micro.set_index("code").geometry.reindex(cov["unit_id"])
