@@ -52,6 +52,14 @@ from gis.views.patrol import (
     staff_micro_grids,
     track_period,
 )
+from gis.views.tables import (
+    BLANK,
+    action_name,
+    edit_log_table,
+    history_table,
+    problems_table,
+    staff_table,
+)
 
 __all__ = [
     # grids
@@ -93,6 +101,13 @@ __all__ = [
     "unit_tips",
     "emerging_available",
     "add_emerging",
+    # tables
+    "BLANK",
+    "action_name",
+    "edit_log_table",
+    "history_table",
+    "problems_table",
+    "staff_table",
     # patrol
     "PatrolHeadline",
     "PatrolScope",
