@@ -109,7 +109,11 @@ def edit_panel(code: str) -> None:
     focus = grids.loc[grids["code"] == code].geometry.iloc[0]
     minx, miny, maxx, maxy = focus.bounds
     pad = max(maxx - minx, maxy - miny) * 0.35
-    m = viz.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
+    m = viz.offline_map(
+        (minx - pad, miny - pad, maxx + pad, maxy + pad),
+        height=520,
+        attribution=ui.t("map.attribution", district=ui.district().get(f"name_{ui.lang()}", "")),
+    )
     viz.add_vector_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
@@ -117,7 +121,7 @@ def edit_panel(code: str) -> None:
     if op not in ("split", "add_dedicated"):
         draw_options["polygon"] = False
     draw_group = folium.FeatureGroup(name="edit", control=False)
-    viz.add_draw(m, draw_group, draw_options=draw_options)
+    viz.add_draw(m, draw_group, draw_options=draw_options, lang=ui.lang())
     if op == "reshape" and may_edit:
         viz.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
     folium.GeoJson(

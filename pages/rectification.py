@@ -171,7 +171,12 @@ elif mode == "draw":
     west, south, east, north = l1.total_bounds
     # a centre and zoom rather than fitting the bounds: Leaflet fits them before the iframe has
     # its final size and the district comes out small
-    m = viz.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
+    m = viz.offline_map(
+        ((south + north) / 2, (west + east) / 2),
+        zoom=14,
+        height=520,
+        attribution=ui.t("map.attribution", district=ui.district().get(f"name_{lang}", "")),
+    )
     viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
@@ -189,6 +194,7 @@ elif mode == "draw":
         m,
         folium.FeatureGroup(name="area", control=False),
         draw_options={"polyline": False},
+        lang=lang,
     )
     out = st_folium(
         m,

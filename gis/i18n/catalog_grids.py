@@ -37,7 +37,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "grids.op.add_dedicated": {"zh": "新增专属网格", "en": "Add a dedicated grid"},
     "grids.op.retire": {"zh": "撤销专属网格", "en": "Retire a dedicated grid"},
     "grids.help.reshape": {
-        "zh": "点击地图左侧的编辑按钮，拖动顶点调整所选网格的边界，再点“Save”。相邻的同级网格会让出或接收面积，上级网格保持无缝拼接。",
+        "zh": "点击地图左侧的编辑按钮，拖动顶点调整所选网格的边界，再点“保存”。相邻的同级网格会让出或接收面积，上级网格保持无缝拼接。",
         "en": "Click the edit button on the map, drag the vertices of the chosen grid, then Save. Neighbouring siblings give or take the area, so the parent stays tiled.",
     },
     "grids.help.split": {
