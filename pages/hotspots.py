@@ -14,6 +14,7 @@ import streamlit as st
 
 from gis import ui, viz
 from gis.views import hotspots as hv
+from gis.views import tables as readable
 
 ui.page("view")
 f = ui.filters()
@@ -435,7 +436,7 @@ e[1].download_button(
 )
 with st.expander(ui.t("hotspots.table")):
     st.dataframe(
-        pd.DataFrame(hv.export_frame(frame).drop(columns="geometry")),
+        readable.units_table(frame.sort_values("count", ascending=False), ui.lang()),
         hide_index=True,
         width="stretch",
     )

@@ -185,4 +185,13 @@ CATALOG: dict[str, dict[str, str]] = {
     "hotspots.export_csv": {"zh": "下载 CSV", "en": "Download CSV"},
     "hotspots.export_geojson": {"zh": "下载 GeoJSON", "en": "Download GeoJSON"},
     "hotspots.table": {"zh": "单元表", "en": "Unit table"},
+    "hotspots.col.name": {"zh": "位置", "en": "Place"},
+    "hotspots.col.unit": {"zh": "单元编号", "en": "Unit"},
+    "hotspots.col.density": {"zh": "密度（件/km²）", "en": "Density (per km²)"},
+    "hotspots.col.gi_z": {"zh": "Gi* z 值", "en": "Gi* z"},
+    "hotspots.col.gi_p": {"zh": "Gi* p 值", "en": "Gi* p"},
+    "hotspots.col.gi_bin": {"zh": "冷热点分级", "en": "Hot/cold spot class"},
+    "hotspots.col.lisa_p": {"zh": "局部莫兰 p 值", "en": "Local Moran p"},
+    "hotspots.col.lisa": {"zh": "聚类/异常值", "en": "Cluster/outlier"},
+    "hotspots.col.pattern": {"zh": "时空模式", "en": "Space-time pattern"},
 }

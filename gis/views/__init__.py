@@ -59,6 +59,7 @@ from gis.views.tables import (
     history_table,
     problems_table,
     staff_table,
+    units_table,
 )
 
 __all__ = [
@@ -108,6 +109,7 @@ __all__ = [
     "history_table",
     "problems_table",
     "staff_table",
+    "units_table",
     # patrol
     "PatrolHeadline",
     "PatrolScope",

@@ -123,3 +123,38 @@ def problems_table(problems: pd.DataFrame, lang: str) -> pd.DataFrame:
         ],
         lang,
     )
+
+
+def units_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The Hotspots page's unit table for people: the unit's name and id, counts, density
+    (whole per km²), Gi* z (2 decimals), p (3 decimals) and its bin in words, local Moran's
+    class and emerging pattern in words (those present)."""
+
+    def p_value(p) -> str:
+        return BLANK if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+    def words(prefix: str) -> Callable:
+        def fmt(v) -> str:
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                return BLANK
+            key = f"{prefix}.{int(v) if prefix == 'hotspots.bin' else v}"
+            return i18n.t(key, lang) if key in i18n.CATALOGUE else str(v)
+
+        return fmt
+
+    return _table(
+        frame,
+        [
+            ("unit_name", "hotspots.col.name", _text),
+            ("unit_id", "hotspots.col.unit", _text),
+            ("count", "table.count", lambda n: f"{int(n):,}"),
+            ("density_km2", "hotspots.col.density", lambda d: BLANK if pd.isna(d) else f"{d:,.0f}"),
+            ("gi_z", "hotspots.col.gi_z", lambda z: BLANK if pd.isna(z) else f"{z:.2f}"),
+            ("gi_p", "hotspots.col.gi_p", p_value),
+            ("gi_bin", "hotspots.col.gi_bin", words("hotspots.bin")),
+            ("lisa_p", "hotspots.col.lisa_p", p_value),
+            ("lisa_cluster", "hotspots.col.lisa", words("hotspots.lisa")),
+            ("pattern", "hotspots.col.pattern", words("hotspots.pattern")),
+        ],
+        lang,
+    )

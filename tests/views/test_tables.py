@@ -127,3 +127,30 @@ def test_grids_page_history_and_log_are_readable(demo_db):
     assert h["上级网格"].iloc[0] == "凤凰社区第一网格"
     for frame in frames:
         assert not frame.astype(str).isin(["None", "nan", "NaT", "loaded"]).any().any()
+
+
+def test_units_table_bins_as_words():
+    frame = pd.DataFrame(
+        {
+            "unit_id": ["89409312837ffff", "89409312803ffff"],
+            "unit_name": ["凤凰社区 · 东关蔬菜批发市场", "北关社区 · 育才街"],
+            "count": [330, 12],
+            "density_km2": [3141.5926, None],
+            "gi_z": [4.56789, -0.1],
+            "gi_p": [0.00001, 0.5],
+            "gi_bin": [3, 0],
+            "n_neighbors": [6, 6],
+        }
+    )
+    got = tables.units_table(frame, "zh")
+    assert list(got.columns) == [
+        "位置", "单元编号", "数量", "密度（件/km²）", "Gi* z 值", "Gi* p 值", "冷热点分级"
+    ]  # fmt: skip
+    assert got.iloc[0].tolist() == [
+        "凤凰社区 · 东关蔬菜批发市场", "89409312837ffff", "330", "3,142", "4.57", "< 0.001",
+        "热点（99% 置信度）",
+    ]  # fmt: skip
+    assert got.iloc[1].tolist()[3:] == ["—", "-0.10", "0.500", "不显著"]
+    assert tables.units_table(frame, "en").iloc[0]["Hot/cold spot class"] == (
+        "Hot spot, 99% confidence"
+    )
