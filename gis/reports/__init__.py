@@ -6,10 +6,12 @@ them).
 ==================  ==========================================================================
 ``briefing_html``   a joint rectification briefing as one self-contained HTML page
 ``briefing_excel``  the same briefing's tables as an Excel workbook
+``tables``          the briefing's tables in the reader's language (names, not codes)
 ==================  ==========================================================================
 """
 
 from gis.reports.briefing_excel import write_briefing_excel
 from gis.reports.briefing_html import render_briefing_html
+from gis.reports.tables import inclusive_period, localised_tables
 
-__all__ = ["render_briefing_html", "write_briefing_excel"]
+__all__ = ["inclusive_period", "localised_tables", "render_briefing_html", "write_briefing_excel"]
