@@ -10,7 +10,7 @@ the unit choice, the filters and the area), the layers from ``gis.viz``.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date
 
 import folium
 import numpy as np
@@ -509,7 +509,10 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         return
     sig = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
     all_deps = list(ui.departments()["code"])
-    today = date.today()
+    inc_times = ui.incidents()["occurred_at"]
+    default_period = planning.default_plan_period(
+        inc_times.max() if len(inc_times) else date.today(), date.today()
+    )
     with st.form("rect_plan"):
         plan_name = st.text_input(
             ui.t("rect.plan_name"),
@@ -518,7 +521,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         )
         period = st.date_input(
             ui.t("rect.plan_period"),
-            value=(today, today + timedelta(days=29)),
+            value=default_period,
             key="rect_plan_period",
         )
         chosen = st.multiselect(

@@ -4,6 +4,7 @@ workbook name things instead of showing codes, round numbers and give the period
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -70,3 +71,16 @@ def test_excel_workbook_in_the_language(brief, lang, sheets, tmp_path):
     staff = book["网格人员" if lang == "zh" else "Grid staff"]
     roles = {"zh": {"网格长", "网格员", "网格辅助员"}, "en": {"Grid leader", "Grid worker"}}
     assert roles[lang] & set(staff.iloc[:, 2])
+
+
+def test_default_plan_period_can_be_judged():
+    # the data end before today: the last 30 days of the data
+    assert planning.default_plan_period("2026-10-31 22:10", date(2026, 12, 4)) == (
+        date(2026, 10, 2),
+        date(2026, 10, 31),
+    )
+    # live data: from today for 30 days
+    assert planning.default_plan_period(date(2026, 12, 4), date(2026, 12, 4)) == (
+        date(2026, 12, 4),
+        date(2027, 1, 2),
+    )
