@@ -125,7 +125,15 @@ with left:
 
 with right:
     st.subheader(ui.t("home.trend"))
-    st.line_chart(home.daily_counts(in_period, f.start, f.end), height=200)
+    st.altair_chart(
+        viz.date_line_chart(
+            home.daily_counts(in_period, f.start, f.end),
+            date_title=ui.t("home.date"),
+            value_title=ui.t("home.tip_incidents"),
+            height=200,
+        ),
+        width="stretch",
+    )
     st.subheader(ui.t("home.by_category"))
     table = pd.DataFrame(
         {

@@ -382,8 +382,12 @@ if unit:
         )
         st.altair_chart(chart, width="stretch")
         st.markdown(f"**{ui.t('hotspots.weekly')}**")
-        weekly = detail["weekly"].rename(ui.t("table.count"))
-        st.line_chart(weekly, height=220)
+        st.altair_chart(
+            viz.date_line_chart(
+                detail["weekly"], date_title=ui.t("home.week_of"), value_title=ui.t("table.count")
+            ),
+            width="stretch",
+        )
 
     comp = detail["comparison"]
     if comp is not None and len(comp):

@@ -407,10 +407,15 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         st.altair_chart(chart, width="stretch")
     with right:
         st.markdown(f"**{ui.t('rect.weekly')}**")
-        weekly = brief.weekly.set_index("week_start")["incidents"].rename(
-            ui.t("rect.col.incidents")
+        st.altair_chart(
+            viz.date_line_chart(
+                brief.weekly.set_index("week_start")["incidents"],
+                date_title=ui.t("home.week_of"),
+                value_title=ui.t("rect.col.incidents"),
+                height=230,
+            ),
+            width="stretch",
         )
-        st.line_chart(weekly, height=230)
 
     left, right = st.columns(2)
     with left:

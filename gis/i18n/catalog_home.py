@@ -29,6 +29,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "home.unit.per_km2": {"zh": "件/km²", "en": "per km²"},
     "home.unit.per_1000": {"zh": "件/千人", "en": "per 1,000 residents"},
     "home.tip_incidents": {"zh": "事件", "en": "Incidents"},
+    "home.date": {"zh": "日期", "en": "Date"},
+    "home.week_of": {"zh": "周（起始日）", "en": "Week starting"},
     "home.card": {"zh": "网格信息卡", "en": "Grid card"},
     "home.card_pick": {
         "zh": "点击地图上的网格，或在此选择",

@@ -11,7 +11,7 @@
 Nothing here queries the database or calls Streamlit.
 """
 
-from gis.viz.charts import hour_weekday_chart
+from gis.viz.charts import DATE_AXIS_FORMAT, date_line_chart, hour_weekday_chart
 from gis.viz.checks import assert_offline_html, external_urls, missing_static_files
 from gis.viz.layers import (
     choropleth_layer,
@@ -79,6 +79,9 @@ from gis.viz.palettes import (
 )
 
 __all__ = [
+    # charts
+    "DATE_AXIS_FORMAT",
+    "date_line_chart",
     # palettes
     "GI_BIN_ALPHA",
     "GI_BIN_COLORS",

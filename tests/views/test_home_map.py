@@ -33,6 +33,11 @@ def test_home_tooltip_legend_and_card(demo_db):
         assert name == feat["properties"]["name"] and code == feat["properties"]["code"]
         assert value.startswith("每平方公里事件数: ") and value.endswith(" 件/km²")
         assert count == f"事件: {feat['properties']['incidents']:,}"
+    # the daily trend: numeric date labels (no "Aug 09" in the Chinese UI)
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    trend = [s for s in specs if s.get("encoding", {}).get("x", {}).get("type") == "temporal"]
+    assert trend and trend[0]["encoding"]["x"]["axis"]["format"] == "%m-%d"
+    assert trend[0]["encoding"]["x"]["title"] == "日期"
     legend = [m.value for m in at.markdown if m.value.startswith("图例")][0]
     assert "(件/km²)" in legend and "≥ " in legend
     l2 = grids[grids["level"] == "l2"].iloc[0]
