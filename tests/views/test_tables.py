@@ -115,16 +115,19 @@ def test_grids_page_history_and_log_are_readable(demo_db):
     at = sign_in(new_app(), "analyst", "analyst-demo")
     at.switch_page("pages/grids.py").run()
     assert not at.exception, at.exception
-    code = "140581001001101"
-    at.session_state["grids_code"] = code
-    at.run()
-    assert not at.exception, at.exception
     frames = [d.value for d in at.dataframe]
-    history = [f for f in frames if "版本" in f.columns and "现行" in f.columns]
-    assert history, [list(f.columns) for f in frames]
-    h = history[0]
-    assert list(h["操作"]) == ["初始导入"] and list(h["现行"]) == ["是"]
-    assert h["上级网格"].iloc[0] == "凤凰社区第一网格"
+    log = [f for f in frames if "修改人" in f.columns]
+    assert log and list(log[0].columns) == [
+        "操作",
+        "修改人",
+        "时间",
+        "原因",
+        "操作的网格",
+        "涉及网格数",
+    ]
+    problems = [f for f in frames if "说明" in f.columns]
+    assert problems and "message_zh" not in problems[0].columns
+    assert not any("_" in str(c) for f in frames for c in f.columns)
     for frame in frames:
         assert not frame.astype(str).isin(["None", "nan", "NaT", "loaded"]).any().any()
 
