@@ -55,7 +55,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "status": ("状态", "Status"),
     "occurred_at": ("发生时间", "Occurred"),
 }
-_ROLE = {"lead": ("牵头", "lead"), "co": ("配合", "supporting")}
+_ROLE = {"lead": ("牵头", "Lead"), "co": ("配合", "Supporting")}
 _EXTRA_DEPARTMENTS = {"shequ": ("社区", "Community"), "wuye": ("物业", "Property management")}
 
 
@@ -111,7 +111,8 @@ def localised_tables(brief: Briefing, lang: str) -> dict[str, pd.DataFrame]:
 
     def status(code) -> str:
         key = f"rect.case.{code}"
-        return i18n.t(key, lang) if key in i18n.CATALOGUE else str(code)
+        text = i18n.t(key, lang) if key in i18n.CATALOGUE else str(code)
+        return text[:1].upper() + text[1:]  # "Registered": a word in a cell, not the code
 
     def pct(x) -> float:
         return round(float(x), 3) if pd.notna(x) else np.nan
