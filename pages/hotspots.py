@@ -295,7 +295,7 @@ with map_col:
         deck, height=600, on_select="rerun", selection_mode="single-object", key=map_key
     )
 with legend_col:
-    st.markdown(f"**{legend_title.replace('*', '\\*')}**")
+    st.markdown("**" + legend_title.replace("*", "\\*") + "**")
     if layer == "kde":
         if kde.get("n"):
             st.markdown(
