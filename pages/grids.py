@@ -14,6 +14,7 @@ from gis import grids as grids_lib
 from gis.core.errors import EditConflict
 from gis.grids import edit
 from gis.views import grids as grids_view
+from gis.views import tables as readable
 
 user = ui.page("view")
 eng = ui.engine()
@@ -108,7 +109,11 @@ def edit_panel(code: str) -> None:
     focus = grids.loc[grids["code"] == code].geometry.iloc[0]
     minx, miny, maxx, maxy = focus.bounds
     pad = max(maxx - minx, maxy - miny) * 0.35
-    m = viz.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
+    m = viz.offline_map(
+        (minx - pad, miny - pad, maxx + pad, maxy + pad),
+        height=520,
+        attribution=ui.t("map.attribution", district=ui.district().get(f"name_{ui.lang()}", "")),
+    )
     viz.add_vector_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
@@ -116,7 +121,7 @@ def edit_panel(code: str) -> None:
     if op not in ("split", "add_dedicated"):
         draw_options["polygon"] = False
     draw_group = folium.FeatureGroup(name="edit", control=False)
-    viz.add_draw(m, draw_group, draw_options=draw_options)
+    viz.add_draw(m, draw_group, draw_options=draw_options, lang=ui.lang())
     if op == "reshape" and may_edit:
         viz.editable_geojson(m, grids[grids["code"] == code], "code", fields=["name"])
     folium.GeoJson(
@@ -241,7 +246,12 @@ def edit_panel(code: str) -> None:
                 width="stretch",
             )
         if preview.staff is not None and len(preview.staff):
-            st.dataframe(preview.staff, hide_index=True, width="stretch")
+            deps = {d: ui.department_name(d) for d in ui.departments()["code"]}
+            st.dataframe(
+                readable.staff_table(preview.staff, names, deps, ui.lang()),
+                hide_index=True,
+                width="stretch",
+            )
         if not preview.ok:
             st.error(ui.t("grids.result_invalid"))
             st.code(preview.validation.text(ui.lang(), limit=20))
@@ -340,20 +350,8 @@ with tab_check:
     if problems.empty:
         st.success(ui.t("grids.valid"))
     else:
-        shown = pd.DataFrame(
-            problems.drop(columns=[problems.geometry.name, "repaired"], errors="ignore")
-        )
-        shown["severity"] = shown["severity"].map(lambda s: ui.t(f"severity.{s}"))
         st.dataframe(
-            shown.rename(
-                columns={
-                    "kind": ui.t("col.kind"),
-                    "severity": ui.t("col.severity"),
-                    "codes": ui.t("col.codes"),
-                    "message": ui.t("col.message"),
-                    "area_m2": ui.t("col.area_m2"),
-                }
-            ),
+            readable.problems_table(pd.DataFrame(problems), ui.lang()),
             hide_index=True,
             width="stretch",
         )
@@ -370,7 +368,9 @@ with tab_history:
     if code:
         st.subheader(ui.t("grids.history_for", name=label(code)))
         history = edit.grid_history(eng, code)
-        st.dataframe(history, hide_index=True, width="stretch")
+        st.dataframe(
+            readable.history_table(history, names, ui.lang()), hide_index=True, width="stretch"
+        )
         if auth.can(user, "edit_grids") and auth.can_edit_grid(user, code, parents):
             current_version = (
                 int(grids.loc[grids["code"] == code, "version"].iloc[0]) if code in levels else None
@@ -394,7 +394,11 @@ with tab_history:
                             ui.clear_caches("grids")
                             st.rerun()
     st.subheader(ui.t("grids.log"))
-    st.dataframe(edit.edit_log(eng, limit=50), hide_index=True, width="stretch")
+    st.dataframe(
+        readable.edit_log_table(edit.edit_log(eng, limit=50), names, ui.lang()),
+        hide_index=True,
+        width="stretch",
+    )
 
 # ----------------------------------------------------------------------------- import / export
 with tab_io:

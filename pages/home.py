@@ -79,12 +79,19 @@ with left:
         mask = rates["code"].isin(descendants(f.grid_code, grids))
         rates = rates[mask] if mask.any() else rates
     edges = viz.class_breaks(rates[measure].to_numpy())
-    layers = [viz.street_layer(ui.streets()), viz.choropleth_layer(rates, measure, edges)]
-    deck = viz.deck(
-        layers,
-        viz.view_for(rates.geometry),
-        tooltip={"text": "{name}\n{code}\n{value} · {incidents}"},
-    )
+    unit = ui.t(f"home.unit.{measure}")
+    tips = [
+        f"{name}\n{code}\n{ui.t(f'home.{measure}')}: {v:,.1f} {unit}\n"
+        f"{ui.t('home.tip_incidents')}: {ui.fmt_int(n)}"
+        for name, code, v, n in zip(
+            rates["name"], rates["code"], rates[measure], rates["incidents"], strict=True
+        )
+    ]
+    layers = [
+        viz.street_layer(ui.streets()),
+        viz.choropleth_layer(rates, measure, edges, tips=tips),
+    ]
+    deck = viz.deck(layers, viz.view_for(rates.geometry, height_px=560), tooltip={"text": "{tip}"})
     event = st.pydeck_chart(
         deck, height=560, on_select="rerun", selection_mode="single-object", key="home_map"
     )
@@ -97,22 +104,29 @@ with left:
             st.session_state["home_last_pick"] = code
             st.session_state["home_card"] = code
             st.session_state[card_key] = code
-    legend = " ".join(
-        f"<span style='background:rgb({r},{g},{b});padding:0 10px;margin-right:2px'></span>"
-        f"{lo:.0f}–{hi:.0f}"
-        for (r, g, b, _), lo, hi in zip(
-            viz.choropleth_colors((edges[:-1] + edges[1:]) / 2, edges),
-            edges[:-1],
-            edges[1:],
-            strict=True,
+    legend = viz.legend_html(
+        list(
+            zip(
+                viz.choropleth_colors((edges[:-1] + edges[1:]) / 2, edges),
+                viz.class_labels(edges),
+                strict=True,
+            )
         )
     )
-    st.markdown(f"{ui.t('home.legend')}: {legend}", unsafe_allow_html=True)
+    st.markdown(f"{ui.t('home.legend')} ({unit}): {legend}", unsafe_allow_html=True)
     st.caption(ui.t("caption.offline"))
 
 with right:
     st.subheader(ui.t("home.trend"))
-    st.line_chart(numbers["daily"], height=200)
+    st.altair_chart(
+        viz.date_line_chart(
+            numbers["daily"],
+            date_title=ui.t("home.date"),
+            value_title=ui.t("home.tip_incidents"),
+            height=200,
+        ),
+        width="stretch",
+    )
     st.subheader(ui.t("home.by_category"))
     table = pd.DataFrame(
         {
@@ -141,12 +155,18 @@ card_code = st.selectbox(
 st.session_state["home_card"] = card_code
 if card_code:
     card = ui.home_card(card_code, f.start, f.end, *scope)
-    cols = st.columns(4)
-    cols[0].metric(ui.t("card.code"), card["code"])
-    cols[1].metric(ui.t("card.level"), ui.level_name(card["level"]))
+    # the full code and the parent's name in a line (a metric box cuts a 15-digit code)
     parent = card["parent_code"]
-    cols[2].metric(ui.t("card.parent"), names.get(parent, parent) if parent else "—")
-    cols[3].metric(ui.t("card.incidents"), ui.fmt_int(card["incidents"]))
+    all_names = dict(zip(grids["code"], grids["name"], strict=True))
+    parent_name = all_names.get(parent, "—") if isinstance(parent, str) and parent else "—"
+    st.markdown(
+        f"**{ui.md_text(card['name'])}** · {ui.t('card.code')} `{card['code']}` · "
+        f"{ui.t('card.parent')}: {ui.md_text(parent_name)}"
+    )
+    cols = st.columns(4)
+    cols[0].metric(ui.t("card.level"), ui.level_name(card["level"]))
+    cols[1].metric(ui.t("card.parent"), parent_name)
+    cols[2].metric(ui.t("card.incidents"), ui.fmt_int(card["incidents"]))
     cols = st.columns(3)
     cols[0].metric(ui.t("metric.households"), ui.fmt_int(card["households"] or 0))
     cols[1].metric(ui.t("metric.population"), ui.fmt_int(card["population"] or 0))

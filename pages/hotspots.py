@@ -14,6 +14,7 @@ import streamlit as st
 
 from gis import ui, viz
 from gis.views import hotspots as hv
+from gis.views import tables as readable
 
 ui.page("view")
 f = ui.filters()
@@ -120,6 +121,14 @@ with st.expander(ui.t("hotspots.params"), expanded=False):
         horizontal=True,
         format_func=lambda n: f"{n:,}",
     )
+    correction = ui.keyed_choice(
+        p[1].radio,
+        ui.t("hotspots.correction"),
+        list(hv.LISA_CORRECTIONS),
+        "hs_correction",
+        "fdr",
+        format_func=lambda c: ui.t(f"hotspots.correction.{c}"),
+    )
     kernel = ui.keyed_choice(
         p[2].radio,
         ui.t("hotspots.kernel"),
@@ -165,50 +174,60 @@ with ui.guard("hotspots.error", stop=True), st.spinner(ui.t("hotspots.computing"
         **flt,
     )
     kde = ui.hotspot_kde(kernel=kernel, bandwidth_m=bandwidth_m, **flt) if layer == "kde" else {}
+if layer == "lisa":
+    frame = hv.lisa_relabel(frame, correction)
 summary = hv.summary(frame)
 
 # ------------------------------------------------------------------ metrics
+# each layer shows its own counts: Gi* bins, local Moran classes, emerging patterns, KDE
 m = st.columns(7)
 m[0].metric(ui.t("hotspots.m_units"), ui.fmt_int(summary["units"]))
 m[1].metric(ui.t("hotspots.m_incidents"), ui.fmt_int(summary["incidents"]))
-for i, pct in enumerate((99, 95, 90)):
-    m[2 + i].metric(ui.t("hotspots.m_hot", pct=pct), ui.fmt_int(summary["hot"][pct]))
-m[5].metric(
-    ui.t("hotspots.m_cold"),
-    ui.fmt_int(summary["cold_total"]),
-    help=" · ".join(
-        f"{ui.t(f'hotspots.bin.{-b}')}: {summary['cold'][pct]}"
-        for b, pct in ((3, 99), (2, 95), (1, 90))
-    ),
-)
+if layer == "gi":
+    for i, pct in enumerate((99, 95, 90)):
+        m[2 + i].metric(ui.t("hotspots.m_hot", pct=pct), ui.fmt_int(summary["hot"][pct]))
+    m[5].metric(
+        ui.t("hotspots.m_cold"),
+        ui.fmt_int(summary["cold_total"]),
+        help=" · ".join(
+            f"{ui.t(f'hotspots.bin.{-b}')}: {summary['cold'][pct]}"
+            for b, pct in ((3, 99), (2, 95), (1, 90))
+        ),
+    )
+elif layer == "lisa" and "lisa" in summary:
+    for i, cls in enumerate(hv.LISA_CLASSES[:4]):
+        m[2 + i].metric(ui.t(f"hotspots.lisa.{cls}"), ui.fmt_int(summary["lisa"][cls]))
+elif layer == "emerging" and summary.get("patterns"):
+    top = sorted(summary["patterns"].items(), key=lambda kv: -kv[1])[:4]
+    for i, (pat, n) in enumerate(top):
+        m[2 + i].metric(ui.t(f"hotspots.pattern.{pat}"), ui.fmt_int(n))
+elif layer == "kde" and kde.get("n"):
+    m[2].metric(ui.t("hotspots.m_bandwidth"), f"{kde['bandwidth_m']:,.0f} m")
+    m[3].metric(ui.t("hotspots.m_cell"), f"{kde['cell_m']:,.1f} m")
+    m[4].metric(ui.t("hotspots.m_peak"), f"{kde['max_km2']:,.0f}")
 band = summary["band_m"]
 m[6].metric(
     ui.t("hotspots.m_band"),
     ui.t("hotspots.contiguity") if band is None else f"{band:,.0f} m",
     help=ui.t(f"hotspots.rule.{summary['band_rule']}") if summary["band_rule"] else None,
 )
-if layer == "lisa" and "lisa" in summary:
-    cols = st.columns(5)
-    for col, cls in zip(cols, hv.LISA_CLASSES, strict=True):
-        col.metric(ui.t(f"hotspots.lisa.{cls}"), ui.fmt_int(summary["lisa"][cls]))
-if layer == "kde" and kde.get("n"):
-    cols = st.columns(3)
-    cols[0].metric(ui.t("hotspots.m_bandwidth"), f"{kde['bandwidth_m']:,.0f} m")
-    cols[1].metric(ui.t("hotspots.m_cell"), f"{kde['cell_m']:,.1f} m")
-    cols[2].metric(ui.t("hotspots.m_peak"), f"{kde['max_km2']:,.0f}")
+nothing = hv.lisa_nothing_reason(frame) if layer == "lisa" else None
+if nothing:
+    st.info(
+        ui.t(
+            f"hotspots.lisa_none.{nothing['correction']}",
+            n=ui.fmt_int(nothing["n"]),
+            raw=ui.fmt_int(nothing["raw"]),
+        )
+    )
 
 # ------------------------------------------------------------------ map
-count_word = ui.t("hotspots.tip_count")
+unit_names = ui.unit_labels(by, f.grid_code)
 frame = frame.assign(
-    tip=frame["unit_id"].astype(str)
-    + ("" if "name" not in frame.columns else " " + frame["name"].fillna("").astype(str))
-    + "\n"
-    + count_word
-    + ": "
-    + frame["count"].astype(str)
-    + " · "
-    + frame["density_km2"].round(0).astype(str)
-    + "/km²"
+    unit_name=frame["unit_id"].astype(str).map(unit_names).fillna(""),
+    tip=hv.unit_tips(
+        frame, unit_names, ui.t("hotspots.tip_count"), ui.t("hotspots.tip_density"), ui.fmt_int
+    ),
 )
 props = ["unit_id", "count", "tip"]
 if layer == "counts":
@@ -252,26 +271,40 @@ else:  # emerging
     legend = [(c, pattern_label[k]) for k, c in viz.PATTERN_COLORS.items() if k in present]
     legend_title = ui.t("hotspots.legend_emerging")
 
+# a click on the map chooses a unit; the map is then drawn afresh (no selection state, which
+# would wash the other units out) with the chosen unit outlined
+pick_key = f"hs_pick_{by}_{f.grid_code}_{ui.lang()}"
+map_key = f"hs_map_{st.session_state.get('hs_map_n', 0)}"
+clicked = (st.session_state.get(map_key) or {}).get("selection", {}).get("objects", {})
+if clicked.get("units"):
+    uid = str(clicked["units"][0].get("properties", clicked["units"][0]).get("unit_id"))
+    st.session_state["hs_unit"] = st.session_state[pick_key] = uid
+    st.session_state["hs_map_n"] = st.session_state.get("hs_map_n", 0) + 1
+    map_key = f"hs_map_{st.session_state['hs_map_n']}"
+chosen = st.session_state.get(pick_key, st.session_state.get("hs_unit", ""))
 deck_layers = [viz.street_layer(ui.streets())]
 if layer == "kde" and kde.get("n"):
     deck_layers.append(viz.kde_layer(kde["image"], kde["bounds"]))
 deck_layers.append(viz.units_layer(frame, colors, props))
-view = viz.view_for(frame.geometry)
-view.zoom = min(18.0, view.zoom + 1.0)  # view_for fits 256 px; the map is ~900 px wide
+deck_layers += viz.selection_layers(frame.geometry[frame["unit_id"].astype(str) == chosen])
+map_col, legend_col = st.columns([4, 1])
+view = viz.view_for(frame.geometry, height_px=600)
 deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"})
-event = st.pydeck_chart(
-    deck, height=600, on_select="rerun", selection_mode="single-object", key="hs_map"
-)
-if layer == "kde":
-    if kde.get("n"):
-        st.markdown(
-            f"{legend_title}: " + viz.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"),
-            unsafe_allow_html=True,
-        )
+with map_col:
+    st.pydeck_chart(
+        deck, height=600, on_select="rerun", selection_mode="single-object", key=map_key
+    )
+with legend_col:
+    st.markdown("**" + legend_title.replace("*", "\\*") + "**")
+    if layer == "kde":
+        if kde.get("n"):
+            st.markdown(
+                viz.ramp_legend_html("0", f"{kde['max_km2']:,.0f} /km²"), unsafe_allow_html=True
+            )
+        else:
+            st.info(ui.t("hotspots.no_incidents"))
     else:
-        st.info(ui.t("hotspots.no_incidents"))
-else:
-    st.markdown(f"{legend_title}: {viz.legend_html(legend)}", unsafe_allow_html=True)
+        st.markdown(viz.legend_html(legend, vertical=True), unsafe_allow_html=True)
 if layer in ("gi", "emerging"):
     st.caption(ui.t("hotspots.fdr_caption"))
 if layer == "emerging":
@@ -286,23 +319,8 @@ st.caption(ui.t("caption.offline"))
 
 # ------------------------------------------------------------------ unit detail
 st.subheader(ui.t("hotspots.detail"))
-picked = (event or {}).get("selection", {}).get("objects", {}).get("units", [])
-pick_key = f"hs_pick_{by}_{f.grid_code}_{ui.lang()}"
-if picked:
-    uid = str(picked[0].get("properties", picked[0]).get("unit_id"))
-    # a new click on the map wins over the chooser; an old selection does not
-    if uid != st.session_state.get("hs_last_pick"):
-        st.session_state["hs_last_pick"] = uid
-        st.session_state["hs_unit"] = uid
-        st.session_state[pick_key] = uid
 options = [""] + hv.unit_ranking(frame)
 counts = dict(zip(frame["unit_id"].astype(str), frame["count"], strict=True))
-names = (
-    dict(zip(frame["unit_id"].astype(str), frame["name"], strict=True))
-    if "name" in frame.columns
-    else {}
-)
-chosen = st.session_state.get("hs_unit", "")
 if st.session_state.get(pick_key, chosen) not in options:
     st.session_state[pick_key] = ""
 elif pick_key not in st.session_state:
@@ -313,13 +331,14 @@ unit = st.selectbox(
     format_func=lambda u: (
         ui.t("hotspots.none")
         if not u
-        else " · ".join(x for x in (u, names.get(u, ""), f"{counts[u]:,}") if x)
+        else f"{unit_names.get(u, u)} · {ui.t('hotspots.tip_count')} {counts[u]:,}"
     ),
     key=pick_key,
 )
 st.session_state["hs_unit"] = unit
 if unit:
     row = frame[frame["unit_id"].astype(str) == unit].iloc[0]
+    st.markdown(f"**{unit_names.get(unit, unit)}** · `{unit}`")
     detail = ui.hotspot_detail(by, unit, **flt)
     d = st.columns(4)
     d[0].metric(ui.t("hotspots.d_incidents"), ui.fmt_int(detail["n"]))
@@ -363,8 +382,12 @@ if unit:
         )
         st.altair_chart(chart, width="stretch")
         st.markdown(f"**{ui.t('hotspots.weekly')}**")
-        weekly = detail["weekly"].rename(ui.t("table.count"))
-        st.line_chart(weekly, height=220)
+        st.altair_chart(
+            viz.date_line_chart(
+                detail["weekly"], date_title=ui.t("home.week_of"), value_title=ui.t("table.count")
+            ),
+            width="stretch",
+        )
 
     comp = detail["comparison"]
     if comp is not None and len(comp):
@@ -417,7 +440,7 @@ e[1].download_button(
 )
 with st.expander(ui.t("hotspots.table")):
     st.dataframe(
-        pd.DataFrame(hv.export_frame(frame).drop(columns="geometry")),
+        readable.units_table(frame.sort_values("count", ascending=False), ui.lang()),
         hide_index=True,
         width="stretch",
     )

@@ -137,7 +137,7 @@ props = [
     }
     for u, m, v in zip(cov["unit_id"], dwell_min, cov["visits"], strict=True)
 ]
-top = ranked.head(TOP)
+top = page_model.hotspot_gaps(ranked, TOP)
 layers = [viz.street_layer(ui.streets())]
 if units == "grid:micro":
     geo = micro.set_index("code").geometry.reindex(cov["unit_id"])
@@ -151,7 +151,7 @@ if units == "grid:micro":
         layers.append(
             viz.polygon_layer(tgeo, tprops, layer_id="gaps", line=[0, 0, 0, 255], line_width=3)
         )
-    view_state = viz.view_for(geo)
+    view_state = viz.view_for(geo, height_px=520)
 else:
     shown = [
         {**p, "hex": p["code"], "color": col}
@@ -174,7 +174,7 @@ else:
             viz.h3_layer(tops, layer_id="gaps", filled=False, line=[0, 0, 0, 255], line_width=3)
         )
     scope = grids[grids["code"] == f.grid_code] if f.grid_code else micro
-    view_state = viz.view_for(scope.geometry)
+    view_state = viz.view_for(scope.geometry, height_px=520)
 st.pydeck_chart(
     viz.deck(layers, view_state, tooltip={"text": "{name}\n{code}\n{value}"}),
     height=520,
@@ -304,7 +304,7 @@ if codes:
                     outline,
                     *viz.route_layers(route.line, route.stops),
                 ],
-                viz.view_for(mine.geometry),
+                viz.view_for(mine.geometry, height_px=420),
                 tooltip={"text": "{name}\n{code}"},
             ),
             height=420,

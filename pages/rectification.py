@@ -10,7 +10,7 @@ the unit choice, the filters and the area), the layers from ``gis.viz``.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date
 
 import folium
 import numpy as np
@@ -90,6 +90,11 @@ if zones is None or not len(zones):
     st.info(ui.t("rect.no_zones"))
 
 zone_ids = [] if zones is None else list(zones["zone_id"])
+zone_names = (
+    {}
+    if zones is None
+    else ui.area_labels(zones.assign(unit_id=zones["zone_id"]), prefixes=zone_ids)
+)
 modes = ["zone", "draw", "grids"] if zone_ids else ["draw", "grids"]
 
 # a click on a proposed area picks it (before the choosers below are drawn)
@@ -111,7 +116,7 @@ if zones is not None:
     table = pd.DataFrame(
         {
             ui.t("rect.col.rank"): zones["rank"].astype(int).to_numpy(),
-            ui.t("rect.col.zone"): zones["zone_id"].to_numpy(),
+            ui.t("rect.col.zone"): [zone_names[z] for z in zones["zone_id"]],
             ui.t("rect.col.incidents"): zones["incidents"].astype(int).to_numpy(),
             ui.t("rect.col.weighted"): zones["severity_weighted"].round(0).astype(int).to_numpy(),
             ui.t("rect.col.area_ha"): (zones["area_m2"] / 1e4).round(1).to_numpy(),
@@ -151,7 +156,7 @@ if mode == "zone":
         zone_ids[0],
         format_func=lambda z: ui.t(
             "rect.zone_label",
-            zone=z,
+            zone=zone_names[z],
             rank=int(zone_rows[z].rank),
             n=ui.fmt_int(zone_rows[z].incidents),
             cat=ui.category_name(zone_rows[z].top_category) if zone_rows[z].top_category else "",
@@ -166,7 +171,12 @@ elif mode == "draw":
     west, south, east, north = l1.total_bounds
     # a centre and zoom rather than fitting the bounds: Leaflet fits them before the iframe has
     # its final size and the district comes out small
-    m = viz.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
+    m = viz.offline_map(
+        ((south + north) / 2, (west + east) / 2),
+        zoom=14,
+        height=520,
+        attribution=ui.t("map.attribution", district=ui.district().get(f"name_{lang}", "")),
+    )
     viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
@@ -184,6 +194,7 @@ elif mode == "draw":
         m,
         folium.FeatureGroup(name="area", control=False),
         draw_options={"polyline": False},
+        lang=lang,
     )
     out = st_folium(
         m,
@@ -246,7 +257,7 @@ with map_slot:
                 [
                     {
                         "zone_id": z,
-                        "tip": f"{z} · {ui.fmt_int(n)}\n{r}",
+                        "tip": f"{zone_names[z]}\n{ui.t('rect.col.incidents')} {ui.fmt_int(n)}\n{r}",
                     }
                     for z, n, r in zip(
                         zones["zone_id"], zones["incidents"], zones[f"reason_{lang}"], strict=True
@@ -274,8 +285,7 @@ with map_slot:
                     pickable=False,
                 )
             )
-    view = viz.view_for(l1.geometry)
-    view.zoom = min(18.0, view.zoom + 0.7)  # view_for fits 256 px; the map is 480 px high
+    view = viz.view_for(l1.geometry, height_px=480)
     st.pydeck_chart(
         viz.deck(layers, view, tooltip={"text": "{tip}"}),
         height=480,
@@ -286,7 +296,12 @@ with map_slot:
     if zones is not None:
         st.markdown(
             f"{ui.t('rect.map_legend')}: "
-            + viz.legend_html(list(zip(viz.rank_colors(len(zones)), zone_ids, strict=True))),
+            + viz.legend_html(
+                [
+                    (c, zone_names[z])
+                    for c, z in zip(viz.rank_colors(len(zones)), zone_ids, strict=True)
+                ]
+            ),
             unsafe_allow_html=True,
         )
     st.caption(ui.t("caption.offline"))
@@ -392,10 +407,15 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         st.altair_chart(chart, width="stretch")
     with right:
         st.markdown(f"**{ui.t('rect.weekly')}**")
-        weekly = brief.weekly.set_index("week_start")["incidents"].rename(
-            ui.t("rect.col.incidents")
+        st.altair_chart(
+            viz.date_line_chart(
+                brief.weekly.set_index("week_start")["incidents"],
+                date_title=ui.t("home.week_of"),
+                value_title=ui.t("rect.col.incidents"),
+                height=230,
+            ),
+            width="stretch",
         )
-        st.line_chart(weekly, height=230)
 
     left, right = st.columns(2)
     with left:
@@ -494,7 +514,10 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         return
     sig = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
     all_deps = list(ui.departments()["code"])
-    today = date.today()
+    inc_times = ui.incidents()["occurred_at"]
+    default_period = planning.default_plan_period(
+        inc_times.max() if len(inc_times) else date.today(), date.today()
+    )
     with st.form("rect_plan"):
         plan_name = st.text_input(
             ui.t("rect.plan_name"),
@@ -503,7 +526,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         )
         period = st.date_input(
             ui.t("rect.plan_period"),
-            value=(today, today + timedelta(days=29)),
+            value=default_period,
             key="rect_plan_period",
         )
         chosen = st.multiselect(

@@ -26,7 +26,9 @@ MICRO_A11, MICRO_B12 = "140581001001101", "140581001002102"
 @pytest.fixture(autouse=True)
 def cheap_hasher(monkeypatch):
     """Argon2id with small parameters: the same code path, milliseconds instead of 50 ms each."""
-    monkeypatch.setattr(auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+    monkeypatch.setattr(
+        auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    )
     monkeypatch.delenv(auth.AUTH_ENV, raising=False)
 
 

@@ -16,7 +16,9 @@ T0 = datetime(2026, 5, 1, 9, 0)
 
 @pytest.fixture(autouse=True)
 def cheap_hasher(monkeypatch):
-    monkeypatch.setattr(auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+    monkeypatch.setattr(
+        auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    )
     monkeypatch.delenv(auth.AUTH_ENV, raising=False)
 
 
@@ -30,7 +32,9 @@ def verified(monkeypatch):
             calls.append(password)
             return super().verify(stored, password)
 
-    monkeypatch.setattr(auth.accounts, "HASHER", Counting(time_cost=1, memory_cost=256, parallelism=1))
+    monkeypatch.setattr(
+        auth.accounts, "HASHER", Counting(time_cost=1, memory_cost=256, parallelism=1)
+    )
     return calls
 
 

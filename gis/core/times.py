@@ -10,6 +10,8 @@ district's zone (never dropped), text without one is taken as wall-clock time in
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
@@ -19,9 +21,11 @@ from gis.core.errors import InputError
 __all__ = [
     "COMMON_FORMATS",
     "DATE_ORDERS",
-    "MIN_YEAR",
     "MAX_YEAR",
+    "MIN_YEAR",
+    "PERIOD_PRESETS",
     "district_tz",
+    "period_preset",
     "parse_time_arg",
     "parse_times",
     "parse_times_checked",
@@ -322,3 +326,75 @@ def parse_time_arg(
             "(use e.g. 2026-05-01 or '2026-05-01 08:30')"
         )
     return pd.Timestamp(value)
+
+
+#: the sidebar's period presets, in the order offered
+PERIOD_PRESETS = (
+    "today",
+    "this_week",
+    "this_month",
+    "last_month",
+    "last_30_days",
+    "this_year",
+    "last_year_same",
+)
+
+
+def period_preset(
+    name: str,
+    today: date,
+    *,
+    current: tuple[date, date] | None = None,
+    bounds: tuple[date, date] | None = None,
+) -> tuple[date, date]:
+    """The inclusive ``(first, last)`` days of a named period.
+
+    Parameters
+    ----------
+    name
+        One of :data:`PERIOD_PRESETS`: ``today`` (今日), ``this_week`` (本周, Monday to
+        ``today``), ``this_month`` (本月), ``last_month`` (上月, the whole month),
+        ``last_30_days`` (近30天, ``today`` and the 29 days before), ``this_year`` (今年),
+        ``last_year_same`` (去年同期: ``current`` one year earlier; 29 February becomes the 28th).
+    today
+        The day the period is counted from (the app gives the last day with data when the
+        data end before the calendar's today, so a preset is never empty).
+    current
+        The period shown now (for ``last_year_same``; default the last 30 days).
+    bounds
+        ``(first, last)`` days the result is clipped to (the data's), if given.
+
+    Raises
+    ------
+    InputError
+        An unknown name.
+    """
+    if name == "today":
+        first, last = today, today
+    elif name == "this_week":
+        first, last = today - timedelta(days=today.weekday()), today
+    elif name == "this_month":
+        first, last = today.replace(day=1), today
+    elif name == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        first = last.replace(day=1)
+    elif name == "last_30_days":
+        first, last = today - timedelta(days=29), today
+    elif name == "this_year":
+        first, last = today.replace(month=1, day=1), today
+    elif name == "last_year_same":
+        cur = current or (today - timedelta(days=29), today)
+        first, last = (_year_earlier(d) for d in cur)
+    else:
+        raise InputError(f"unknown period {name!r}; use one of {', '.join(PERIOD_PRESETS)}")
+    if bounds is not None:
+        lo, hi = bounds
+        first, last = min(max(first, lo), hi), min(max(last, lo), hi)
+    return first, last
+
+
+def _year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)

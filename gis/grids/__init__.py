@@ -12,6 +12,8 @@
   hierarchy against the standards' rules (tiles with no gap or overlap, every grid under its
   parent, well-formed unique codes) and returns a ``ValidationReport`` (a GeoDataFrame of
   problems with areas in m², and readable zh/en text).
+- :mod:`~gis.grids.names`: ``unit_names``, THE human name of a unit or area (community, then
+  the nearest place or street) used by every table, tooltip, detail and export.
 - :mod:`~gis.grids.files`: ``import_grids`` / ``validate_grid_file`` / ``export_grids``, and
   ``guess_grid_fields``, the one guess of a grid file's fields (CLI and page alike).
 - :mod:`gis.grids.edit`: reshape, split, merge, move, dedicated grids; the impact preview;
@@ -73,6 +75,7 @@ from gis.grids.hierarchy import (
     hierarchy_summary,
     in_force,
 )
+from gis.grids.names import PLACE_NEAR_M, STREET_NEAR_M, unit_names
 from gis.grids.report import KIND_ZH, PROBLEM_COLUMNS, PROBLEM_KINDS, ValidationReport
 from gis.grids.validate import NOISE_M2, validate_hierarchy
 
@@ -100,6 +103,10 @@ __all__ = [
     "assign_points",
     "assign_points_at",
     "grid_index",
+    # names
+    "PLACE_NEAR_M",
+    "STREET_NEAR_M",
+    "unit_names",
     # validate
     "KIND_ZH",
     "NOISE_M2",

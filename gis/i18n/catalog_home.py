@@ -26,6 +26,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "home.per_km2": {"zh": "每平方公里事件数", "en": "Incidents per km²"},
     "home.per_1000": {"zh": "每千人事件数", "en": "Incidents per 1,000 residents"},
     "home.legend": {"zh": "图例（分位数分级）", "en": "Legend (quantile classes)"},
+    "home.unit.per_km2": {"zh": "件/km²", "en": "per km²"},
+    "home.unit.per_1000": {"zh": "件/千人", "en": "per 1,000 residents"},
+    "home.tip_incidents": {"zh": "事件", "en": "Incidents"},
+    "home.date": {"zh": "日期", "en": "Date"},
+    "home.week_of": {"zh": "周（起始日）", "en": "Week starting"},
     "home.card": {"zh": "网格信息卡", "en": "Grid card"},
     "home.card_pick": {
         "zh": "点击地图上的网格，或在此选择",

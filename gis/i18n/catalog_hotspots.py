@@ -120,6 +120,35 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Space-time cube: {n} time steps of one {step}.",
     },
     "hotspots.tip_count": {"zh": "事件", "en": "Incidents"},
+    "hotspots.tip_density": {"zh": "密度", "en": "Density"},
+    "hotspots.correction": {
+        "zh": "多重比较校正（局部莫兰）",
+        "en": "Multiple comparisons (local Moran)",
+    },
+    "hotspots.correction.fdr": {"zh": "FDR（错误发现率）", "en": "FDR (false discovery rate)"},
+    "hotspots.correction.none": {"zh": "不校正", "en": "None"},
+    "hotspots.correction.bonferroni": {"zh": "Bonferroni", "en": "Bonferroni"},
+    "hotspots.lisa_none.fdr": {
+        "zh": "{n} 个单元经 FDR 校正后没有显著的聚类或异常值（未校正时 p < 0.05 的有 {raw} 个）。"
+        "同时检验的单元越多，校正要求的证据越强；可在“参数”中选择“不校正”查看未校正结果，"
+        "或换用更大的单元、更长的时段。",
+        "en": "None of the {n} units is a significant cluster or outlier after the FDR "
+        "correction ({raw} have p < 0.05 uncorrected). The more units are tested at once, the "
+        "stronger the evidence the correction asks for: choose 'None' under Parameters to see "
+        "the uncorrected result, or use larger units or a longer period.",
+    },
+    "hotspots.lisa_none.bonferroni": {
+        "zh": "{n} 个单元经 Bonferroni 校正后没有显著的聚类或异常值（未校正时 p < 0.05 的有 "
+        "{raw} 个）。Bonferroni 最为严格；可改用 FDR 或“不校正”。",
+        "en": "None of the {n} units is a significant cluster or outlier after the Bonferroni "
+        "correction ({raw} have p < 0.05 uncorrected). Bonferroni is the strictest: try FDR "
+        "or 'None'.",
+    },
+    "hotspots.lisa_none.none": {
+        "zh": "{n} 个单元中没有 p < 0.05 的聚类或异常值：事件在单元间的分布与随机排列无明显差别。",
+        "en": "None of the {n} units is a cluster or outlier at p < 0.05: the incidents are "
+        "spread over the units much as a random arrangement would be.",
+    },
     "hotspots.detail": {"zh": "单元详情", "en": "Unit detail"},
     "hotspots.pick": {
         "zh": "点击地图上的单元，或在此选择（按事件数排序）",
@@ -156,4 +185,13 @@ CATALOG: dict[str, dict[str, str]] = {
     "hotspots.export_csv": {"zh": "下载 CSV", "en": "Download CSV"},
     "hotspots.export_geojson": {"zh": "下载 GeoJSON", "en": "Download GeoJSON"},
     "hotspots.table": {"zh": "单元表", "en": "Unit table"},
+    "hotspots.col.name": {"zh": "位置", "en": "Place"},
+    "hotspots.col.unit": {"zh": "单元编号", "en": "Unit"},
+    "hotspots.col.density": {"zh": "密度（件/km²）", "en": "Density (per km²)"},
+    "hotspots.col.gi_z": {"zh": "Gi* z 值", "en": "Gi* z"},
+    "hotspots.col.gi_p": {"zh": "Gi* p 值", "en": "Gi* p"},
+    "hotspots.col.gi_bin": {"zh": "冷热点分级", "en": "Hot/cold spot class"},
+    "hotspots.col.lisa_p": {"zh": "局部莫兰 p 值", "en": "Local Moran p"},
+    "hotspots.col.lisa": {"zh": "聚类/异常值", "en": "Cluster/outlier"},
+    "hotspots.col.pattern": {"zh": "时空模式", "en": "Space-time pattern"},
 }

@@ -46,8 +46,11 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "patrol.map_presence": {"zh": "停留时长（分钟）", "en": "Dwell time (minutes)"},
     "patrol.map_gaps": {
-        "zh": "底色：热点置信度（Gi*）；黑框：排名前 {n} 的盲区",
-        "en": "Fill: hotspot confidence (Gi*); black outline: the top {n} gaps",
+        "zh": "底色：热点置信度（Gi*）；黑框：巡查盲区——热点（90% 及以上置信度）中巡查停留不足"
+        "已巡查单元中位数一半的单元，按盲区得分取前 {n} 个",
+        "en": "Fill: hotspot confidence (Gi*); black outline: gaps, i.e. hot spots (90 % "
+        "confidence or more) where patrols stayed less than half the median time of the "
+        "visited units, the top {n} by gap score",
     },
     "patrol.gi.3": {"zh": "99% 热点", "en": "Hot spot 99 %"},
     "patrol.gi.2": {"zh": "95% 热点", "en": "Hot spot 95 %"},

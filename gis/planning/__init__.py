@@ -61,7 +61,7 @@ from gis.planning.evaluation import (
     verdict_for,
     wdq,
 )
-from gis.planning.periods import parse_period
+from gis.planning.periods import default_plan_period, parse_period
 from gis.planning.plans import get_plan, list_plans, save_plan, update_plan_status
 from gis.planning.trend import TREND_ALPHA, TREND_MIN_CHANGE, TREND_ZH, TRENDS, Trend, trend_class
 from gis.planning.zones import (
@@ -101,6 +101,7 @@ __all__ = [
     "evaluate_plans",
     "get_plan",
     "list_plans",
+    "default_plan_period",
     "parse_period",
     "peak_window",
     "plan_periods",

@@ -61,3 +61,18 @@ def parse_period(value) -> tuple[pd.Timestamp, pd.Timestamp]:
             raise InputError(f"a period is START:END or START/END, got {value!r}")
         value = (a, b)
     return _checked(*value)
+
+
+def default_plan_period(last_data_day, today, days: int = 30) -> tuple:
+    """The period a new plan starts with, as inclusive ``(first, last)`` days.
+
+    A plan is judged on the incidents of its period against the same length before it, once
+    the period is over. When the data reach ``today`` (a live system), the plan runs from today
+    for ``days`` days; when they end earlier (a demo, an old extract), a plan starting today
+    could never be judged, so it covers the last ``days`` days of the data instead.
+    """
+    last = pd.Timestamp(last_data_day).date()
+    now = pd.Timestamp(today).date()
+    if now <= last:
+        return now, now + pd.Timedelta(days=days - 1)
+    return last - pd.Timedelta(days=days - 1), last

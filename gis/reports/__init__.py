@@ -6,6 +6,7 @@ nothing below imports them).
 ===================  =========================================================================
 ``briefing_html``    a joint rectification briefing as one self-contained HTML page
 ``briefing_excel``   the same briefing's tables as an Excel workbook
+``tables``           the briefing's tables in the reader's language (names, not codes)
 ``periods``          report periods (日/周/月), 环比 and 同比 with exact tests
 ``period_sections``  the period report's sections from the functions that own them
 ``period_model``     the period report (日碰头 / 周点评 / 月通报), language-neutral
@@ -46,8 +47,11 @@ from gis.reports.periods import (
     rate_change,
     report_period,
 )
+from gis.reports.tables import inclusive_period, localised_tables
 
 __all__ = [
+    "inclusive_period",
+    "localised_tables",
     "A4_IN",
     "Change",
     "FORMATS",

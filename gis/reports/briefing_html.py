@@ -20,6 +20,7 @@ from gis.core.geometry import local_metric_crs, to_metric_geoms
 from gis.core.settings import STORAGE_EPSG
 from gis.core.text import html_text
 from gis.planning import WEEKDAYS, Briefing
+from gis.reports.tables import HEADERS, SHEETS, inclusive_period, localised_tables
 
 _CJK_NAMES = (
     "Noto Sans CJK SC",
@@ -189,7 +190,10 @@ def _weekly(brief: Briefing, lang: str) -> str | None:
     return _png(fig)
 
 
-_PERCENT = frozenset({"share", "overlap_share", "peak_share"})
+_PERCENT = frozenset(
+    {"share", "overlap_share", "peak_share"}
+    | {h for key in ("share", "overlap_share") for h in HEADERS[key]}
+)
 
 
 def _table(frame: pd.DataFrame, columns: dict[str, str], limit: int, lang: str) -> str:
@@ -270,72 +274,29 @@ def _render(brief: Briefing, lang: str) -> str:
     title = brief.title_zh if zh else brief.title_en
     start, end = brief.period
     summary = "".join(f"<li>{html_text(s)}</li>" for s in brief.summary(lang))
-    name = "name_zh" if zh else "name_en"
-    cat_cols = {
-        name: "类别" if zh else "category",
-        "incidents": "事件数" if zh else "incidents",
-        "share": "占比" if zh else "share",
-        "peak_zh" if zh else "peak_en": "高发时段" if zh else "peak hours",
-    }
-    call_cols = {
-        name: "部门" if zh else "department",
-        "role": "角色" if zh else "role",
-        "joint_team": "4+X",
-        "categories_zh" if zh else "categories_en": "负责的问题" if zh else "for",
-        "incidents": "事件数" if zh else "incidents",
-    }
-    calls = brief.departments_to_call.copy()
-    if zh and len(calls):
-        calls["role"] = calls["role"].map({"lead": "牵头", "co": "配合"})
-    dep_cols = {
-        name: "部门" if zh else "department",
-        "incidents": names["incidents"],
-        "share": "占比" if zh else "share",
-    }
-    addr_cols = {
-        "address": "地址" if zh else "address",
-        "incidents": names["incidents"],
-        name: "主要问题" if zh else "main problem",
-    }
-    grid_cols = {
-        "code": "网格编码" if zh else "code",
-        "name": "名称" if zh else "name",
-        "level": "层级" if zh else "level",
-        "overlap_share": "区域内比例" if zh else "share inside",
-        "households": "户数" if zh else "households",
-        "population": "人口" if zh else "population",
-        "businesses": "商户" if zh else "businesses",
-    }
-    staff_cols = {
-        "role": "角色" if zh else "role",
-        "name": "姓名" if zh else "name",
-        "phone": "电话" if zh else "phone",
-        "grid_name": "网格" if zh else "grid",
-        "department": "部门" if zh else "department",
-    }
-    open_cols = {
-        "external_id": "编号" if zh else "id",
-        "category_code": "类别" if zh else "category",
-        "status": "状态" if zh else "status",
-        "occurred_at": "发生时间" if zh else "occurred",
-        "address": "地址" if zh else "address",
-    }
+    tables = localised_tables(brief, lang)
+
+    def shown(sheet: str, limit: int, drop: tuple[str, ...] = ()) -> str:
+        frame = tables[SHEETS[sheet][lang]]
+        cols = {c: c for c in frame.columns if c not in {HEADERS[d][0 if zh else 1] for d in drop}}
+        return _table(frame, cols, limit, lang)
+
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{"zh-CN" if zh else "en"}"><head><meta charset="utf-8">',
         f"<title>{html_text(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html_text(title)}</h1>",
-        f'<p class="meta">{names["period"]}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}</p>',
+        f'<p class="meta">{names["period"]}: {inclusive_period(brief, lang)}</p>',
         f'<ul class="summary">{summary}</ul>',
         f"<h2>{names['map']}</h2>",
         _img(imgs["map"], names["map"]),
         f"<h2>{names['departments_to_call']}</h2>",
-        _table(calls, call_cols, 20, lang),
+        shown("departments_to_call", 20),
         f"<h2>{names['categories']}</h2>",
         '<div class="row"><div>',
         _img(imgs["bars"], names["categories"]) if imgs["bars"] else "",
         "</div><div>",
-        _table(brief.by_category, cat_cols, 15, lang),
+        shown("categories", 15, drop=("severity_weighted", "co_departments")),
         "</div></div>",
         f"<h2>{names['when']}</h2>",
         '<div class="row"><div>',
@@ -345,15 +306,15 @@ def _render(brief: Briefing, lang: str) -> str:
         _img(imgs["weekly"], names["weekly"]) if imgs["weekly"] else "",
         "</div></div>",
         f"<h2>{names['by_department']}</h2>",
-        _table(brief.by_department, dep_cols, 15, lang),
+        shown("departments", 15),
         f"<h2>{names['addresses']}</h2>",
-        _table(brief.top_addresses, addr_cols, 15, lang),
+        shown("top_addresses", 15),
         f"<h2>{names['grids']}</h2>",
-        _table(brief.grids, grid_cols, 60, lang),
+        shown("grids", 60, drop=("overlap_ha",)),
         f"<h2>{names['staff']}</h2>",
-        _table(brief.staff, staff_cols, 60, lang),
+        shown("staff", 60),
         f"<h2>{names['open']} ({len(brief.open_cases):,})</h2>",
-        _table(brief.open_cases, open_cols, 50, lang),
+        shown("open_cases", 50),
         f'<p class="meta">{names["generated"]}</p>',
         "</body></html>",
     ]

@@ -6,6 +6,7 @@ it sits above the whole library and below the pages.
 - :mod:`gis.ui.language` the language switch (``lang``, ``t``), numbers and dates in it
 - :mod:`gis.ui.sidebar` the global sidebar filters (``filters``)
 - :mod:`gis.ui.cache` the cached loaders (store frames, the pages' analyses) and ``clear_caches``
+- :mod:`gis.ui.names` the cached human names of units and areas (``unit_labels``)
 - :mod:`gis.ui.widgets` widgets whose values survive the language switch
 - :mod:`gis.ui.files` uploads to disk, grids and incidents as download files
 - :mod:`gis.ui.errors` the one error guard (``guard``): library errors as one message, never a
@@ -86,6 +87,7 @@ from gis.ui.language import (
     t,
     t_plain,
 )
+from gis.ui.names import area_labels, places, unit_labels
 from gis.ui.shell import (
     PAGES,
     TOKEN_KEY,
@@ -176,6 +178,10 @@ __all__ = [
     "store_taxonomy",
     "streets",
     "taxonomy",
+    # names
+    "area_labels",
+    "places",
+    "unit_labels",
     # widgets
     "keyed_choice",
     "keyed_value",

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
+from gis.core.times import PERIOD_PRESETS, period_preset
 from gis.ui.cache import category_name, grids, incident_time_range, taxonomy
 from gis.ui.language import lang, level_name, t
 
@@ -41,6 +42,29 @@ def sidebar_filters(home_grid: str | None = None) -> Filters:
         first, last = first.date(), last.date()
     st.sidebar.subheader(t("filters.title"))
     default = (max(first, last - timedelta(days=89)), last)
+
+    def apply_preset() -> None:
+        # presets count from the calendar's today, or the last day with data when the data
+        # end earlier (a demo or an old extract), so a preset is never empty
+        name = st.session_state.get(f"flt_preset_{lang()}")
+        if name:
+            now = st.session_state.get("flt_period", default)
+            period = period_preset(
+                name, min(date.today(), last), current=tuple(now), bounds=(first, last)
+            )
+            st.session_state["flt_period"] = period
+            st.session_state["flt_period_widget"] = period
+            st.session_state[f"flt_preset_{lang()}"] = None
+
+    st.sidebar.selectbox(
+        t("filters.preset"),
+        options=list(PERIOD_PRESETS),
+        index=None,
+        format_func=lambda p: t(f"filters.preset.{p}"),
+        placeholder=t("filters.preset_placeholder"),
+        key=f"flt_preset_{lang()}",
+        on_change=apply_preset,
+    )
     period = st.sidebar.date_input(
         t("filters.period"),
         value=st.session_state.get("flt_period", default),

@@ -34,6 +34,7 @@ LISA_CLASSES = ("HH", "LL", "HL", "LH", "ns")
 #: the CLI's column names, in order; the export keeps those present in the current view
 EXPORT_COLUMNS = (
     "unit_id",
+    "unit_name",
     "count",
     "density_km2",
     "gi_z",
@@ -162,6 +163,53 @@ def analyse(
     return gi
 
 
+#: the multiple-comparison corrections local Moran offers, as ArcGIS's Cluster and Outlier tool
+LISA_CORRECTIONS = ("fdr", "none", "bonferroni")
+
+
+def lisa_relabel(
+    frame: gpd.GeoDataFrame, correction: str = "fdr", alpha: float = 0.05
+) -> gpd.GeoDataFrame:
+    """``lisa_cluster`` again from ``lisa_p`` and ``lisa_q`` under a multiple-comparison
+    ``correction``: ``fdr`` (Benjamini-Hochberg at ``alpha``, the library's default), ``none``
+    (pseudo p <= ``alpha``) or ``bonferroni`` (p <= ``alpha`` / number of units).
+
+    Returns a copy; ``attrs["lisa_correction"]`` and ``attrs["lisa_raw_significant"]`` (units
+    with p <= alpha before any correction) say what was done.
+    """
+    if correction not in LISA_CORRECTIONS:
+        raise InputError(f"correction must be one of {', '.join(LISA_CORRECTIONS)}")
+    p = np.nan_to_num(pd.to_numeric(frame["lisa_p"]).to_numpy(dtype=float), nan=1.0)
+    if correction == "fdr":
+        sig = hs.fdr_mask(p, alpha)
+    elif correction == "bonferroni":
+        sig = p <= alpha / max(len(p), 1)
+    else:
+        sig = p <= alpha
+    quad = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
+    labels = [quad.get(int(q), "ns") for q in frame["lisa_q"].to_numpy()]
+    out = frame.copy()
+    out["lisa_cluster"] = np.where(sig, labels, "ns").astype(object)
+    out.attrs = {
+        **frame.attrs,
+        "lisa_correction": correction,
+        "lisa_raw_significant": int((p <= alpha).sum()),
+    }
+    return out
+
+
+def lisa_nothing_reason(frame: pd.DataFrame) -> dict | None:
+    """Why local Moran marks no unit, as numbers for a sentence, or None if some unit is
+    marked: ``n`` units, ``raw`` significant at p <= 0.05 before correction, ``correction``."""
+    if "lisa_cluster" not in frame.columns or (frame["lisa_cluster"] != "ns").any():
+        return None
+    return {
+        "n": int(len(frame)),
+        "raw": int(frame.attrs.get("lisa_raw_significant", 0)),
+        "correction": frame.attrs.get("lisa_correction", "fdr"),
+    }
+
+
 def summary(frame: pd.DataFrame) -> dict:
     """The page's metrics of an analysed frame.
 
@@ -274,6 +322,28 @@ def export_bytes(frame: gpd.GeoDataFrame, fmt: Literal["csv", "geojson"]) -> byt
     if fmt == "geojson":
         return table.to_json(drop_id=True, ensure_ascii=False).encode("utf-8")
     raise InputError(f"export format must be csv or geojson, got {fmt!r}")
+
+
+def unit_tips(
+    frame: pd.DataFrame,
+    labels: dict[str, str],
+    count_word: str,
+    density_word: str,
+    fmt_int=lambda n: f"{n:,}",
+) -> pd.Series:
+    """The map tooltip of each unit: its name (``labels``, else its id), then its labelled
+    count and density, e.g. ``凤凰社区 · 东关蔬菜批发市场 / 事件 330 · 密度 1,225 /km²``."""
+    ids = frame["unit_id"].astype(str)
+    names = ids.map(labels).fillna(ids)
+    counts = [fmt_int(int(n)) for n in frame["count"]]
+    dens = [f"{d:,.0f}" if np.isfinite(d) else "—" for d in frame["density_km2"].astype(float)]
+    return pd.Series(
+        [
+            f"{name}\n{count_word} {c} · {density_word} {d} /km²"
+            for name, c, d in zip(names, counts, dens, strict=True)
+        ],
+        index=frame.index,
+    )
 
 
 def unit_ranking(frame: pd.DataFrame) -> list[str]:

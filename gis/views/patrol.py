@@ -18,6 +18,7 @@ from gis.grids import descendants
 from gis.patrol import PatrolView, default_period, h3_cells_within, in_shift
 
 __all__ = [
+    "hotspot_gaps",
     "PatrolHeadline",
     "PatrolScope",
     "TrackPeriod",
@@ -146,3 +147,23 @@ def staff_micro_grids(grids: gpd.GeoDataFrame, grid_code: str) -> gpd.GeoDataFra
     """The micro-grids a staff member answers for: ``grid_code`` and the micro-grids below it."""
     micro = grids[grids["level"] == "micro"]
     return micro[micro["code"].isin(descendants(grid_code, grids))]
+
+
+def hotspot_gaps(
+    ranked: pd.DataFrame, n: int = 20, *, min_bin: int = 1, max_presence: float = 0.5
+) -> pd.DataFrame:
+    """The gaps the map outlines over the hotspots: units that are Gi* hot spots (``gi_bin >=
+    min_bin``, 90 % confidence by default) AND where patrol presence is low (``presence_score <
+    max_presence``: under half the median dwell of the visited units), the ``n`` with the
+    highest ``gap_score``.
+
+    ``ranked`` is ``coverage_gaps(...).ranked`` (its order is the gap score, which ranks by the
+    incident density's percentile and can put a dense unit that is no hot spot first; the map
+    shows hotspot colours, so its outlines must lie on hot spots).
+    """
+    if "gi_bin" not in ranked.columns:
+        return ranked.iloc[:0]
+    bins = pd.to_numeric(ranked["gi_bin"], errors="coerce").fillna(0).to_numpy()
+    low = pd.to_numeric(ranked["presence_score"], errors="coerce").fillna(0).to_numpy()
+    keep = (bins >= min_bin) & (low < max_presence)
+    return ranked[keep].sort_values("gap_score", ascending=False, kind="stable").head(n)

@@ -11,7 +11,7 @@
 Nothing here queries the database or calls Streamlit.
 """
 
-from gis.viz.charts import hour_weekday_chart
+from gis.viz.charts import DATE_AXIS_FORMAT, date_line_chart, hour_weekday_chart
 from gis.viz.checks import assert_offline_html, external_urls, missing_static_files
 from gis.viz.layers import (
     choropleth_layer,
@@ -23,6 +23,7 @@ from gis.viz.layers import (
     kde_layer,
     polygon_layer,
     route_layers,
+    selection_layers,
     street_layer,
     unit_features,
     units_layer,
@@ -31,10 +32,12 @@ from gis.viz.layers import (
 from gis.viz.leaflet import (
     BACKGROUND,
     BASEMAP_PANE,
+    DEFAULT_ATTRIBUTION,
     DEFAULT_DRAW_OPTIONS,
     DEFAULT_EDIT_OPTIONS,
     DRAW_CSS,
     DRAW_JS,
+    DRAW_TEXT_KEYS,
     EDIT_STYLE,
     LEAFLET_CSS,
     LEAFLET_JS,
@@ -44,6 +47,7 @@ from gis.viz.leaflet import (
     add_draw,
     add_vector_basemap,
     changed_geometries,
+    draw_texts,
     editable_geojson,
     escape_properties,
     neighbour_style,
@@ -64,6 +68,7 @@ from gis.viz.palettes import (
     choropleth_colors,
     class_breaks,
     class_colors,
+    class_labels,
     gi_bin_colors,
     hex_and_opacity,
     hex_color,
@@ -75,6 +80,9 @@ from gis.viz.palettes import (
 )
 
 __all__ = [
+    # charts
+    "DATE_AXIS_FORMAT",
+    "date_line_chart",
     # palettes
     "GI_BIN_ALPHA",
     "GI_BIN_COLORS",
@@ -87,6 +95,7 @@ __all__ = [
     "YL_OR_RD",
     "choropleth_colors",
     "class_breaks",
+    "class_labels",
     "class_colors",
     "gi_bin_colors",
     "hex_and_opacity",
@@ -106,6 +115,7 @@ __all__ = [
     "kde_layer",
     "polygon_layer",
     "route_layers",
+    "selection_layers",
     "street_layer",
     "unit_features",
     "units_layer",
@@ -113,7 +123,9 @@ __all__ = [
     # Leaflet maps
     "BACKGROUND",
     "BASEMAP_PANE",
+    "DEFAULT_ATTRIBUTION",
     "DEFAULT_DRAW_OPTIONS",
+    "DRAW_TEXT_KEYS",
     "DEFAULT_EDIT_OPTIONS",
     "DRAW_CSS",
     "DRAW_JS",
@@ -126,6 +138,7 @@ __all__ = [
     "add_draw",
     "add_vector_basemap",
     "changed_geometries",
+    "draw_texts",
     "editable_geojson",
     "escape_properties",
     "neighbour_style",

@@ -52,3 +52,38 @@ def hour_weekday_chart(
         )
         .properties(height=height)
     )
+
+
+#: date axis labels: numbers only (月-日), so no English month or weekday name shows in the
+#: Chinese UI (Vega-Lite's own "%b %d" labels are English)
+DATE_AXIS_FORMAT = "%m-%d"
+
+
+def date_line_chart(
+    series: pd.Series, *, date_title: str, value_title: str, height: int = 220
+) -> alt.Chart:
+    """A line over dates with numeric date labels (``08-09``) and a ``2026-08-09`` tooltip.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Values indexed by dates (days or week starts).
+    date_title, value_title : str
+        Axis titles (already translated).
+    height : int
+        Chart height in pixels.
+    """
+    frame = pd.DataFrame({"date": pd.to_datetime(series.index), "value": series.to_numpy()})
+    return (
+        alt.Chart(frame)
+        .mark_line(point=len(frame) <= 60)
+        .encode(
+            x=alt.X("date:T", title=date_title, axis=alt.Axis(format=DATE_AXIS_FORMAT)),
+            y=alt.Y("value:Q", title=value_title),
+            tooltip=[
+                alt.Tooltip("date:T", title=date_title, format="%Y-%m-%d"),
+                alt.Tooltip("value:Q", title=value_title, format=","),
+            ],
+        )
+        .properties(height=height)
+    )

@@ -26,14 +26,47 @@ from gis.viz.palettes import (
     ramp_rgb,
 )
 
+#: deck.gl's world at zoom 0 is 512 pixels wide (its tiles are 512 px)
+DECK_WORLD_PX = 512.0
 
-def view_for(geoms: gpd.GeoSeries, pitch: float = 0.0) -> pdk.ViewState:
-    """A view centred on ``geoms`` (EPSG:4326) with a zoom that shows all of them."""
+
+def _merc_y(lat: float) -> float:
+    """Web Mercator y of a latitude as a fraction of the world (0 at the equator)."""
+    phi = np.radians(np.clip(lat, -85.0, 85.0))
+    return float(np.log(np.tan(np.pi / 4 + phi / 2)) / (2 * np.pi))
+
+
+def view_for(
+    geoms: gpd.GeoSeries,
+    pitch: float = 0.0,
+    *,
+    width_px: float = 640.0,
+    height_px: float = 560.0,
+    margin: float = 0.06,
+) -> pdk.ViewState:
+    """A view that shows all of ``geoms`` (EPSG:4326) in a map of ``width_px`` x ``height_px``
+    with ``margin`` (a fraction of each side) left free around them.
+
+    The zoom is the largest at which the bounds, in Web Mercator on deck.gl's 512-pixel world,
+    fit inside the map less its margins; the centre is the middle of the bounds in Mercator, so
+    the south edge is not cut off. Give the smallest size the map is drawn at (the default suits
+    a map beside its legend on a laptop screen).
+    """
     minx, miny, maxx, maxy = geoms.total_bounds
-    span = max(maxx - minx, (maxy - miny) * 1.3, 1e-4)
-    zoom = float(np.clip(np.log2(360.0 / span) - 0.1, 3, 18))
+    dx = max((maxx - minx) / 360.0, 1e-9)
+    y0, y1 = _merc_y(miny), _merc_y(maxy)
+    dy = max(y1 - y0, 1e-9)
+    free = max(1.0 - 2.0 * margin, 0.1)
+    zoom = np.log2(
+        min(width_px * free / (DECK_WORLD_PX * dx), height_px * free / (DECK_WORLD_PX * dy))
+    )
+    mid = (y0 + y1) / 2
+    lat = float(np.degrees(2 * np.arctan(np.exp(mid * 2 * np.pi)) - np.pi / 2))
     return pdk.ViewState(
-        longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom, pitch=pitch
+        longitude=float((minx + maxx) / 2),
+        latitude=lat,
+        zoom=float(np.clip(zoom, 3, 18)),
+        pitch=pitch,
     )
 
 
@@ -145,10 +178,17 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = No
 
 
 def choropleth_layer(
-    grids: gpd.GeoDataFrame, value_column: str, edges: np.ndarray, layer_id: str = "choropleth"
+    grids: gpd.GeoDataFrame,
+    value_column: str,
+    edges: np.ndarray,
+    layer_id: str = "choropleth",
+    tips: list[str] | None = None,
 ) -> pdk.Layer:
-    """A pickable GeoJsonLayer of grids filled by ``value_column`` (properties keep ``code``)."""
+    """A pickable GeoJsonLayer of grids filled by ``value_column`` (properties keep ``code``;
+    ``tips``, one labelled text per grid, go in the ``tip`` property for the tooltip)."""
     feats = grid_features(grids)
+    for feat, tip in zip(feats["features"], tips or [], strict=False):
+        feat["properties"]["tip"] = tip
     colors = choropleth_colors(grids[value_column].to_numpy(), edges)
     for feat, color, value, n in zip(
         feats["features"], colors, grids[value_column], grids["incidents"], strict=True
@@ -310,6 +350,30 @@ def polygon_layer(
         pickable=pickable,
         auto_highlight=pickable,
     )
+
+
+#: the outline of a selected unit: dark ink over a white halo, never a data colour
+SELECTION_LINE = [20, 20, 20, 255]
+SELECTION_HALO = [255, 255, 255, 230]
+
+
+def selection_layers(geoms: gpd.GeoSeries | np.ndarray, layer_id: str = "selected") -> list:
+    """The selected unit(s) drawn as an outline only (a white halo under a dark line), so the
+    data colours stay readable and no fill can be mistaken for a class; not pickable."""
+    props = [{} for _ in range(len(geoms))]
+    return [
+        polygon_layer(
+            geoms,
+            props,
+            layer_id=f"{layer_id}-halo",
+            line=SELECTION_HALO,
+            line_width=7,
+            pickable=False,
+        ),
+        polygon_layer(
+            geoms, props, layer_id=layer_id, line=SELECTION_LINE, line_width=3, pickable=False
+        ),
+    ]
 
 
 def h3_layer(

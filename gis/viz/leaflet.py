@@ -45,6 +45,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 from shapely.geometry import shape
 
+from gis import i18n
 from gis.core.text import html_text
 from gis.viz.palettes import LEVEL_ORDER, LEVEL_STYLE, STREET_STYLE, hex_and_opacity
 
@@ -129,12 +130,33 @@ def _center_and_bounds(
     ]
 
 
+#: what the attribution corner says by default: the data's own source, not Leaflet's flag link
+DEFAULT_ATTRIBUTION = "GridLens"
+
+
+class _MapControls(MacroElement):
+    """A metric-only scale bar, and the attribution prefix set to the data's own attribution."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+        {{ this._parent.get_name() }}.attributionControl.setPrefix({{ this.prefix|tojson }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self._name = "GridlensMapControls"
+        self.prefix = prefix
+
+
 def offline_map(
     bounds_or_center: Any,
     zoom: float | None = None,
     *,
     static_url: str = STATIC_URL,
     background: str = BACKGROUND,
+    attribution: str = DEFAULT_ATTRIBUTION,
     **kw: Any,
 ) -> folium.Map:
     """A ``folium.Map`` with no tiles that loads only the vendored Leaflet.
@@ -152,8 +174,11 @@ def offline_map(
         Where Streamlit serves ``./static`` (:data:`STATIC_URL`).
     background
         CSS colour of the map background (there are no tiles).
+    attribution
+        The text of the attribution corner, in place of Leaflet's prefix (its link and flag
+        icon): the data's own source, e.g. the district's name.
     **kw
-        Passed to ``folium.Map`` (``control_scale``, ``min_zoom``, ``max_zoom`` (default 20),
+        Passed to ``folium.Map`` (``min_zoom``, ``max_zoom`` (default 20),
         ``prefer_canvas`` ...). ``tiles`` must be absent or None.
 
     Returns
@@ -165,7 +190,8 @@ def offline_map(
         raise ValueError("offline_map draws no tiles: add a vector basemap instead")
     center, bounds = _center_and_bounds(bounds_or_center)
     kw.setdefault("max_zoom", 20)
-    kw.setdefault("control_scale", True)
+    # folium's own scale bar shows feet and miles too: a metric-only one is added below
+    kw["control_scale"] = False
     m = folium.Map(
         location=list(center),
         zoom_start=zoom if zoom is not None else 15,
@@ -179,9 +205,74 @@ def offline_map(
         Element(f"<style>.leaflet-container {{ background: {background}; }}</style>"),
         name="gridlens_background",
     )
+    _MapControls(attribution).add_to(m)
     if bounds is not None and zoom is None:
         m.fit_bounds(bounds)
     return m
+
+
+#: the Leaflet.draw texts (``L.drawLocal``) the app translates: path -> catalogue key
+DRAW_TEXT_KEYS: dict[str, str] = {
+    "draw.toolbar.actions.title": "draw.cancel_title",
+    "draw.toolbar.actions.text": "draw.cancel",
+    "draw.toolbar.finish.title": "draw.finish_title",
+    "draw.toolbar.finish.text": "draw.finish",
+    "draw.toolbar.undo.title": "draw.undo_title",
+    "draw.toolbar.undo.text": "draw.undo",
+    "draw.toolbar.buttons.polygon": "draw.polygon",
+    "draw.toolbar.buttons.rectangle": "draw.rectangle",
+    "draw.toolbar.buttons.polyline": "draw.polyline",
+    "draw.handlers.polygon.tooltip.start": "draw.poly_start",
+    "draw.handlers.polygon.tooltip.cont": "draw.poly_cont",
+    "draw.handlers.polygon.tooltip.end": "draw.poly_end",
+    "draw.handlers.polyline.tooltip.start": "draw.line_start",
+    "draw.handlers.polyline.tooltip.cont": "draw.line_cont",
+    "draw.handlers.polyline.tooltip.end": "draw.line_end",
+    "draw.handlers.rectangle.tooltip.start": "draw.rect_start",
+    "draw.handlers.simpleshape.tooltip.end": "draw.shape_end",
+    "edit.toolbar.actions.save.title": "draw.save_title",
+    "edit.toolbar.actions.save.text": "draw.save",
+    "edit.toolbar.actions.cancel.title": "draw.cancel_edit_title",
+    "edit.toolbar.actions.cancel.text": "draw.cancel",
+    "edit.toolbar.actions.clearAll.title": "draw.clear_all_title",
+    "edit.toolbar.actions.clearAll.text": "draw.clear_all",
+    "edit.toolbar.buttons.edit": "draw.edit",
+    "edit.toolbar.buttons.editDisabled": "draw.edit_disabled",
+    "edit.toolbar.buttons.remove": "draw.remove",
+    "edit.toolbar.buttons.removeDisabled": "draw.remove_disabled",
+    "edit.handlers.edit.tooltip.text": "draw.edit_text",
+    "edit.handlers.edit.tooltip.subtext": "draw.edit_subtext",
+    "edit.handlers.remove.tooltip.text": "draw.remove_text",
+}
+
+
+def draw_texts(lang: str) -> dict[str, str]:
+    """The Leaflet.draw toolbar's texts in ``lang`` (``L.drawLocal`` path -> text)."""
+    return {path: i18n.t(key, lang) for path, key in DRAW_TEXT_KEYS.items()}
+
+
+class _DrawTexts(MacroElement):
+    """Set ``L.drawLocal`` texts before the Draw control builds its toolbar."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+            var texts = {{ this.texts|tojson }};
+            Object.keys(texts).forEach(function (path) {
+                var keys = path.split("."), node = L.drawLocal;
+                for (var i = 0; i < keys.length - 1; i++) {
+                    node = node[keys[i]] = node[keys[i]] || {};
+                }
+                node[keys[keys.length - 1]] = texts[path];
+            });
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(self, texts: dict[str, str]):
+        super().__init__()
+        self._name = "GridlensDrawTexts"
+        self.texts = texts
 
 
 def add_draw(
@@ -192,6 +283,7 @@ def add_draw(
     edit_options: dict[str, Any] | None = None,
     position: str = "topleft",
     static_url: str | None = None,
+    lang: str | None = None,
 ) -> folium.plugins.Draw:
     """Add the Leaflet.draw toolbar, loading the vendored plugin, editing ``feature_group``.
 
@@ -212,6 +304,9 @@ def add_draw(
         Corner of the toolbar (``topleft``, ``topright``, ``bottomleft``, ``bottomright``).
     static_url
         Where Streamlit serves ``./static``; default: what ``m`` was made with.
+    lang
+        The language of the toolbar's buttons and hints (:func:`draw_texts`); None keeps
+        Leaflet.draw's own English.
 
     Returns
     -------
@@ -232,6 +327,8 @@ def add_draw(
     )
     draw.default_js = _links(DRAW_JS, static_url)
     draw.default_css = _links(DRAW_CSS, static_url)
+    if lang:
+        _DrawTexts(draw_texts(lang)).add_to(m)  # before the control: it reads L.drawLocal
     draw.add_to(m)
     return draw
 

@@ -54,6 +54,18 @@ def class_breaks(values: np.ndarray, n: int = len(YL_OR_RD)) -> np.ndarray:
     return edges if edges.size > 1 else np.array([edges[0], edges[0] + 1.0])
 
 
+def class_labels(edges: np.ndarray, decimals: int = 0) -> list[str]:
+    """Labels of the classes between ``edges``: ``lo–hi`` with thousands separators, the top
+    class open-ended (``≥ lo``) so one extreme value does not stretch it (``3813–19439``)."""
+    edges = np.asarray(edges, dtype=float)
+    fmt = f"{{:,.{decimals}f}}"
+    out = [
+        f"{fmt.format(lo)}–{fmt.format(hi)}" for lo, hi in zip(edges[:-2], edges[1:-1], strict=True)
+    ]
+    out.append(f"≥ {fmt.format(edges[-2])}")
+    return out
+
+
 def choropleth_colors(values: np.ndarray, edges: np.ndarray, alpha: int = 190) -> list[list[int]]:
     """RGBA colour per value from its class (grey for NaN); pydeck cannot call JS, so precompute."""
     values = np.asarray(values, dtype=float)
@@ -135,12 +147,14 @@ def ramp_rgb(t: np.ndarray) -> np.ndarray:
     return stops[lo] * (1 - frac) + stops[lo + 1] * frac
 
 
-def legend_html(items: list[tuple[list[int], str]]) -> str:
-    """An inline HTML legend: a colour swatch then its label, for ``st.markdown``."""
-    return " ".join(
-        "<span style='white-space:nowrap;margin-right:10px'>"
+def legend_html(items: list[tuple[list[int], str]], *, vertical: bool = False) -> str:
+    """An HTML legend: a colour swatch then its label, for ``st.markdown``; inline, or one
+    item per line (``vertical``, for a legend beside the map)."""
+    tag, sep = ("div", "") if vertical else ("span", " ")
+    return sep.join(
+        f"<{tag} style='white-space:nowrap;margin:0 10px 3px 0'>"
         f"<span style='background:rgb({c[0]},{c[1]},{c[2]});border:1px solid #999;"
-        f"padding:0 9px;margin-right:4px'></span>{html_text(label)}</span>"
+        f"padding:0 9px;margin-right:4px'></span>{html_text(label)}</{tag}>"
         for c, label in items
     )
 

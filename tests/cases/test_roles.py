@@ -34,7 +34,9 @@ T0 = datetime(2026, 3, 2, 9, 0)
 
 @pytest.fixture
 def db(engine, tiny_grids, monkeypatch):
-    monkeypatch.setattr(auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+    monkeypatch.setattr(
+        auth.accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    )
     store.init_db(engine)
     store.save_frame(engine, "grids", tiny_grids.assign(version=1, valid_from=datetime(2025, 1, 1)))
     return engine

@@ -142,17 +142,18 @@ def test_briefing_html_is_self_contained_and_excel_has_the_tables(tiny_case, tin
         assert (tmp_path / f"b_{lang}.html").read_text(encoding="utf-8") == page
     path = write_briefing_excel(b, tmp_path / "b.xlsx")
     book = load_workbook(path, read_only=True)
+    # sheets, headers and values in the workbook's language (zh by default): names, not codes
     assert {
-        "summary",
-        "categories",
-        "departments_to_call",
-        "hour_weekday",
-        "grids",
-        "staff",
-        "open_cases",
+        "摘要",
+        "问题类别",
+        "需调度部门",
+        "时段×星期",
+        "涉及网格",
+        "网格人员",
+        "未结案件",
     } <= set(book.sheetnames)
-    cats = pd.read_excel(path, sheet_name="categories")
-    assert cats.set_index("category_code").loc["05-05", "incidents"] == 30
+    cats = pd.read_excel(path, sheet_name="问题类别")
+    assert cats.set_index("类别").loc["机动车乱停放", "事件数"] == 30
 
 
 def test_briefing_workbook_holds_no_live_formula(tiny_case, tiny_grids, tmp_path):

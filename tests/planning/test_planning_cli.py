@@ -139,7 +139,7 @@ def test_cli_zones_brief_evaluate(demo_copy, demo_small, tmp_path, capsys):
     xlsx = tmp_path / "plan.xlsx"
     args = ["brief", "--db", db, "--plan", str(pid), "--out", str(xlsx), "--lang", "en"]
     assert main([*args, "--start", "2026-03-01", "--end", "2026-04-01"]) == 0
-    assert "categories" in load_workbook(xlsx, read_only=True).sheetnames
+    assert "Categories" in load_workbook(xlsx, read_only=True).sheetnames
     capsys.readouterr()
     assert main(["brief", "--db", db, "--plan", str(pid), "--out", str(tmp_path / "x.pdf")]) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -79,6 +79,7 @@ def ref(demo_db) -> dict:
         "tax": tax,
         "deps": deps,
         "period": (start, end),
+        "incidents_last": last.date(),
     }
 
 
@@ -167,6 +168,14 @@ def test_zones_equal_the_library_top_zone_briefing_and_leader_saves_a_plan(page_
     name_box = [t for t in at.text_input if t.label == "方案名称"][0]
     assert name_box.value.startswith("Z01")
     name_box.input("Z01 商业街联合整治")
+    # the default period lies inside the data (the demo ends before today), so it can be judged
+    last = ref["incidents_last"]
+    assert last < date.today()
+    assert tuple(at.date_input(key="rect_plan_period").value) == (last - timedelta(days=29), last)
+    # a plan from today instead: pending until its period is over
+    at.date_input(key="rect_plan_period").set_value(
+        (date.today(), date.today() + timedelta(days=29))
+    )
     at.text_area(key="rect_plan_notes").input("城管牵头")
     button(at, "保存方案").click()
     run(at)
@@ -349,9 +358,10 @@ def test_every_label_of_the_page_is_in_both_languages():
 
 def screen_offset(grids, point) -> tuple[float, float]:
     """Pixels from the page's map centre to a lon/lat point: the page's view (``viz.view_for``
-    of the level-1 grids, zoom + 0.7) on deck.gl's Web Mercator world of 512 x 2^zoom pixels."""
-    view = viz.view_for(grids[grids["level"] == "l1"].geometry)
-    world = 512 * 2 ** min(18.0, view.zoom + 0.7)
+    of the level-1 grids in a 480-px-high map) on deck.gl's Web Mercator world of 512 x 2^zoom
+    pixels."""
+    view = viz.view_for(grids[grids["level"] == "l1"].geometry, height_px=480)
+    world = 512 * 2**view.zoom
 
     def merc(lon: float, lat: float) -> tuple[float, float]:
         phi = np.radians(lat)

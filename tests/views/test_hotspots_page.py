@@ -225,7 +225,7 @@ def test_unit_detail_by_the_chooser(page, data):
     ref, sel, units = reference(data, "h3:9")
     top = ref.sort_values(["count", "unit_id"], ascending=[False, True]).iloc[0]
     box = page.selectbox(key="hs_pick_h3:9_None_zh")
-    assert box.options[1].startswith(top["unit_id"])  # most incidents first
+    assert box.options[1].endswith(f"事件 {int(top['count']):,}")  # most incidents first
     box.set_value(top["unit_id"])
     run(page)
     got = metrics(page)
