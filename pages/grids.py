@@ -109,7 +109,7 @@ def edit_panel(code: str) -> None:
     minx, miny, maxx, maxy = focus.bounds
     pad = max(maxx - minx, maxy - miny) * 0.35
     m = viz.offline_map((minx - pad, miny - pad, maxx + pad, maxy + pad), height=520)
-    viz.add_vector_basemap(m, ui.streets(), view)
+    ui.leaflet_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
         draw_options["rectangle"] = False

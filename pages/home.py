@@ -91,6 +91,7 @@ with left:
         layers,
         viz.view_for(rates.geometry),
         tooltip={"text": "{name}\n{code}\n{value} · {incidents}"},
+        basemap=ui.basemap(),
     )
     event = st.pydeck_chart(
         deck, height=560, on_select="rerun", selection_mode="single-object", key="home_map"

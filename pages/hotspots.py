@@ -258,7 +258,7 @@ if layer == "kde" and kde.get("n"):
 deck_layers.append(viz.units_layer(frame, colors, props))
 view = viz.view_for(frame.geometry)
 view.zoom = min(18.0, view.zoom + 1.0)  # view_for fits 256 px; the map is ~900 px wide
-deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"})
+deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"}, basemap=ui.basemap())
 event = st.pydeck_chart(
     deck, height=600, on_select="rerun", selection_mode="single-object", key="hs_map"
 )

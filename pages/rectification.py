@@ -167,7 +167,7 @@ elif mode == "draw":
     # a centre and zoom rather than fitting the bounds: Leaflet fits them before the iframe has
     # its final size and the district comes out small
     m = viz.offline_map(((south + north) / 2, (west + east) / 2), zoom=14, height=520)
-    viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
+    ui.leaflet_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
             zones[["zone_id", "geometry"]].to_json(drop_id=True),
@@ -277,7 +277,7 @@ with map_slot:
     view = viz.view_for(l1.geometry)
     view.zoom = min(18.0, view.zoom + 0.7)  # view_for fits 256 px; the map is 480 px high
     st.pydeck_chart(
-        viz.deck(layers, view, tooltip={"text": "{tip}"}),
+        viz.deck(layers, view, tooltip={"text": "{tip}"}, basemap=ui.basemap()),
         height=480,
         on_select="rerun",
         selection_mode="single-object",

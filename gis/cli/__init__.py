@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from gis import __version__
 from gis.cli import (
     admin,
+    basemap,
     cases,
     grids,
     hotspots,
@@ -33,7 +34,19 @@ from gis.core.errors import GridLensError
 __all__ = ["GROUPS", "build_parser", "main"]
 
 #: the command groups, in the order ``gridlens --help`` lists them
-GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots, cases, scale)
+GROUPS = (
+    admin,
+    grids,
+    incidents,
+    tracks,
+    patrol,
+    users,
+    planning,
+    hotspots,
+    cases,
+    scale,
+    basemap,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ it sits above the whole library and below the pages.
 - :mod:`gis.ui.language` the language switch (``lang``, ``t``), numbers and dates in it
 - :mod:`gis.ui.sidebar` the global sidebar filters (``filters``)
 - :mod:`gis.ui.cache` the cached loaders (store frames, the pages' analyses) and ``clear_caches``
+- :mod:`gis.ui.maps` the basemap switch and the basemap under the deck.gl and Leaflet maps
 - :mod:`gis.ui.widgets` widgets whose values survive the language switch
 - :mod:`gis.ui.files` uploads to disk, grids and incidents as download files
 - :mod:`gis.ui.errors` the one error guard (``guard``): library errors as one message, never a
@@ -67,6 +68,7 @@ from gis.ui.files import (
     uploaded_file,
 )
 from gis.ui.language import fmt_date, fmt_int, lang, language_switch, level_name, t
+from gis.ui.maps import basemap, basemap_switch, leaflet_basemap
 from gis.ui.shell import (
     PAGES,
     USER_KEY,
@@ -142,6 +144,10 @@ __all__ = [
     "store_taxonomy",
     "streets",
     "taxonomy",
+    # the basemap under the maps
+    "basemap",
+    "basemap_switch",
+    "leaflet_basemap",
     # widgets
     "keyed_choice",
     "keyed_value",

@@ -12,6 +12,7 @@ from gis import auth
 from gis.ui.cache import engine
 from gis.ui.errors import guard
 from gis.ui.language import language_switch, t
+from gis.ui.maps import basemap_switch
 from gis.ui.sidebar import FILTERS_KEY, sidebar_filters
 
 USER_KEY = "gridlens_user"
@@ -106,4 +107,5 @@ def run_app() -> None:
     ]
     nav = st.navigation(allowed)
     st.session_state[FILTERS_KEY] = sidebar_filters()
+    basemap_switch()
     nav.run()

@@ -18,6 +18,7 @@ import pyproj
 import shapely
 from PIL import Image
 
+from gis.viz.mapstyle import Basemap, with_basemap
 from gis.viz.palettes import (
     LEVEL_ORDER,
     LEVEL_STYLE,
@@ -125,8 +126,18 @@ def street_layer(streets: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = None) -> pdk.Deck:
-    """A pydeck Deck with no map provider: nothing is fetched from the internet."""
+def deck(
+    layers: list[pdk.Layer],
+    view: pdk.ViewState,
+    tooltip: dict | None = None,
+    basemap: Basemap | None = None,
+) -> pdk.Deck:
+    """A pydeck Deck with no map provider: nothing is fetched from the internet.
+
+    With ``basemap`` (:func:`gis.viz.mapstyle.find_basemap`) the offline vector basemap is drawn
+    under ``layers`` and its labels over them (:func:`gis.viz.mapstyle.with_basemap`).
+    """
+    layers = with_basemap(layers, basemap)
     # map_provider=None and NO map_style: pydeck then sends its "__MAP_STYLE__" sentinel, which
     # Streamlit reads as "no basemap". map_style=None would make Streamlit fetch a CARTO style.
     return pdk.Deck(
