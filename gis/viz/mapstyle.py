@@ -10,8 +10,8 @@ analysis layers on top stay readable) drawn three ways from the same source laye
   vector basemap, the intranet tiles (when configured) or none, and the labels on or off.
 - deck.gl maps (pydeck): two ``MVTLayer`` over ``/app/static/basemap/NAME/{z}/{x}/{y}.pbf``,
   the geometry under the analysis layers and the labels (deck.gl ``TextLayer`` with
-  ``characterSet: "auto"``, again the browser's fonts) above them; loaders.gl's workers are
-  off (they would be fetched from a CDN).
+  ``characterSet: "auto"``, again the browser's fonts) above them; the tiles are parsed by the
+  vendored loaders.gl MVT worker (deck.gl would fetch it from a CDN).
 - matplotlib (the map export, :mod:`gis.viz.export`) reads the source layers themselves.
 
 Intranet tile servers (:class:`TileServer`, configured in :mod:`gis.core.settings`): an XYZ or
@@ -31,17 +31,20 @@ import folium
 import numpy as np
 import pydeck as pdk
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from gis.core.coords import wgs84_to_gcj02
 from gis.core.settings import basemap_name, tile_server_settings
 from gis.viz.basemap import MAX_ZOOM
-from gis.viz.leaflet import STATIC_DIR, STATIC_URL, _links
+from gis.viz.leaflet import STATIC_DIR, STATIC_URL, _links, vendor_url
 
 #: where basemaps live under static/
 BASEMAP_DIR = "basemap"
 #: the vendored protomaps-leaflet (IIFE, global ``protomapsL``)
 PROTOMAPS_JS = [("protomaps_leaflet", "vendor/protomaps-leaflet/protomaps-leaflet.js")]
+#: the MVT parser worker of Streamlit's deck.gl (loaders.gl would fetch it from a CDN)
+MVT_WORKER = "vendor/loaders.gl-mvt/mvt-worker.js"
 #: Leaflet panes: the vector basemap under the overlays (400), its labels above them
 BASE_PANE, LABEL_PANE = "gridlens-base", "gridlens-labels"
 #: fonts for labels, the browser's own (Chinese first): nothing is downloaded
@@ -170,7 +173,9 @@ def _by_layer(field: str, default: Any, fmt=_rgba) -> str:
     return expr
 
 
-def deck_basemap_layers(basemap: Basemap) -> tuple[list[pdk.Layer], list[pdk.Layer]]:
+def deck_basemap_layers(
+    basemap: Basemap, static_url: str = STATIC_URL
+) -> tuple[list[pdk.Layer], list[pdk.Layer]]:
     """The basemap as deck.gl layers: ``(under, over)`` the analysis layers.
 
     ``under`` draws water, green, buildings, roads, community boundaries and place dots;
@@ -182,12 +187,12 @@ def deck_basemap_layers(basemap: Basemap) -> tuple[list[pdk.Layer], list[pdk.Lay
         "binary": False,
         "pickable": False,
     }
-    no_worker = {"worker": False}
+    worker = vendor_url(MVT_WORKER, static_url)
     under = pdk.Layer(
         "MVTLayer",
         data=basemap.tiles_url,
         id="basemap",
-        load_options={**no_worker, "mvt": {"layers": list(BASEMAP_STYLE)}},
+        load_options={"mvt": {"layers": list(BASEMAP_STYLE), "workerUrl": worker}},
         filled=True,
         stroked=True,
         get_fill_color=_by_layer("fill", [0, 0, 0, 0]),
@@ -219,7 +224,7 @@ def deck_basemap_layers(basemap: Basemap) -> tuple[list[pdk.Layer], list[pdk.Lay
         "MVTLayer",
         data=basemap.tiles_url,
         id="basemap-labels",
-        load_options={**no_worker, "mvt": {"layers": ["labels", "places"]}},
+        load_options={"mvt": {"layers": ["labels", "places"], "workerUrl": worker}},
         point_type="'text'",
         get_text="properties.name",
         get_text_size=size,
@@ -277,7 +282,7 @@ def leaflet_style() -> dict[str, Any]:
     return {"paint": paint, "labels": labels, "halo": _hex(HALO), "fonts": LABEL_FONTS}
 
 
-class VectorBasemap(MacroElement):
+class VectorBasemap(JSCSSMixin, MacroElement):
     """protomaps-leaflet layers (basemap + labels) and a layer switch on a folium map."""
 
     _template = Template(
