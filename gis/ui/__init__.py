@@ -6,7 +6,8 @@ it sits above the whole library and below the pages.
 - :mod:`gis.ui.language` the language switch (``lang``, ``t``), numbers and dates in it
 - :mod:`gis.ui.sidebar` the global sidebar filters (``filters``)
 - :mod:`gis.ui.cache` the cached loaders (store frames, the pages' analyses) and ``clear_caches``
-- :mod:`gis.ui.maps` the basemap switch and the basemap under the deck.gl and Leaflet maps
+- :mod:`gis.ui.playback` time playback on the Hotspots page (frames from the incident cube)
+- :mod:`gis.ui.maps` the map export panel, the basemap switch and the basemap under the deck.gl and Leaflet maps
 - :mod:`gis.ui.widgets` widgets whose values survive the language switch
 - :mod:`gis.ui.files` uploads to disk, grids and incidents as download files
 - :mod:`gis.ui.errors` the one error guard (``guard``): library errors as one message, never a
@@ -68,7 +69,8 @@ from gis.ui.files import (
     uploaded_file,
 )
 from gis.ui.language import fmt_date, fmt_int, lang, language_switch, level_name, t
-from gis.ui.maps import basemap, basemap_switch, leaflet_basemap
+from gis.ui.maps import basemap, basemap_switch, export_panel, leaflet_basemap
+from gis.ui.playback import playback, playback_panel
 from gis.ui.shell import (
     PAGES,
     USER_KEY,
@@ -148,6 +150,9 @@ __all__ = [
     "basemap",
     "basemap_switch",
     "leaflet_basemap",
+    "export_panel",
+    "playback",
+    "playback_panel",
     # widgets
     "keyed_choice",
     "keyed_value",

@@ -20,6 +20,7 @@ from gis.views.home import (
     week_by_category,
     weeks_ending,
 )
+from gis.views.playback import STEP_DAYS, Playback, playback_frames
 from gis.views.hotspots import (
     EXPORT_COLUMNS,
     FISHNET_SIZES_M,
@@ -84,6 +85,10 @@ __all__ = [
     "unit_ranking",
     "emerging_available",
     "add_emerging",
+    # playback
+    "STEP_DAYS",
+    "Playback",
+    "playback_frames",
     # patrol
     "PatrolHeadline",
     "PatrolScope",

@@ -24,7 +24,7 @@ from gis.viz.basemap import (
     read_city_layer,
 )
 from gis.viz.charts import hour_weekday_chart
-from gis.viz.checks import assert_offline_html, external_urls, missing_static_files
+from gis.viz.checks import allowed_hosts, assert_offline_html, external_urls, missing_static_files
 from gis.viz.layers import (
     choropleth_layer,
     deck,
@@ -40,6 +40,7 @@ from gis.viz.layers import (
     units_layer,
     view_for,
 )
+from gis.viz.export import MapFigure, draw_map, export_map
 from gis.viz.leaflet import (
     BACKGROUND,
     BASEMAP_PANE,
@@ -171,9 +172,14 @@ __all__ = [
     "gcj_offset_deg",
     "tile_server",
     "with_basemap",
+    # map export
+    "MapFigure",
+    "draw_map",
+    "export_map",
     # charts
     "hour_weekday_chart",
     # checks
+    "allowed_hosts",
     "assert_offline_html",
     "external_urls",
     "missing_static_files",
