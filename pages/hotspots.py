@@ -275,14 +275,20 @@ else:
 if layer != "kde":
     with st.expander(ui.t("export.title")):
         ui.export_panel(
-            frame, colors, legend, title=ui.t("nav.hotspots"), legend_title=legend_title,
-            start=f.start, end=f.end, categories=f.categories, sources=f.sources,
-            grid_code=f.grid_code, key=f"hs_export_{layer}",
+            frame,
+            colors,
+            legend,
+            title=ui.t("nav.hotspots"),
+            legend_title=legend_title,
+            start=f.start,
+            end=f.end,
+            categories=f.categories,
+            sources=f.sources,
+            grid_code=f.grid_code,
+            key=f"hs_export_{layer}",
         )
 if st.toggle(ui.t("playback.title"), key="pb_on"):
-    ui.playback_panel(
-        by, f.start.date(), f.end.date(), f.categories, f.sources, f.grid_code
-    )
+    ui.playback_panel(by, f.start.date(), f.end.date(), f.categories, f.sources, f.grid_code)
 if layer in ("gi", "emerging"):
     st.caption(ui.t("hotspots.fdr_caption"))
 if layer == "emerging":

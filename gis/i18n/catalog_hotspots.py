@@ -170,13 +170,19 @@ CATALOG: dict[str, dict[str, str]] = {
     "playback.pause": {"zh": "⏸ 暂停", "en": "⏸ Pause"},
     "playback.period": {"zh": "时段", "en": "Period"},
     "playback.incidents": {"zh": "事件数", "en": "Incidents"},
-    "playback.empty": {"zh": "所选时间范围内没有完整的时段。", "en": "No period in the chosen range."},
+    "playback.empty": {
+        "zh": "所选时间范围内没有完整的时段。",
+        "en": "No period in the chosen range.",
+    },
     "export.title": {"zh": "导出地图（报告用）", "en": "Export the map (for reports)"},
     "export.make": {"zh": "生成 PNG 与 PDF", "en": "Make PNG and PDF"},
     "export.png": {"zh": "下载 PNG（300 dpi）", "en": "Download PNG (300 dpi)"},
     "export.pdf": {"zh": "下载 PDF", "en": "Download PDF"},
     "export.source": {"zh": "GridLens 事件库", "en": "GridLens incident store"},
     "export.period": {"zh": "时段 {start} – {end}", "en": "Period {start} – {end}"},
-    "export.filters": {"zh": "类别：{cats}；来源：{srcs}；网格：{grid}", "en": "Categories: {cats}; sources: {srcs}; grid: {grid}"},
+    "export.filters": {
+        "zh": "类别：{cats}；来源：{srcs}；网格：{grid}",
+        "en": "Categories: {cats}; sources: {srcs}; grid: {grid}",
+    },
     "export.all": {"zh": "全部", "en": "all"},
 }

@@ -77,8 +77,10 @@ def playback(
 
 def _chart(pb: Playback, k: int) -> alt.LayerChart:
     data = pd.DataFrame({"day": pb.step_totals.index, "n": pb.step_totals.to_numpy()})
-    line = alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("day:T", title=None), y=alt.Y("n:Q", title=t("playback.incidents"))
+    line = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(x=alt.X("day:T", title=None), y=alt.Y("n:Q", title=t("playback.incidents")))
     )
     now = pd.DataFrame({"day": [pd.Timestamp(pb.ends[k]) - pd.Timedelta(days=1)]})
     rule = alt.Chart(now).mark_rule(color="#d62f27", size=2).encode(x="day:T")
@@ -89,16 +91,31 @@ def playback_panel(by: str, start: date, end: date, categories, sources, grid_co
     """The playback section of the Hotspots page (its own fragment: only it reruns)."""
     c = st.columns(3)
     step = keyed_choice(
-        c[0].radio, t("playback.step"), ["week", "day"], "pb_step", "week",
-        format_func=lambda s: t(f"playback.step.{s}"), horizontal=True,
+        c[0].radio,
+        t("playback.step"),
+        ["week", "day"],
+        "pb_step",
+        "week",
+        format_func=lambda s: t(f"playback.step.{s}"),
+        horizontal=True,
     )
     mode = keyed_choice(
-        c[1].radio, t("playback.mode"), ["window", "cumulative"], "pb_mode", "window",
-        format_func=lambda s: t(f"playback.mode.{s}"), horizontal=True,
+        c[1].radio,
+        t("playback.mode"),
+        ["window", "cumulative"],
+        "pb_mode",
+        "window",
+        format_func=lambda s: t(f"playback.mode.{s}"),
+        horizontal=True,
     )
     show = keyed_choice(
-        c[2].radio, t("playback.layer"), ["gi", "counts"], "pb_layer", "gi",
-        format_func=lambda s: t(f"playback.layer.{s}"), horizontal=True,
+        c[2].radio,
+        t("playback.layer"),
+        ["gi", "counts"],
+        "pb_layer",
+        "gi",
+        format_func=lambda s: t(f"playback.layer.{s}"),
+        horizontal=True,
     )
     pb = playback(by, start, end, step, mode, tuple(categories), tuple(sources), grid_code)
     if pb.n_frames == 0:
@@ -119,12 +136,17 @@ def playback_panel(by: str, start: date, end: date, categories, sources, grid_co
             st.session_state[PLAY_KEY] = not playing
             st.rerun()
         k = b[1].slider(
-            t("playback.period"), 0, pb.n_frames - 1, key=FRAME_KEY,
+            t("playback.period"),
+            0,
+            pb.n_frames - 1,
+            key=FRAME_KEY,
             format=f"%d / {pb.n_frames - 1}",
         )
         st.caption(f"{pb.starts[k]:%Y-%m-%d} – {pb.ends[k] - pd.Timedelta(days=1):%Y-%m-%d}")
         colors, legend = frame_colors(pb, k, show)
-        layer = viz.units_layer(units.assign(n=pb.counts[k]), colors, ["unit_id", "n"], layer_id="playback")
+        layer = viz.units_layer(
+            units.assign(n=pb.counts[k]), colors, ["unit_id", "n"], layer_id="playback"
+        )
         view = viz.view_for(units.geometry)
         view.zoom = min(18.0, view.zoom + 1.0)
         st.pydeck_chart(
@@ -144,12 +166,19 @@ def frame_colors(pb: Playback, k: int, show: str) -> tuple[list, list]:
         colors = viz.class_colors(pb.gi_bins[k], viz.GI_BIN_RGB)
         legend = [(viz.GI_BIN_RGB[b], t(f"hotspots.bin.{b}")) for b in (3, 2, 1, 0, -1, -2, -3)]
         return colors, legend
-    edges = viz.class_breaks(pb.counts[pb.counts > 0]) if (pb.counts > 0).any() else np.array([0, 1])
+    edges = (
+        viz.class_breaks(pb.counts[pb.counts > 0]) if (pb.counts > 0).any() else np.array([0, 1])
+    )
     vals = pb.counts[k].astype(float)
-    colors = [c if v > 0 else [0, 0, 0, 0] for c, v in zip(viz.choropleth_colors(vals, edges), vals, strict=True)]
+    colors = [
+        c if v > 0 else [0, 0, 0, 0]
+        for c, v in zip(viz.choropleth_colors(vals, edges), vals, strict=True)
+    ]
     mids = (edges[:-1] + edges[1:]) / 2
     legend = [
         (col, f"{lo:,.0f}–{hi:,.0f}")
-        for col, lo, hi in zip(viz.choropleth_colors(mids, edges), edges[:-1], edges[1:], strict=True)
+        for col, lo, hi in zip(
+            viz.choropleth_colors(mids, edges), edges[:-1], edges[1:], strict=True
+        )
     ]
     return colors, legend

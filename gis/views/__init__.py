@@ -20,7 +20,6 @@ from gis.views.home import (
     week_by_category,
     weeks_ending,
 )
-from gis.views.playback import STEP_DAYS, Playback, playback_frames
 from gis.views.hotspots import (
     EXPORT_COLUMNS,
     FISHNET_SIZES_M,
@@ -48,6 +47,7 @@ from gis.views.patrol import (
     staff_micro_grids,
     track_period,
 )
+from gis.views.playback import STEP_DAYS, Playback, playback_frames
 
 __all__ = [
     # grids

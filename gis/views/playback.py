@@ -108,7 +108,7 @@ def playback_frames(
         first = [0] * n_steps
     else:
         w = max(1, int(window))
-        before = np.vstack([np.zeros((w, len(ids)), dtype=np.int64), csum])[: n_steps]
+        before = np.vstack([np.zeros((w, len(ids)), dtype=np.int64), csum])[:n_steps]
         counts = csum - before
         first = [max(0, k - w + 1) for k in range(n_steps)]
     starts = [start + timedelta(days=days * f) for f in first]
@@ -116,9 +116,7 @@ def playback_frames(
     bins = None
     if gi and n_steps and len(ids) > 1:
         W, _ = hs.unit_weights(units, "queen")
-        bins = np.vstack(
-            [hs.gi_star(c.astype(float), W).bins.astype(np.int8) for c in counts]
-        )
+        bins = np.vstack([hs.gi_star(c.astype(float), W).bins.astype(np.int8) for c in counts])
     totals = pd.Series(
         steps.sum(axis=1),
         index=pd.to_datetime([start + timedelta(days=days * k) for k in range(n_steps)]),

@@ -25,6 +25,7 @@ from gis.viz.basemap import (
 )
 from gis.viz.charts import hour_weekday_chart
 from gis.viz.checks import allowed_hosts, assert_offline_html, external_urls, missing_static_files
+from gis.viz.export import MapFigure, draw_map, export_map
 from gis.viz.layers import (
     choropleth_layer,
     deck,
@@ -40,7 +41,6 @@ from gis.viz.layers import (
     units_layer,
     view_for,
 )
-from gis.viz.export import MapFigure, draw_map, export_map
 from gis.viz.leaflet import (
     BACKGROUND,
     BASEMAP_PANE,

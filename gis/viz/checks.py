@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gis.core.settings import tile_server_settings
-
 from gis.viz.leaflet import STATIC_DIR, STATIC_URL
 
 #: attributes through which a page loads something

@@ -48,10 +48,23 @@ def reference(inc, units, index, start, end, mask=None):
 def test_a_year_by_week_sliding_window(data):
     grids, inc, cube, units, index = data
     t0 = time.perf_counter()
-    pb = playback_frames(cube, units, UnitSpec.parse("h3:9"), CubeFilter(), start=START, end=END, step="week", mode="window")
+    pb = playback_frames(
+        cube,
+        units,
+        UnitSpec.parse("h3:9"),
+        CubeFilter(),
+        start=START,
+        end=END,
+        step="week",
+        mode="window",
+    )
     elapsed = time.perf_counter() - t0
     assert pb.n_frames == 53  # 365 days: 52 weeks and one day
-    assert pb.starts[0] == START and pb.ends[-1] == END and pb.ends[-1] - pb.starts[-1] == END - pb.starts[-1]
+    assert (
+        pb.starts[0] == START
+        and pb.ends[-1] == END
+        and pb.ends[-1] - pb.starts[-1] == END - pb.starts[-1]
+    )
     assert pb.counts.sum() == len(inc) - int((index < 0).sum())  # every located incident once
     for k in (0, 17, 30, 52):
         counts, bins = reference(inc, units, index, pb.starts[k], pb.ends[k])
@@ -67,7 +80,16 @@ def test_cumulative_with_category_and_grid(data):
     inside = descendants(l1, grids)
     micros = tuple(grids.loc[grids["code"].isin(inside) & (grids["level"] == "micro"), "code"])
     flt = CubeFilter(categories=("05",), micros=micros)
-    pb = playback_frames(cube, units, UnitSpec.parse("h3:9"), flt, start=date(2026, 1, 1), end=date(2026, 3, 1), step="day", mode="cumulative")
+    pb = playback_frames(
+        cube,
+        units,
+        UnitSpec.parse("h3:9"),
+        flt,
+        start=date(2026, 1, 1),
+        end=date(2026, 3, 1),
+        step="day",
+        mode="cumulative",
+    )
     assert pb.n_frames == 59 and all(s == date(2026, 1, 1) for s in pb.starts)
     mask = inc["category_code"].str.startswith("05") & inc["grid_code"].isin(micros)
     for k in (0, 20, 58):
