@@ -30,7 +30,7 @@ def data(demo_db):
     cube = load_cube(engine, "h3")
     engine.dispose()
     units = hv.make_units("h3:9", grids)
-    index = hs.unit_index(inc[["lon", "lat"]].to_numpy(), units)
+    index = hs.unit_index(np.column_stack([inc.geometry.x, inc.geometry.y]), units)
     return grids, inc, cube, units, index
 
 

@@ -33,5 +33,7 @@ else:
         shapely.to_geojson(shapely.box(X0 - 0.001, Y0 - 0.001, X0 + 0.001, Y0 + 0.001)),
         style_function=lambda _: {"color": "#d62f27", "fillOpacity": 0.3},
     ).add_to(m)
-    viz.add_leaflet_basemap(m, bm, tiles=viz.tile_server())
+    tiles = viz.tile_server()
+    initial = st.query_params.get("base", "vector")
+    viz.add_leaflet_basemap(m, bm, tiles=tiles, initial=initial)
     st_folium(m, height=500, width=900, returned_objects=[], key="leaflet")
