@@ -114,7 +114,7 @@ def edit_panel(code: str) -> None:
         height=520,
         attribution=ui.t("map.attribution", district=ui.district().get(f"name_{ui.lang()}", "")),
     )
-    viz.add_vector_basemap(m, ui.streets(), view)
+    ui.leaflet_basemap(m, ui.streets(), view)
     draw_options = {"polyline": op == "split", "polygon": op == "add_dedicated"}
     if op != "add_dedicated":
         draw_options["rectangle"] = False

@@ -91,7 +91,12 @@ with left:
         viz.street_layer(ui.streets()),
         viz.choropleth_layer(rates, measure, edges, tips=tips),
     ]
-    deck = viz.deck(layers, viz.view_for(rates.geometry, height_px=560), tooltip={"text": "{tip}"})
+    deck = viz.deck(
+        layers,
+        viz.view_for(rates.geometry, height_px=560),
+        tooltip={"text": "{tip}"},
+        basemap=ui.basemap(),
+    )
     event = st.pydeck_chart(
         deck, height=560, on_select="rerun", selection_mode="single-object", key="home_map"
     )

@@ -289,7 +289,7 @@ deck_layers.append(viz.units_layer(frame, colors, props))
 deck_layers += viz.selection_layers(frame.geometry[frame["unit_id"].astype(str) == chosen])
 map_col, legend_col = st.columns([4, 1])
 view = viz.view_for(frame.geometry, height_px=600)
-deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"})
+deck = viz.deck(deck_layers, view, tooltip={"text": "{tip}"}, basemap=ui.basemap())
 with map_col:
     st.pydeck_chart(
         deck, height=600, on_select="rerun", selection_mode="single-object", key=map_key
@@ -305,6 +305,23 @@ with legend_col:
             st.info(ui.t("hotspots.no_incidents"))
     else:
         st.markdown(viz.legend_html(legend, vertical=True), unsafe_allow_html=True)
+if layer != "kde":
+    with st.expander(ui.t("export.title")):
+        ui.export_panel(
+            frame,
+            colors,
+            legend,
+            title=ui.t("nav.hotspots"),
+            legend_title=legend_title,
+            start=f.start,
+            end=f.end,
+            categories=f.categories,
+            sources=f.sources,
+            grid_code=f.grid_code,
+            key=f"hs_export_{layer}",
+        )
+if st.toggle(ui.t("playback.title"), key="pb_on"):
+    ui.playback_panel(by, f.start.date(), f.end.date(), f.categories, f.sources, f.grid_code)
 if layer in ("gi", "emerging"):
     st.caption(ui.t("hotspots.fdr_caption"))
 if layer == "emerging":

@@ -176,7 +176,7 @@ else:
     scope = grids[grids["code"] == f.grid_code] if f.grid_code else micro
     view_state = viz.view_for(scope.geometry, height_px=520)
 st.pydeck_chart(
-    viz.deck(layers, view_state, tooltip={"text": "{name}\n{code}\n{value}"}),
+    viz.deck(layers, view_state, tooltip={"text": "{name}\n{code}\n{value}"}, basemap=ui.basemap()),
     height=520,
     key="patrol_map",
 )
@@ -306,6 +306,7 @@ if codes:
                 ],
                 viz.view_for(mine.geometry, height_px=420),
                 tooltip={"text": "{name}\n{code}"},
+                basemap=ui.basemap(),
             ),
             height=420,
             key="patrol_route_map",

@@ -177,7 +177,7 @@ elif mode == "draw":
         height=520,
         attribution=ui.t("map.attribution", district=ui.district().get(f"name_{lang}", "")),
     )
-    viz.add_vector_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
+    ui.leaflet_basemap(m, ui.streets(), grids[grids["level"].isin(["l1", "l2"])])
     if zones is not None:
         folium.GeoJson(
             viz.escape_properties(zones[["zone_id", "geometry"]]).to_json(drop_id=True),
@@ -287,7 +287,7 @@ with map_slot:
             )
     view = viz.view_for(l1.geometry, height_px=480)
     st.pydeck_chart(
-        viz.deck(layers, view, tooltip={"text": "{tip}"}),
+        viz.deck(layers, view, tooltip={"text": "{tip}"}, basemap=ui.basemap()),
         height=480,
         on_select="rerun",
         selection_mode="single-object",

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from gis import __version__
 from gis.cli import (
     admin,
+    basemap,
     cases,
     grids,
     hotspots,
@@ -38,7 +39,20 @@ from gis.core.errors import GridLensError
 __all__ = ["GROUPS", "build_parser", "main"]
 
 #: the command groups, in the order ``gridlens --help`` lists them
-GROUPS = (admin, grids, incidents, tracks, patrol, users, planning, hotspots, cases, report, scale)
+GROUPS = (
+    admin,
+    grids,
+    incidents,
+    tracks,
+    patrol,
+    users,
+    planning,
+    hotspots,
+    cases,
+    report,
+    scale,
+    basemap,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

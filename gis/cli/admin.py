@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gis import auth, demo, store
 from gis.cli._common import engine_from_args
+from gis.cli.basemap import build_district_basemap, default_basemap_path
 from gis.core.errors import GridLensError
 from gis.demo.cases import load_demo_cases
 
@@ -21,12 +22,20 @@ def cmd_init(args) -> int:
     return 0
 
 
+def _ensure_basemap(engine, args) -> None:
+    """Build the demo's offline basemap when it is missing (a fresh checkout, an old database)."""
+    if not args.no_basemap and not default_basemap_path().exists():
+        info = build_district_basemap(engine, [], default_basemap_path())
+        print(f"offline basemap {info.pmtiles} ({info.n_tiles} tiles)")
+
+
 def cmd_demo(args) -> int:
     engine = engine_from_args(args, create=True)
     if not args.force and store.count_rows(engine, "grids") > 0:
         seed = store.get_meta(engine, "demo_seed")
         if seed is not None and int(seed) == args.seed:
             print(f"demo district (seed {args.seed}) is already loaded; --force reloads it")
+            _ensure_basemap(engine, args)
             return 0
         if args.if_empty:
             print("the database already holds grids; the demo was not loaded (--force replaces)")
@@ -49,6 +58,9 @@ def cmd_demo(args) -> int:
         truth_path.write_text(json.dumps(district.truth, ensure_ascii=False, indent=2))
     counts = ", ".join(f"{k} {v:,}" for k, v in written.items())
     print(f"demo district seed {args.seed}: {counts}")
+    if not args.no_basemap:
+        info = build_district_basemap(engine, [], default_basemap_path())
+        print(f"offline basemap {info.pmtiles} ({info.n_tiles} tiles)")
     print(f"generated in {t1 - t0:.1f} s, stored in {t2 - t1:.1f} s")
     if truth_path is not None:
         print(f"planted truth: {truth_path}")
@@ -93,6 +105,11 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         help="load only into a database without grids; otherwise leave it alone (exit 0)",
     )
     p.add_argument("--truth-out", help="where to write the planted truth JSON")
+    p.add_argument(
+        "--no-basemap",
+        action="store_true",
+        help="do not build the offline basemap static/basemap/district.pmtiles",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("status", parents=[common], help="backend, schema revision, row counts")

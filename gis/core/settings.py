@@ -39,6 +39,35 @@ DEPARTMENTS_CSV = DATA_DIR / "departments.csv"
 CATEGORY_ALIASES_CSV = DATA_DIR / "category_aliases.csv"
 
 
+#: The offline vector basemap drawn under every map: ``static/basemap/<name>.pmtiles``
+#: (``gridlens basemap build``; ``gridlens demo`` builds ``district``).
+BASEMAP_ENV = "GRIDLENS_BASEMAP"
+DEFAULT_BASEMAP = "district"
+
+#: An intranet tile service offered instead of the vector basemap (XYZ or WMTS KVP template:
+#: ``http://tiles.city.gov/{z}/{x}/{y}.png``), its attribution, its datum (``wgs84`` or
+#: ``gcj02``: GCJ-02 tiles are shifted onto the WGS-84 data) and its deepest zoom.
+TILE_URL_ENV = "GRIDLENS_TILE_URL"
+TILE_ATTRIBUTION_ENV = "GRIDLENS_TILE_ATTRIBUTION"
+TILE_CRS_ENV = "GRIDLENS_TILE_CRS"
+TILE_MAX_ZOOM_ENV = "GRIDLENS_TILE_MAX_ZOOM"
+
+
+def basemap_name() -> str:
+    """The configured basemap name (``GRIDLENS_BASEMAP``, default ``district``)."""
+    return os.environ.get(BASEMAP_ENV) or DEFAULT_BASEMAP
+
+
+def tile_server_settings() -> dict[str, str]:
+    """The intranet tile service's settings from the environment (empty ``url``: none)."""
+    return {
+        "url": os.environ.get(TILE_URL_ENV, "").strip(),
+        "attribution": os.environ.get(TILE_ATTRIBUTION_ENV, "").strip(),
+        "crs": os.environ.get(TILE_CRS_ENV, "wgs84").strip() or "wgs84",
+        "max_zoom": os.environ.get(TILE_MAX_ZOOM_ENV, "18").strip() or "18",
+    }
+
+
 def database_url(explicit: str | None = None) -> str:
     """Resolve the database URL: explicit argument, then ``GRIDLENS_DB``, then the default file.
 

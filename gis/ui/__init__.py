@@ -7,6 +7,8 @@ it sits above the whole library and below the pages.
 - :mod:`gis.ui.sidebar` the global sidebar filters (``filters``)
 - :mod:`gis.ui.cache` the cached loaders (store frames, the pages' analyses) and ``clear_caches``
 - :mod:`gis.ui.names` the cached human names of units and areas (``unit_labels``)
+- :mod:`gis.ui.playback` time playback on the Hotspots page (frames from the incident cube)
+- :mod:`gis.ui.maps` the map export panel, the basemap switch and the basemap under the deck.gl and Leaflet maps
 - :mod:`gis.ui.widgets` widgets whose values survive the language switch
 - :mod:`gis.ui.files` uploads to disk, grids and incidents as download files
 - :mod:`gis.ui.errors` the one error guard (``guard``): library errors as one message, never a
@@ -87,7 +89,9 @@ from gis.ui.language import (
     t,
     t_plain,
 )
+from gis.ui.maps import basemap, basemap_switch, export_panel, leaflet_basemap
 from gis.ui.names import area_labels, places, unit_labels
+from gis.ui.playback import playback, playback_panel
 from gis.ui.shell import (
     PAGES,
     TOKEN_KEY,
@@ -182,6 +186,13 @@ __all__ = [
     "area_labels",
     "places",
     "unit_labels",
+    # the basemap under the maps
+    "basemap",
+    "basemap_switch",
+    "leaflet_basemap",
+    "export_panel",
+    "playback",
+    "playback_panel",
     # widgets
     "keyed_choice",
     "keyed_value",

@@ -12,6 +12,7 @@ from gis import auth
 from gis.ui.cache import engine
 from gis.ui.errors import guard
 from gis.ui.language import language_switch, md_text, t
+from gis.ui.maps import basemap_switch
 from gis.ui.sidebar import FILTERS_KEY, sidebar_filters
 
 USER_KEY = "gridlens_user"
@@ -169,4 +170,5 @@ def run_app() -> None:
     nav = st.navigation(allowed)
     home = user.grid_codes[0] if user.role == "grid_admin" and user.grid_codes else None
     st.session_state[FILTERS_KEY] = sidebar_filters(home_grid=home)
+    basemap_switch()
     nav.run()

@@ -71,6 +71,7 @@ from gis.views.patrol import (
     staff_micro_grids,
     track_period,
 )
+from gis.views.playback import STEP_DAYS, Playback, playback_frames
 from gis.views.tables import (
     BLANK,
     action_name,
@@ -147,6 +148,10 @@ __all__ = [
     "problems_table",
     "staff_table",
     "units_table",
+    # playback
+    "STEP_DAYS",
+    "Playback",
+    "playback_frames",
     # patrol
     "PatrolHeadline",
     "PatrolScope",

@@ -5,14 +5,27 @@
   with HTML legends and ``#rrggbb`` helpers
 - :mod:`gis.viz.layers` pydeck layers and decks with no map provider
 - :mod:`gis.viz.leaflet` folium maps that load only the vendored Leaflet (editing, drawing)
+- :mod:`gis.viz.basemap` the offline vector basemap: the district's and a city's layers as
+  PMTiles (tippecanoe) and XYZ tiles under ``static/basemap/``
+- :mod:`gis.viz.mapstyle` drawing that basemap under the Leaflet and deck.gl maps (one style,
+  labels in the browser's Chinese fonts, a layer switch) and intranet tile services
 - :mod:`gis.viz.charts` Altair charts (the hour x weekday heat map)
 - :mod:`gis.viz.checks` checking rendered HTML: no external URL, no missing static file
 
 Nothing here queries the database or calls Streamlit.
 """
 
+from gis.viz.basemap import (
+    SOURCE_LAYERS,
+    BasemapInfo,
+    build_basemap,
+    district_layers,
+    merge_layers,
+    read_city_layer,
+)
 from gis.viz.charts import DATE_AXIS_FORMAT, date_line_chart, hour_weekday_chart
-from gis.viz.checks import assert_offline_html, external_urls, missing_static_files
+from gis.viz.checks import allowed_hosts, assert_offline_html, external_urls, missing_static_files
+from gis.viz.export import MapFigure, draw_map, export_map
 from gis.viz.layers import (
     choropleth_layer,
     deck,
@@ -54,6 +67,18 @@ from gis.viz.leaflet import (
     offline_map,
     read_drawings,
     vendor_url,
+)
+from gis.viz.mapstyle import (
+    BASEMAP_STYLE,
+    LABEL_STYLE,
+    Basemap,
+    TileServer,
+    add_leaflet_basemap,
+    deck_basemap_layers,
+    find_basemap,
+    gcj_offset_deg,
+    tile_server,
+    with_basemap,
 )
 from gis.viz.palettes import (
     GI_BIN_ALPHA,
@@ -145,9 +170,31 @@ __all__ = [
     "offline_map",
     "read_drawings",
     "vendor_url",
+    # offline basemap
+    "SOURCE_LAYERS",
+    "BasemapInfo",
+    "build_basemap",
+    "district_layers",
+    "merge_layers",
+    "read_city_layer",
+    "BASEMAP_STYLE",
+    "LABEL_STYLE",
+    "Basemap",
+    "TileServer",
+    "add_leaflet_basemap",
+    "deck_basemap_layers",
+    "find_basemap",
+    "gcj_offset_deg",
+    "tile_server",
+    "with_basemap",
+    # map export
+    "MapFigure",
+    "draw_map",
+    "export_map",
     # charts
     "hour_weekday_chart",
     # checks
+    "allowed_hosts",
     "assert_offline_html",
     "external_urls",
     "missing_static_files",

@@ -8,9 +8,12 @@ elsewhere; ``missing_static_files(html)`` lists ``/app/static/...`` references w
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from gis.core.settings import tile_server_settings
 from gis.viz.leaflet import STATIC_DIR, STATIC_URL
 
 #: attributes through which a page loads something
@@ -105,12 +108,21 @@ def external_urls(html: str) -> list[str]:
     return list(dict.fromkeys(finder.urls))
 
 
-def assert_offline_html(html: str) -> None:
+def allowed_hosts() -> tuple[str, ...]:
+    """The hosts a page may load from: exactly the configured intranet tile service's
+    (``GRIDLENS_TILE_URL``), or none."""
+    url = tile_server_settings()["url"]
+    return (urlsplit(url).netloc,) if url else ()
+
+
+def assert_offline_html(html: str, allowed: Iterable[str] | None = None) -> None:
     """Raise ``AssertionError`` naming the URLs if the page would load anything from elsewhere.
 
-    See :func:`external_urls` for what counts.
+    See :func:`external_urls` for what counts. ``allowed``: hosts (``host[:port]``) a URL may
+    name, default :func:`allowed_hosts` (the configured intranet tile service only).
     """
-    urls = external_urls(html)
+    hosts = set(allowed_hosts() if allowed is None else allowed)
+    urls = [u for u in external_urls(html) if urlsplit(u.strip()).netloc not in hosts]
     if urls:
         raise AssertionError(f"page loads {len(urls)} external URL(s): {urls[:10]}")
 

@@ -18,6 +18,7 @@ import pyproj
 import shapely
 from PIL import Image
 
+from gis.viz.mapstyle import Basemap, with_basemap
 from gis.viz.palettes import (
     LEVEL_ORDER,
     LEVEL_STYLE,
@@ -158,8 +159,16 @@ def street_layer(streets: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = None) -> pdk.Deck:
+def deck(
+    layers: list[pdk.Layer],
+    view: pdk.ViewState,
+    tooltip: dict | None = None,
+    basemap: Basemap | None = None,
+) -> pdk.Deck:
     """A pydeck Deck with no map provider: nothing is fetched from the internet.
+
+    With ``basemap`` (:func:`gis.viz.mapstyle.find_basemap`) the offline vector basemap is drawn
+    under ``layers`` and its labels over them (:func:`gis.viz.mapstyle.with_basemap`).
 
     ``tooltip`` is a text tooltip (``{"text": "{name}\n{code}"}``): the browser shows it as
     text (``innerText``), so grid and incident names cannot inject HTML. An ``html`` tooltip
@@ -167,6 +176,7 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip: dict | None = No
     """
     if tooltip is not None and "html" in tooltip:
         raise ValueError("deck tooltips are text only: user names would be written as HTML")
+    layers = with_basemap(layers, basemap)
     # map_provider=None and NO map_style: pydeck then sends its "__MAP_STYLE__" sentinel, which
     # Streamlit reads as "no basemap". map_style=None would make Streamlit fetch a CARTO style.
     return pdk.Deck(

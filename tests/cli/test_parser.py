@@ -42,6 +42,7 @@ MINIMAL = {
     "cases demo": ["cases", "demo"],
     "export-parquet": ["export-parquet", "--out", "f"],
     "aggregate": ["aggregate", "--incidents", "f", "--by", "h3:9", "--out", "a.csv"],
+    "basemap build": ["basemap", "build"],
 }
 
 
