@@ -220,16 +220,38 @@ def merge_layers(*groups: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDa
     }
 
 
-def _write_geojsonseq(frame: gpd.GeoDataFrame, path: Path) -> int:
+#: The first zoom at which a label is in the tiles: community names always; main roads from 14,
+#: other street names from 15, alleys from 16; place names from 14. At the district's own view
+#: (zoom 12-13) every street name at once would be an unreadable carpet over the analysis layers.
+LABEL_MIN_ZOOM = {"community": None, "main": 14, "street": 15, "alley": 16, "place": 14}
+
+
+def _label_min_zooms(frame: gpd.GeoDataFrame, layer: str) -> list[int | None]:
+    if layer == "places":
+        return [LABEL_MIN_ZOOM["place"]] * len(frame)
+    if layer != "labels":
+        return [None] * len(frame)
+    kind = frame["kind"].astype(str) if "kind" in frame.columns else pd.Series("", frame.index)
+    road = frame["road"].astype(str) if "road" in frame.columns else pd.Series("", frame.index)
+    key = np.where(
+        kind == "community", "community", road.where(road.isin(["main", "alley"]), "street")
+    )
+    return [LABEL_MIN_ZOOM[k] for k in key]
+
+
+def _write_geojsonseq(frame: gpd.GeoDataFrame, path: Path, layer: str = "") -> int:
     cols = [c for c in ("name", "kind", "road") if c in frame.columns]
     geoms = frame.geometry.to_numpy()
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     texts = shapely.to_geojson(geoms[ok])
     props = frame.loc[ok, cols].fillna("").astype(str).to_dict("records")
+    zooms = np.array(_label_min_zooms(frame, layer), dtype=object)[ok]
     with path.open("w", encoding="utf-8") as fh:
-        for g, p in zip(texts, props, strict=True):
-            fh.write('{"type":"Feature","properties":')
-            fh.write(json.dumps(p, ensure_ascii=False))
+        for g, p, z in zip(texts, props, zooms, strict=True):
+            fh.write('{"type":"Feature",')
+            if z is not None:  # tippecanoe's per-feature zoom range
+                fh.write(f'"tippecanoe":{{"minzoom":{int(z)}}},')
+            fh.write('"properties":' + json.dumps(p, ensure_ascii=False))
             fh.write(',"geometry":' + g + "}\n")
     return int(ok.sum())
 
@@ -289,7 +311,7 @@ def build_basemap(
             if frame is None or not len(frame):
                 continue
             src = Path(tmp) / f"{layer}.geojsonl"
-            counts[layer] = _write_geojsonseq(frame, src)
+            counts[layer] = _write_geojsonseq(frame, src, layer)
             args += ["-L", json.dumps({"file": str(src), "layer": layer})]
         proc = subprocess.run(args, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

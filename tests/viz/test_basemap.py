@@ -158,3 +158,15 @@ def test_deck_layers_under_and_over(built):
     )
     # without a basemap nothing changes
     assert [la.id for la in viz.with_basemap([own, cells], None)] == ["streets", "cells"]
+
+
+def test_street_names_wait_for_their_zoom(built):
+    """At the district's own view only community names are labelled (every street name at once
+    is an unreadable carpet over the analysis layers); street names come at zoom 15."""
+    info, _ = built
+    x, y = lonlat_to_tile(F.X0, F.Y0, 13)
+    low = {f["properties"]["kind"] for f in decode(info.pmtiles, 13, x, y).get("labels", [])}
+    assert low == {"community"}
+    x, y = lonlat_to_tile(F.X0, F.Y0, 15)
+    mid = decode(info.pmtiles, 15, x, y)["labels"]
+    assert {f["properties"]["kind"] for f in mid} == {"community", "street"}
