@@ -81,6 +81,11 @@ def test_missing_spatialite_names_the_package(tmp_path):
 def test_unsupported_url_and_bad_files(tmp_path):
     assert_one_line_error(run_cli("status", "--db", "mysql://x@localhost/db"), "unsupported")
     db = str(tmp_path / "g.db")
+    # a database that does not exist is refused before the file is read (issue 19: --db typo)
+    assert_one_line_error(
+        run_cli("grids", "import", str(tmp_path / "missing.geojson"), "--db", db), "no database"
+    )
+    assert run_cli("init", "--db", db).returncode == 0
     assert_one_line_error(
         run_cli("grids", "import", str(tmp_path / "missing.geojson"), "--db", db), "no such file"
     )
