@@ -43,6 +43,11 @@ MINIMAL = {
     "export-parquet": ["export-parquet", "--out", "f"],
     "aggregate": ["aggregate", "--incidents", "f", "--by", "h3:9", "--out", "a.csv"],
     "basemap build": ["basemap", "build"],
+    "report daily": ["report", "daily", "--out", "r.html"],
+    "report weekly": ["report", "weekly", "--out", "r.pdf"],
+    "report monthly": ["report", "monthly", "--out", "r.xlsx"],
+    "report archive": ["report", "archive"],
+    "report fetch": ["report", "fetch", "1", "--out", "r.pdf"],
 }
 
 
