@@ -126,6 +126,7 @@ def test_database_without_postgis_rights(pg_url):
 
 def test_grids_round_trip_through_files(tmp_path, tiny_grids, capsys):
     db = str(tmp_path / "g.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     src = tmp_path / "grids.gpkg"
     tiny_grids.to_file(src)
     assert main(["grids", "import", str(src), "--db", db]) == 0
@@ -146,12 +147,12 @@ def test_grids_round_trip_through_files(tmp_path, tiny_grids, capsys):
         assert shapely.equals_exact(
             back.geometry.to_numpy(), tiny_grids.geometry.to_numpy(), 1e-12
         ).all(), suffix
-    # re-importing makes version 2 and closes version 1: history kept, nothing duplicated
+    # re-importing the same grids writes no new version (issue 19): nothing duplicated
     assert main(["grids", "import", str(tmp_path / "out.geojson"), "--db", db]) == 0
     engine = store.open_store(db)
     assert len(store.read_grids(engine)) == 14
-    assert store.count_rows(engine, "grids") == 28
-    assert store.count_rows(engine, "grid_edits") == 28
+    assert store.count_rows(engine, "grids") == 14
+    assert store.count_rows(engine, "grid_edits") == 14
 
 
 def test_grid_rows_rejected_with_reasons(tmp_path, tiny_grids, capsys):
@@ -163,6 +164,7 @@ def test_grid_rows_rejected_with_reasons(tmp_path, tiny_grids, capsys):
     path = tmp_path / "bad.geojson"
     bad.to_file(path)
     rej = tmp_path / "rej.csv"
+    assert main(["init", "--db", str(tmp_path / "g.db")]) == 0
     args = [
         "grids",
         "import",
@@ -192,6 +194,7 @@ def test_grid_rows_rejected_with_reasons(tmp_path, tiny_grids, capsys):
 
 def test_incidents_round_trip_and_reimport_adds_nothing(tmp_path, capsys):
     db = str(tmp_path / "g.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     rows = pd.DataFrame(
         {
             "external_id": ["A1", "A2", "A3", "A4", "A5", "A6"],
@@ -228,6 +231,7 @@ def test_incidents_round_trip_and_reimport_adds_nothing(tmp_path, capsys):
     assert back["occurred_at"].tolist() == ["2026-05-01 08:00:00", "2026-05-02 17:30:00"]
     # our own export imports back into a fresh database unchanged
     db2 = str(tmp_path / "g2.db")
+    assert main(["init", "--db", db2]) == 0  # only init/demo create a database
     assert main(["incidents", "import", str(out_csv), "--db", db2]) == 0
     assert "2 imported + 0 rejected = 2 total" in capsys.readouterr().out
     gj = tmp_path / "export.geojson"
@@ -271,6 +275,7 @@ print(g.area.sum() > 0, shapely.box(0, 0, 1, 1).wkt)
 
 def test_demo_if_empty_leaves_other_data_alone(tmp_path, tiny_grids, capsys):
     db = str(tmp_path / "g.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     src = tmp_path / "grids.gpkg"
     tiny_grids.to_file(src)
     assert main(["grids", "import", str(src), "--db", db]) == 0

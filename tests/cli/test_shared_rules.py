@@ -114,6 +114,7 @@ def test_major_class_in_gaps_keeps_its_codes(grid_file, track_file, tmp_path, ca
 
 def test_major_class_in_incidents_export(grid_file, tmp_path, capsys):
     db = str(tmp_path / "g.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     assert main(["grids", "import", str(grid_file), "--db", db]) == 0
     src = tmp_path / "inc.csv"
     incident_table(CODES, ["2026-05-04 08:30"] * len(CODES)).to_csv(src, index=False)
@@ -222,6 +223,7 @@ def test_grids_validate_guesses_the_parent_column(parent_file, capsys):
 
 def test_grids_import_guesses_the_parent_column(parent_file, tiny_grids, tmp_path, capsys):
     db = str(tmp_path / "g.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     assert main(["grids", "import", str(parent_file), "--db", db]) == 0
     assert "14 imported + 0 rejected = 14 total" in capsys.readouterr().out
     got = store.read_grids(store.open_store(db)).set_index("code")["parent_code"]
@@ -247,8 +249,12 @@ def test_grids_import_guesses_the_parent_column(parent_file, tiny_grids, tmp_pat
     ],
 )
 def test_bad_start_is_one_line(argv, tmp_path, capsys):
-    assert main([*argv, "--db", str(tmp_path / "none.db"), "--start", "soon"]) == 1
-    assert "--start" in one_line_error(capsys)
+    # refused while the arguments are read: argparse's usage line and one error line, exit 2
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--db", str(tmp_path / "none.db"), "--start", "soon"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "--start" in err[-1] and err[-1].startswith("gridlens")
     assert build_parser().parse_args([*argv, "--end", "2026-05-01"]).end == pd.Timestamp(
         "2026-05-01"
     )
