@@ -86,10 +86,22 @@ def _load_spatialite(dbapi_conn, _record) -> None:
         raise StoreError(f"cannot load SpatiaLite ({path}): {exc}; {SPATIALITE_HINT}") from exc
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
-    cur.execute("PRAGMA busy_timeout = 30000")
+    cur.execute(f"PRAGMA busy_timeout = {int(settings.SQLITE_BUSY_TIMEOUT_S * 1000)}")
     if cur.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
         cur.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
     cur.close()
+
+
+def _explain_locked(context) -> StoreError | None:
+    """SQLite's ``database is locked`` after the bounded wait, as one line saying who holds it
+    and what to do (SQLAlchemy raises the returned exception instead)."""
+    if "database is locked" not in str(context.original_exception):
+        return None
+    return StoreError(
+        "the database is locked by another program (a database browser holding a transaction "
+        f"open?): gave up after {settings.SQLITE_BUSY_TIMEOUT_S:g} s "
+        "(GRIDLENS_SQLITE_BUSY_S); close that program or its transaction and try again"
+    )
 
 
 def make_engine(url: str | None = None, *, create_dir: bool = True, echo: bool = False) -> Engine:
@@ -127,6 +139,7 @@ def make_engine(url: str | None = None, *, create_dir: bool = True, echo: bool =
         # Our own listener rather than geoalchemy2's plugin: it finds mod_spatialite without an
         # environment variable and fails with a message that says how to install it.
         event.listen(engine, "connect", _load_spatialite)
+        event.listen(engine, "handle_error", _explain_locked)
     elif resolved.get_backend_name() == "postgresql":
         if resolved.drivername == "postgresql":
             resolved = resolved.set(drivername="postgresql+psycopg2")
