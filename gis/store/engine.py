@@ -104,6 +104,24 @@ def _explain_locked(context) -> StoreError | None:
     )
 
 
+def _explain_lost(context) -> StoreError | None:
+    """A PostgreSQL connection lost mid-transaction (server restarted, session terminated) as
+    one line; the rollback that follows the first error fails the same way, and its error must
+    not replace the first with a driver traceback. The pool's own liveness ping is left alone."""
+    if not context.is_disconnect or getattr(context, "is_pre_ping", False):
+        return None
+    return StoreError(
+        "the connection to the database server was lost "
+        f"({_first_line(context.original_exception)}); nothing of this change was written: "
+        "check that the server is running and try again"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def make_engine(url: str | None = None, *, create_dir: bool = True, echo: bool = False) -> Engine:
     """Create an engine for ``url`` (see ``settings.database_url`` for how it is resolved).
 
@@ -144,6 +162,7 @@ def make_engine(url: str | None = None, *, create_dir: bool = True, echo: bool =
         if resolved.drivername == "postgresql":
             resolved = resolved.set(drivername="postgresql+psycopg2")
         engine = sa.create_engine(resolved, echo=echo, plugins=["geoalchemy2"], pool_pre_ping=True)
+        event.listen(engine, "handle_error", _explain_lost)
     else:
         raise StoreError(
             f"unsupported database URL {resolved.render_as_string(hide_password=True)!r}: "
