@@ -31,6 +31,9 @@ DISTRICT_TZ = os.environ.get("GRIDLENS_TZ", "Asia/Shanghai")
 
 #: Path to mod_spatialite; geoalchemy2 reads the same variable.
 SPATIALITE_ENV = "SPATIALITE_LIBRARY_PATH"
+#: seconds a SpatiaLite write waits for another program's lock (a DB browser holding a read
+#: transaction) before it gives up with one line saying so
+SQLITE_BUSY_TIMEOUT_S = float(os.environ.get("GRIDLENS_SQLITE_BUSY_S", "30"))
 DEFAULT_SPATIALITE = "mod_spatialite"
 
 TAXONOMY_CSV = DATA_DIR / "taxonomy.csv"

@@ -433,6 +433,22 @@ def sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
+def _refuse_repeated_names(name: str, names: list[str], line: int) -> None:
+    """One line naming the header's repeated column names (1-based columns), if any: which of
+    two ``lon`` columns holds the longitude is the user's call, not ours."""
+    where: dict[str, list[int]] = {}
+    for j, h in enumerate(names):
+        if h:
+            where.setdefault(h, []).append(j + 1)
+    twice = {h: js for h, js in where.items() if len(js) > 1}
+    if twice:
+        said = "; ".join(f"'{h}' in columns {', '.join(map(str, js))}" for h, js in twice.items())
+        raise InputError(
+            f"{name}: the header (line {line}) repeats column names ({said}): "
+            "give each column its own name"
+        )
+
+
 def _read_csv_bytes(data: bytes, name: str, nrows: int | None) -> tuple[pd.DataFrame, SourceInfo]:
     if name.lower().endswith(".gz"):
         data = decompress(data, name)  # bounded: no decompression bomb
@@ -445,6 +461,7 @@ def _read_csv_bytes(data: bytes, name: str, nrows: int | None) -> tuple[pd.DataF
     names = [c.strip() for c in first]
     if not names:
         raise InputError(f"{name}: empty file")
+    _refuse_repeated_names(name, names, top + 1)
     if top:  # title lines above the header: drop them, the header becomes the first line
         data = data[_offset_of_line(data, top) :]
         if encoding == "utf-8-sig":

@@ -21,7 +21,7 @@ from gis.patrol.clock import DEFAULT_SHIFTS, parse_shifts, shift_index, times_ns
 from gis.patrol.tracks import read_tracks
 from gis.store import read_grids
 from gis.store.batches import record_import_batch
-from gis.store.tracks import save_tracks, stored_fix_times
+from gis.store.tracks import lock_fixes, save_tracks, stored_fix_times
 
 ALREADY_IMPORTED = "already imported (same staff and time in the store)"
 
@@ -72,6 +72,50 @@ def _track_rows(kept: gpd.GeoDataFrame) -> pd.DataFrame:
     idx, _ = shift_index(times_ns(tr["started_at"]), parse_shifts(DEFAULT_SHIFTS))
     tr["shift"] = np.where(idx == 0, "morning", "evening")
     return tr
+
+
+def _drop_stored(conn, res, total: int, path: Path) -> tuple[TrackImportResult, gpd.GeoDataFrame]:
+    """Drop the cleaned fixes (``res`` of ``clean_fixes``) whose staff member already has a fix
+    at the same time in the store (read on ``conn``, the import's transaction); the result with
+    the tracks to write, and the fixes kept."""
+    kept = res.fixes
+    dup = np.zeros(len(kept), dtype=bool)
+    if len(kept):
+        old = stored_fix_times(conn, kept["staff_code"], kept["t"].min(), kept["t"].max())
+        if len(old):
+            key = pd.MultiIndex.from_arrays(
+                [old["staff_code"].astype(str), pd.to_datetime(old["t"]).astype("datetime64[ns]")]
+            )
+            mine = pd.MultiIndex.from_arrays(
+                [kept["staff_code"].astype(str), kept["t"].astype("datetime64[ns]")]
+            )
+            dup = mine.isin(key)
+    dropped = res.dropped
+    if dup.any():
+        again = pd.DataFrame(kept.loc[dup].drop(columns=kept.geometry.name))
+        g = kept.geometry.to_numpy()[dup]
+        again["lon"], again["lat"] = shapely.get_x(g), shapely.get_y(g)
+        again["reason"] = ALREADY_IMPORTED
+        again = again.drop(columns=["track_id"], errors="ignore")
+        dropped = pd.concat([dropped, again])
+        kept = kept.loc[~dup]
+    dropped = dropped.sort_index()
+    dropped.insert(0, "row", dropped.index.to_numpy() + 1)
+    tracks = _track_rows(kept) if len(kept) else pd.DataFrame(columns=["track_id", "track_code"])
+    if len(kept) + len(dropped) != total:  # pragma: no cover - an invariant of clean_fixes
+        raise InputError(f"{path}: {len(kept)} kept + {len(dropped)} dropped != {total} fixes")
+    summary = dict(res.summary)
+    summary["already_imported"] = int(dup.sum())
+    summary["tracks_written"] = len(tracks)
+    result = TrackImportResult(
+        total=total,
+        imported=len(kept),
+        dropped=dropped.reset_index(drop=True),
+        tracks=tracks,
+        summary=summary,
+        file_name=path.name,
+    )
+    return result, kept
 
 
 def import_tracks(
@@ -130,55 +174,12 @@ def import_tracks(
         if now is not None
         else pd.Timestamp.now(tz or settings.DISTRICT_TZ).tz_localize(None),
     )
-    kept = res.fixes
-    # already in the store: same staff member at the same time
-    dup = np.zeros(len(kept), dtype=bool)
-    if len(kept):
-        old = stored_fix_times(engine, kept["staff_code"], kept["t"].min(), kept["t"].max())
-        if len(old):
-            key = pd.MultiIndex.from_arrays(
-                [old["staff_code"].astype(str), pd.to_datetime(old["t"]).astype("datetime64[ns]")]
-            )
-            mine = pd.MultiIndex.from_arrays(
-                [kept["staff_code"].astype(str), kept["t"].astype("datetime64[ns]")]
-            )
-            dup = mine.isin(key)
-    dropped = res.dropped
-    if dup.any():
-        again = pd.DataFrame(kept.loc[dup].drop(columns=kept.geometry.name))
-        g = kept.geometry.to_numpy()[dup]
-        again["lon"], again["lat"] = shapely.get_x(g), shapely.get_y(g)
-        again["reason"] = ALREADY_IMPORTED
-        again = again.drop(columns=["track_id"], errors="ignore")
-        dropped = pd.concat([dropped, again])
-        kept = kept.loc[~dup]
-    dropped = dropped.sort_index()
-    dropped.insert(0, "row", dropped.index.to_numpy() + 1)
-    tracks = _track_rows(kept) if len(kept) else pd.DataFrame(columns=["track_id", "track_code"])
-    total = len(fixes)
-    if len(kept) + len(dropped) != total:  # pragma: no cover - an invariant of clean_fixes
-        raise InputError(f"{path}: {len(kept)} kept + {len(dropped)} dropped != {total} fixes")
-    summary = dict(res.summary)
-    summary["already_imported"] = int(dup.sum())
-    summary["tracks_written"] = len(tracks)
-    result = TrackImportResult(
-        total=total,
-        imported=len(kept),
-        dropped=dropped.reset_index(drop=True),
-        tracks=tracks,
-        summary=summary,
-        file_name=path.name,
-    )
-    details = {
-        "reasons": result.reasons.to_dict(),
-        "tracks": len(tracks),
-        "splits_gap": summary["splits_gap"],
-        "splits_jump": summary["splits_jump"],
-        "crs": str(crs),
-        "max_speed_mps": max_speed_mps,
-        "split_gap_s": split_gap_s,
-    }
     with engine.begin() as conn:
+        # the duplicate check inside the writing transaction, after taking the fixes' write
+        # lock: two imports of one file at once store its fixes once
+        lock_fixes(conn)
+        result, kept = _drop_stored(conn, res, len(fixes), path)
+        tracks = result.tracks
         result.batch_id = record_import_batch(
             conn,
             kind="tracks",
@@ -187,7 +188,15 @@ def import_tracks(
             total=result.total,
             imported=result.imported,
             rejected=len(result.dropped),
-            details=details,
+            details={
+                "reasons": result.reasons.to_dict(),
+                "tracks": len(tracks),
+                "splits_gap": result.summary["splits_gap"],
+                "splits_jump": result.summary["splits_jump"],
+                "crs": str(crs),
+                "max_speed_mps": max_speed_mps,
+                "split_gap_s": split_gap_s,
+            },
         )
         if len(tracks):
             tracks["track_code"] = save_tracks(conn, tracks, kept)

@@ -95,7 +95,28 @@ def init_db(engine: Engine, taxonomy_csv: str | None = None, departments_csv: st
     tax = taxonomy.read_taxonomy(taxonomy_csv, departments=deps)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM taxonomy"))
-        save_frame(conn, "departments", deps, replace=True)
+        # staff refer to departments: update the ones there, add the new ones, drop only the
+        # unreferenced ones the file no longer lists (a reload of a loaded store must not fail
+        # on a foreign key)
+        cols = [c for c in ("code", "name_zh", "name_en", "joint_team") if c in deps.columns]
+        there = set(conn.execute(sa.text("SELECT code FROM departments")).scalars())
+        sets = ", ".join(f"{c} = :{c}" for c in cols if c != "code")
+        rows = deps[cols].astype(object).where(deps[cols].notna(), None).to_dict("records")
+        old = [r for r in rows if r["code"] in there]
+        if old and sets:
+            conn.execute(sa.text(f"UPDATE departments SET {sets} WHERE code = :code"), old)
+        new = deps[~deps["code"].isin(there)]
+        if len(new):
+            save_frame(conn, "departments", new[cols])
+        listed = {f"d{i}": r["code"] for i, r in enumerate(rows)}
+        conn.execute(
+            sa.text(
+                "DELETE FROM departments WHERE code NOT IN "
+                f"({', '.join(':' + k for k in listed) or 'NULL'}) AND code NOT IN "
+                "(SELECT department FROM staff WHERE department IS NOT NULL)"
+            ),
+            listed,
+        )
         save_frame(conn, "taxonomy", tax[taxonomy.TAXONOMY_COLUMNS])
     return len(deps), len(tax)
 

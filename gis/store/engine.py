@@ -86,10 +86,40 @@ def _load_spatialite(dbapi_conn, _record) -> None:
         raise StoreError(f"cannot load SpatiaLite ({path}): {exc}; {SPATIALITE_HINT}") from exc
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
-    cur.execute("PRAGMA busy_timeout = 30000")
+    cur.execute(f"PRAGMA busy_timeout = {int(settings.SQLITE_BUSY_TIMEOUT_S * 1000)}")
     if cur.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
         cur.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
     cur.close()
+
+
+def _explain_locked(context) -> StoreError | None:
+    """SQLite's ``database is locked`` after the bounded wait, as one line saying who holds it
+    and what to do (SQLAlchemy raises the returned exception instead)."""
+    if "database is locked" not in str(context.original_exception):
+        return None
+    return StoreError(
+        "the database is locked by another program (a database browser holding a transaction "
+        f"open?): gave up after {settings.SQLITE_BUSY_TIMEOUT_S:g} s "
+        "(GRIDLENS_SQLITE_BUSY_S); close that program or its transaction and try again"
+    )
+
+
+def _explain_lost(context) -> StoreError | None:
+    """A PostgreSQL connection lost mid-transaction (server restarted, session terminated) as
+    one line; the rollback that follows the first error fails the same way, and its error must
+    not replace the first with a driver traceback. The pool's own liveness ping is left alone."""
+    if not context.is_disconnect or getattr(context, "is_pre_ping", False):
+        return None
+    return StoreError(
+        "the connection to the database server was lost "
+        f"({_first_line(context.original_exception)}); nothing of this change was written: "
+        "check that the server is running and try again"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def make_engine(url: str | None = None, *, create_dir: bool = True, echo: bool = False) -> Engine:
@@ -127,10 +157,12 @@ def make_engine(url: str | None = None, *, create_dir: bool = True, echo: bool =
         # Our own listener rather than geoalchemy2's plugin: it finds mod_spatialite without an
         # environment variable and fails with a message that says how to install it.
         event.listen(engine, "connect", _load_spatialite)
+        event.listen(engine, "handle_error", _explain_locked)
     elif resolved.get_backend_name() == "postgresql":
         if resolved.drivername == "postgresql":
             resolved = resolved.set(drivername="postgresql+psycopg2")
         engine = sa.create_engine(resolved, echo=echo, plugins=["geoalchemy2"], pool_pre_ping=True)
+        event.listen(engine, "handle_error", _explain_lost)
     else:
         raise StoreError(
             f"unsupported database URL {resolved.render_as_string(hide_password=True)!r}: "

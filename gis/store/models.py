@@ -241,7 +241,11 @@ class PatrolFix(Base):
     """A GPS fix of a patrol track."""
 
     __tablename__ = "patrol_fixes"
-    __table_args__ = (Index("ix_patrol_fixes_track_t", "track_id", "t"),)
+    __table_args__ = (
+        Index("ix_patrol_fixes_track_t", "track_id", "t"),
+        # one fix per staff member and time: two imports of one file at once store it once
+        Index("ux_patrol_fixes_staff_t", "staff_code", "t", unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("patrol_tracks.id", ondelete="CASCADE"))
     staff_code: Mapped[str] = mapped_column(Text)

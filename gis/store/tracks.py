@@ -14,10 +14,25 @@ from sqlalchemy.engine import Connection, Engine
 
 from gis.store.frames import read_frame, save_frame
 
-__all__ = ["save_tracks", "stored_fix_times"]
+__all__ = ["lock_fixes", "save_tracks", "stored_fix_times"]
 
 #: the columns of a ``patrol_tracks`` row written by ``save_tracks``
 TRACK_COLUMNS = ["track_code", "staff_code", "shift", "started_at", "ended_at"]
+
+
+def lock_fixes(conn: Connection) -> None:
+    """Take the write lock on ``patrol_fixes`` for the rest of ``conn``'s transaction, so a
+    duplicate check made after it sees every fix another import could add before this one
+    commits (the second import waits here until the first has committed).
+
+    PostGIS: ``LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE`` (readers go on, a second writer
+    waits). SpatiaLite: a write statement that changes nothing, which takes the database's
+    write lock at once (before any read of this transaction).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("LOCK TABLE patrol_fixes IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        conn.execute(sa.text("DELETE FROM patrol_fixes WHERE 0 = 1"))
 
 
 def stored_fix_times(

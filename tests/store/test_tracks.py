@@ -37,8 +37,9 @@ def test_save_tracks_and_read_back(engine):
     tracks, fixes = one_track()
     with engine.begin() as conn:
         assert save_tracks(conn, tracks, fixes) == ["S1/20260301T090000"]
+    later = fixes.assign(t=fixes["t"] + pd.Timedelta(seconds=5))  # one fix per staff and time
     with engine.begin() as conn:  # the same code again: a suffix, the first row untouched
-        assert save_tracks(conn, tracks, fixes) == ["S1/20260301T090000-2"]
+        assert save_tracks(conn, tracks, later) == ["S1/20260301T090000-2"]
     with engine.begin() as conn:
         assert save_tracks(conn, tracks.iloc[0:0], fixes.iloc[0:0]) == []
     stored = store.read_fixes(engine)
@@ -47,6 +48,7 @@ def test_save_tracks_and_read_back(engine):
     assert (stored.groupby("track_code").size() == 3).all()
     got = stored_fix_times(engine, ["S1", "S9"], T0, T0 + pd.Timedelta(seconds=10))
     ten = T0 + pd.Timedelta(seconds=10)
-    assert sorted(pd.to_datetime(got["t"])) == [T0, T0, ten, ten]  # both ends included
+    five = T0 + pd.Timedelta(seconds=5)
+    assert sorted(pd.to_datetime(got["t"])) == [T0, five, ten]  # both ends included
     assert set(got["staff_code"]) == {"S1"}
     assert stored_fix_times(engine, [], T0, T0).empty
