@@ -22,7 +22,7 @@ import streamlit as st
 
 from gis import hotspots, patrol, planning, store, viz
 from gis.core.geometry import as_area
-from gis.grids import assign_points, validate_hierarchy
+from gis.grids import assign_points, descendants, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
@@ -251,12 +251,25 @@ def incidents_shared() -> pd.DataFrame:
     return incidents()
 
 
-def incident_points():
-    """The incidents as a GeoDataFrame of points (EPSG:4326), for impact previews."""
-    inc = incidents()
+def impact_incidents(result) -> gpd.GeoDataFrame:
+    """The incidents a grid edit (a ``gis.grids.edit.EditResult``) can move, as points
+    (EPSG:4326), for ``gis.grids.edit.impact_preview``: those stored in a micro-grid at or below
+    a grid the edit touched (in the hierarchy before or after it) and those stored outside every
+    grid (an edit may take them in), read by ``select_incidents``, never every incident."""
+    before = grids()
+    micros: set[str] = set()
+    for code in result.touched:
+        micros |= descendants(code, before) | descendants(code, result.grids)
+    rows = select_incidents(
+        engine(),
+        ("external_id", "category_code", "occurred_at"),
+        micros=tuple(sorted(micros)),
+        outside_grids=True,
+        with_lonlat=True,
+    )
     return gpd.GeoDataFrame(
-        inc[["external_id", "category_code", "occurred_at"]],
-        geometry=gpd.points_from_xy(inc["lon"], inc["lat"]),
+        rows.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
         crs=4326,
     )
 
