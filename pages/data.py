@@ -18,7 +18,6 @@ import streamlit as st
 from gis import auth, i18n, ui
 from gis.core import coords, settings
 from gis.incidents import TARGETS, import_incidents
-from gis.views import home
 
 user = ui.page("view")
 #: the language of this run, bound into format functions (AppTest calls them outside the run)
@@ -378,19 +377,12 @@ def history_panel() -> None:
 
 def export_panel() -> None:
     f = ui.filters()
-    sub = home.filter_incidents(
-        ui.incidents(),
-        start=f.start,
-        end=f.end,
-        categories=f.categories,
-        sources=f.sources,
-        grid_code=f.grid_code,
-        grids=ui.grids(),
-    )
+    scope = (tuple(f.categories), tuple(f.sources), f.grid_code)
+    n = ui.home_summary(f.start, f.end, *scope)["in_filter"]
     last = f.end - pd.Timedelta(days=1)
     st.caption(ui.t("data.export_help", start=ui.fmt_date(f.start), end=ui.fmt_date(last)))
     c = st.columns([1, 1, 1, 1])
-    c[0].metric(ui.t("data.export_n"), ui.fmt_int(len(sub)))
+    c[0].metric(ui.t("data.export_n"), ui.fmt_int(n))
     fmt = choice(
         c[1].selectbox, ui.t("data.format"), list(ui.INCIDENT_EXPORT_FORMATS), "data_fmt", "CSV"
     )
@@ -403,16 +395,15 @@ def export_panel() -> None:
         format_func=crs_label,
     )
     suffix, mime = ui.INCIDENT_EXPORT_FORMATS[fmt]
-    frame = sub.drop(columns=["micro", "l2", "l1"], errors="ignore")
     lang, tax = ui.lang(), ui.taxonomy()
     name = f"incidents_{f.start:%Y%m%d}_{last:%Y%m%d}_{crs}{suffix}"
     c[3].download_button(
         ui.t("data.download"),
-        data=lambda: ui.incidents_file(frame, fmt, crs, lang, tax),
+        data=lambda: ui.incidents_file(f.start, f.end, *scope, fmt, crs, lang, tax),
         file_name=name,
         mime=mime,
         key="data_export_dl",
-        disabled=frame.empty,
+        disabled=n == 0,
         on_click="ignore",
     )
 

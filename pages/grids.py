@@ -200,8 +200,8 @@ def edit_panel(code: str) -> None:
         st.info(ui.t("grids.draw_first"))
     else:
         st.subheader(ui.t("grids.impact"))
-        preview = edit.impact_preview(
-            grids, result, incidents=ui.incident_points(), staff=ui.staff()
+        preview = edit.impact_preview(  # the incidents of the touched grids, not all
+            grids, result, incidents=ui.impact_incidents(result), staff=ui.staff()
         )
         for note in result.notes:
             st.caption(ui.md_text(note))

@@ -514,10 +514,8 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
         return
     sig = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
     all_deps = list(ui.departments()["code"])
-    inc_times = ui.incidents()["occurred_at"]
-    default_period = planning.default_plan_period(
-        inc_times.max() if len(inc_times) else date.today(), date.today()
-    )
+    _, last_stored = ui.incident_time_range()  # the store's MAX, not every incident
+    default_period = planning.default_plan_period(last_stored or date.today(), date.today())
     with st.form("rect_plan"):
         plan_name = st.text_input(
             ui.t("rect.plan_name"),

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-import geopandas as gpd
-
 from gis import store
 from gis.cli._common import category_options, engine_from_args, period_options
 from gis.core.errors import GridLensError
-from gis.incidents import detect, export_incident_pages, import_incidents
-from gis.store.pages import iter_export_pages
-from gis.taxonomy import category_mask
+from gis.incidents import detect, export_incident_pages, import_incidents, stored_export_pages
 
 
 def _field_overrides(items: list[str] | None) -> dict[str, str]:
@@ -94,25 +90,17 @@ def cmd_incidents_import(args) -> int:
     return 0
 
 
-def _export_pages(engine, args):
-    """The incidents of the options as GeoDataFrames, one store page at a time."""
-    for page in iter_export_pages(engine, start=args.start, end=args.end):
-        page = page[category_mask(page["category_code"], args.category)]
-        if len(page):
-            yield gpd.GeoDataFrame(
-                page.drop(columns=["id", "lon", "lat"]),
-                geometry=gpd.points_from_xy(page["lon"], page["lat"]),
-                crs=4326,
-            )
-
-
 def cmd_incidents_export(args) -> int:
     engine = engine_from_args(args)
     taxonomy = store.read_table(engine, "taxonomy") if args.lang else None
     taxonomy = taxonomy if taxonomy is not None and len(taxonomy) else None
     # streamed page by page: memory holds one page, whatever the store holds
     path, n = export_incident_pages(
-        _export_pages(engine, args), args.out, crs=args.crs, lang=args.lang, taxonomy=taxonomy
+        stored_export_pages(engine, start=args.start, end=args.end, categories=args.category or ()),
+        args.out,
+        crs=args.crs,
+        lang=args.lang,
+        taxonomy=taxonomy,
     )
     crs = f" ({args.crs})" if args.crs else ""
     print(f"wrote {n:,} incidents to {path}{crs}")

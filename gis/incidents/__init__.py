@@ -36,7 +36,7 @@ Pure analysis functions (no database): ``link_duplicates``, ``flag_repeat_locati
 (``INCIDENT_FIELDS``), the import batch recorded by ``gis.store.batches.record_import_batch``.
 """
 
-from gis.incidents.export import export_incident_pages, export_incidents
+from gis.incidents.export import export_incident_pages, export_incidents, stored_export_pages
 from gis.incidents.files import read_incident_file
 from gis.incidents.intake import ImportResult, ProgressCallback, import_incidents, store_context
 from gis.incidents.links import (
@@ -83,5 +83,6 @@ __all__ = [
     "detect",
     "export_incident_pages",
     "export_incidents",
+    "stored_export_pages",
     "read_incident_file",
 ]

@@ -1,19 +1,22 @@
-"""``export_incidents``: incidents out to CSV, Excel, GeoJSON or GeoPackage, in any CRS."""
+"""``export_incidents``: incidents out to CSV, Excel, GeoJSON or GeoPackage, in any CRS;
+``stored_export_pages``: the store's incidents in some filters, page by page, for it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+from sqlalchemy.engine import Engine
 
 from gis.core import coords
 from gis.core.errors import InputError
 from gis.incidents.prepare import STORE_COLUMNS
 from gis.io import write_geo_file
-from gis.taxonomy import read_taxonomy
+from gis.store.pages import iter_export_pages
+from gis.taxonomy import category_mask, read_taxonomy
 
 
 def export_incidents(
@@ -100,3 +103,49 @@ def _empty() -> gpd.GeoDataFrame:
         {c: pd.Series(dtype=object) for c in STORE_COLUMNS},
         geometry=gpd.GeoSeries([], crs=4326),
     )
+
+
+def stored_export_pages(
+    engine: Engine,
+    *,
+    start=None,
+    end=None,
+    categories: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    micros: Iterable[str] | None = None,
+    chunk: int = 200_000,
+) -> Iterator[gpd.GeoDataFrame]:
+    """The stored incidents in the filters as points (EPSG:4326), one store page at a time
+    (``gis.store.pages.iter_export_pages``: memory holds one page), for
+    :func:`export_incident_pages`.
+
+    Parameters
+    ----------
+    start, end
+        ``start <= occurred_at < end`` (naive wall-clock times; either optional).
+    categories
+        THE category rule (``gis.taxonomy.category_mask``: ``"05"`` is the whole class);
+        empty: all.
+    sources
+        Keep these sources (empty: all).
+    micros
+        Keep the incidents whose stored micro-grid is one of these (None: all).
+    """
+    cats = list(categories or ())
+    pages = iter_export_pages(
+        engine,
+        start=start,
+        end=end,
+        sources=tuple(sources or ()),
+        micros=None if micros is None else tuple(micros),
+        chunk=chunk,
+    )
+    for page in pages:
+        if cats:
+            page = page[category_mask(page["category_code"], cats)]
+        if len(page):
+            yield gpd.GeoDataFrame(
+                page.drop(columns=["id", "lon", "lat"]),
+                geometry=gpd.points_from_xy(page["lon"], page["lat"]),
+                crs=4326,
+            )

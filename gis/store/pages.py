@@ -47,6 +47,7 @@ INCIDENT_PAGE_COLUMNS = (
 #: Columns of a fix page (besides ``lon, lat``), in this order.
 FIX_PAGE_COLUMNS = ("id", "track_code", "staff_code", "t")
 _TIME_COLUMNS = {"occurred_at", "reported_at", "closed_at", "t"}
+_BOOL_COLUMNS = {"is_repeat_location"}
 #: Columns an export page may hold (besides ``lon, lat``).
 EXPORT_COLUMNS = (
     "id",
@@ -62,6 +63,12 @@ EXPORT_COLUMNS = (
     "address",
     "description",
     "grid_code",
+    "grid_l2",
+    "grid_l1",
+    "category_raw",
+    "coord_crs",
+    "duplicate_of",
+    "is_repeat_location",
 )
 
 
@@ -85,6 +92,8 @@ def _pages(
         frame = pd.DataFrame.from_records(rows, columns=names)
         for col in _TIME_COLUMNS & set(columns):
             frame[col] = pd.to_datetime(frame[col], format="ISO8601").astype("datetime64[ns]")
+        for col in _BOOL_COLUMNS & set(columns):  # SQLite hands booleans back as 0/1
+            frame[col] = frame[col].map(lambda v: None if v is None else bool(v)).astype(object)
         for col in ("lon", "lat"):
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
         last = int(frame["id"].iloc[-1])
@@ -115,10 +124,16 @@ def iter_export_pages(
     *,
     start=None,
     end=None,
+    sources: tuple[str, ...] | list[str] = (),
+    micros: tuple[str, ...] | list[str] | None = None,
     chunk: int = 200_000,
 ) -> Iterator[pd.DataFrame]:
     """The stored incidents of ``[start, end)`` for an export, ``chunk`` rows at a time in id
     order (keyset pagination: the memory of one page, whatever the number of incidents).
+
+    ``sources`` keeps these sources (empty: all); ``micros`` keeps the incidents whose stored
+    micro-grid (``grid_code``) is one of these (None: all; the sidebar's grid filter, as the
+    cube's). Categories are left to the caller (``gis.taxonomy.category_mask``).
 
     Yields
     ------
@@ -133,6 +148,14 @@ def iter_export_pages(
     if end is not None:
         clauses.append("occurred_at < :end")
         params["end"] = pd.Timestamp(end).to_pydatetime()
+    if sources:
+        names = [f":s{i}" for i in range(len(sources))]
+        clauses.append(f"source IN ({', '.join(names)})")
+        params.update({f"s{i}": s for i, s in enumerate(sources)})
+    if micros is not None:
+        names = [f":m{i}" for i in range(len(micros))]
+        clauses.append(f"grid_code IN ({', '.join(names)})" if len(micros) else "1 = 0")
+        params.update({f"m{i}": m for i, m in enumerate(micros)})
     where = "".join(f" AND {c}" for c in clauses)
     select = (
         f"SELECT {', '.join(EXPORT_COLUMNS)}, ST_X(geom), ST_Y(geom) FROM incidents"

@@ -22,7 +22,7 @@ import streamlit as st
 
 from gis import hotspots, patrol, planning, store, viz
 from gis.core.geometry import as_area
-from gis.grids import assign_points, validate_hierarchy
+from gis.grids import descendants, validate_hierarchy
 from gis.incidents import detect, import_incidents
 from gis.io import read_geo_file
 from gis.reports import render_briefing_html, write_briefing_excel
@@ -223,19 +223,6 @@ def home_card(code: str, start, end, categories: tuple = (), sources: tuple = ()
     return _home_card(code, start, end, categories, sources, grid_code, data_version())
 
 
-@depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
-def incidents() -> pd.DataFrame:
-    """All incidents with their micro-grid and ancestors (assigned once, then cached)."""
-    frame = store.read_incidents(engine())
-    assigned = assign_points(frame.geometry, grids())
-    out = pd.DataFrame(frame.drop(columns="geometry"))
-    out[["micro", "l2", "l1"]] = assigned
-    out["lon"] = frame.geometry.x.to_numpy()
-    out["lat"] = frame.geometry.y.to_numpy()
-    return out
-
-
 @depends_on("grids")
 @st.cache_data(show_spinner=False)
 def grid_report(sliver_m2: float = 50.0):
@@ -243,27 +230,22 @@ def grid_report(sliver_m2: float = 50.0):
     return validate_hierarchy(grids(), sliver_m2=sliver_m2)
 
 
-@depends_on("incidents", "grids")
-@st.cache_resource(show_spinner=False)
-def incidents_shared() -> pd.DataFrame:
-    """``incidents()`` as one shared frame (no copy per call: 1M rows cost ~1 s to copy).
-    Read-only by contract; for the cached analyses below, which select from it."""
-    return incidents()
-
-
-def incident_points():
-    """The incidents as a GeoDataFrame of points (EPSG:4326), for impact previews."""
-    inc = incidents()
-    return gpd.GeoDataFrame(
-        inc[["external_id", "category_code", "occurred_at"]],
-        geometry=gpd.points_from_xy(inc["lon"], inc["lat"]),
-        crs=4326,
+def impact_incidents(result) -> gpd.GeoDataFrame:
+    """The incidents a grid edit (a ``gis.grids.edit.EditResult``) can move, as points
+    (EPSG:4326), for ``gis.grids.edit.impact_preview``: those stored in a micro-grid at or below
+    a grid the edit touched (in the hierarchy before or after it) and those stored outside every
+    grid (an edit may take them in), read by ``select_incidents``, never every incident."""
+    before = grids()
+    micros: set[str] = set()
+    for code in result.touched:
+        micros |= descendants(code, before) | descendants(code, result.grids)
+    rows = select_incidents(
+        engine(),
+        ("external_id", "category_code", "occurred_at"),
+        micros=tuple(sorted(micros)),
+        outside_grids=True,
+        with_lonlat=True,
     )
-
-
-def incident_geoframe(mask):
-    """The rows of ``incidents()`` picked by a boolean mask, as points (EPSG:4326)."""
-    rows = incidents_shared()[mask]
     return gpd.GeoDataFrame(
         rows.drop(columns=["lon", "lat"]),
         geometry=gpd.points_from_xy(rows["lon"], rows["lat"]),
@@ -299,41 +281,13 @@ def file_columns(path: str) -> tuple[list[str], int]:
     return [c for c in frame.columns if c != frame.geometry.name], len(frame)
 
 
-@depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
-def incident_mask(start, end, categories: tuple, sources: tuple, grid_code: str | None):
-    """Which rows of ``incidents()`` pass the filters (``dashboard.filter_incidents``)."""
-    inc = incidents_shared()
-    sub = dashboard.filter_incidents(
-        inc,
-        start=start,
-        end=end,
-        categories=categories,
-        sources=sources,
-        grid_code=grid_code,
-        grids=grids(),
-    )
-    mask = np.zeros(len(inc), dtype=bool)
-    mask[inc.index.get_indexer(sub.index)] = True
-    return mask
-
-
 # --------------------------------------------------------------------------- hotspots
-# Cached analysis for the Hotspots page, keyed by plain filter values. The point -> unit index
-# is computed once per unit choice; a filter change then only masks and re-counts.
+# Cached analysis for the Hotspots page, keyed by plain filter values, on the incident cube.
 @depends_on("grids")
 @st.cache_data(show_spinner=False)
 def hotspot_unit_frame(by: str, within: str | None = None):
     """The analysis units (``hotspots_view.make_units``) of ``by`` in the district or grid."""
     return hotspots_view.make_units(by, grids(), within)
-
-
-@depends_on("incidents", "grids")
-@st.cache_data(show_spinner=False)
-def hotspot_unit_index(by: str, within: str | None = None):
-    """Row of ``hotspot_unit_frame(by, within)`` of every incident of ``incidents()``."""
-    inc = incidents_shared()
-    return hotspots.unit_index(inc[["lon", "lat"]].to_numpy(), hotspot_unit_frame(by, within))
 
 
 @depends_on("incidents", "grids")

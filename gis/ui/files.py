@@ -11,14 +11,13 @@ import time
 import zipfile
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 
 from gis.core.errors import InputError
-from gis.grids import export_grids
-from gis.incidents import export_incidents
+from gis.grids import descendants, export_grids
+from gis.incidents import export_incident_pages, stored_export_pages
 from gis.io import extract_zip, neutralize_formulas
-from gis.ui.cache import grids
+from gis.ui.cache import engine, grids
 
 #: grid export formats: label -> (file suffix, MIME type)
 GRID_EXPORT_FORMATS = {
@@ -123,18 +122,27 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def incidents_file(
-    frame: pd.DataFrame, fmt: str, crs: str, language: str, taxonomy: pd.DataFrame
+    start,
+    end,
+    categories: tuple,
+    sources: tuple,
+    grid_code: str | None,
+    fmt: str,
+    crs: str,
+    language: str,
+    taxonomy: pd.DataFrame,
 ) -> bytes:
-    """Incidents of ``ui.incidents()`` (``lon``/``lat`` columns, WGS-84) as an export file
-    (``incidents.export_incidents``): coordinates in ``crs`` (``wgs84``/``gcj02``), category
-    names in ``language``. No Streamlit call: usable as a deferred download."""
+    """The stored incidents in the sidebar's filters (``start <= occurred_at < end``, THE
+    category rule, sources, a grid of any level) as an export file, streamed from the store page
+    by page (``incidents.stored_export_pages``: CSV and GeoPackage hold one page in memory;
+    Excel and GeoJSON gather only the selection): coordinates in ``crs`` (``wgs84``/``gcj02``),
+    category names in ``language``. No Streamlit call: usable as a deferred download."""
     suffix, _ = INCIDENT_EXPORT_FORMATS[fmt]
-    geo = gpd.GeoDataFrame(
-        frame.drop(columns=["lon", "lat"]),
-        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
-        crs=4326,
+    micros = tuple(sorted(descendants(grid_code, grids()))) if grid_code else None
+    pages = stored_export_pages(
+        engine(), start=start, end=end, categories=categories, sources=sources, micros=micros
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"incidents{suffix}"
-        export_incidents(geo, path, crs=crs, lang=language, taxonomy=taxonomy)
+        export_incident_pages(pages, path, crs=crs, lang=language, taxonomy=taxonomy)
         return path.read_bytes()

@@ -8,14 +8,18 @@ import io
 import json
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 import streamlit_folium
 from streamlit.testing.v1 import AppTest
 
-from gis import store
+from gis import store, ui
 from gis.grids import edit, guess_grid_fields
+from gis.store.pages import iter_incident_pages
 from gis.views import grids as grids_view
+from tests.ui.test_pages_on_aggregates import refuse_full_reads  # noqa: F401 (a fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -251,3 +255,45 @@ def test_import_dry_run_guesses_fields_and_writes_nothing(page_db, fake_map, tmp
     assert any("dry run, nothing written" in i.value and "3 imported" in i.value for i in at.info)
     after = store.read_grids(engine)
     assert set(after.loc[after["code"].isin(micro["code"]), "version"]) == {1}
+
+
+def all_incident_points():
+    """Every stored incident as points, read page by page (the old preview's input)."""
+    engine = ui.engine()
+    pages = list(iter_incident_pages(engine))
+    frame = pd.concat(pages, ignore_index=True)
+    return gpd.GeoDataFrame(
+        frame[["external_id", "category_code", "occurred_at"]],
+        geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+        crs=4326,
+    )
+
+
+@pytest.mark.usefixtures("refuse_full_reads")
+def test_impact_preview_reads_only_the_touched_grids(page_db, fake_map):
+    """The page's preview reads the incidents of the grids an edit touches (and those outside
+    every grid), never every incident, and its moves equal those on every incident."""
+    engine = store.open_store(page_db)
+    grids = store.read_grids(engine)
+    engine.dispose()
+    row = micro_with_neighbour(grids)
+    sibling = grids_view.adjacent_siblings(grids, row["code"])[0]
+    everything = all_incident_points()
+    for result in (
+        edit.reshape(grids, row["code"], pushed_into_sibling(grids, row, 40.0)),
+        edit.merge(grids, [row["code"], sibling]),
+    ):
+        read = ui.impact_incidents(result)
+        assert 0 < len(read) < len(everything) / 10
+        old = edit.impact_preview(grids, result, incidents=everything)
+        new = edit.impact_preview(grids, result, incidents=read)
+        assert old.incidents_moved and new.incidents_moved == old.incidents_moved
+        assert new.incidents_by_level == old.incidents_by_level
+        pd.testing.assert_frame_equal(new.incident_moves, old.incident_moves)
+    # the page renders its preview with every full read refused
+    at = open_page("admin", "admin-demo")
+    pick(at, row["code"])
+    fake_map.drawings = [feature(row["code"], pushed_into_sibling(grids, row))]
+    at.run()
+    assert not at.exception, at.exception
+    assert any("变化（m²）" in d.value.columns for d in at.dataframe)

@@ -204,3 +204,39 @@ def test_emerging_from_the_database_counts_on_the_cube_as_the_library(
     assert got["pattern"].tolist() == ref["pattern"].tolist()
     np.testing.assert_allclose(got["trend_z"], ref["trend_z"], rtol=1e-9, atol=1e-12)
     assert f"{len(sel):,} incidents from database; {len(units):,} units" in capsys.readouterr().out
+
+
+def test_kde_from_the_database_bins_on_the_cube_fishnet(demo_db, tmp_path, capsys, monkeypatch):
+    """``gridlens kde`` on the store counts incidents per 50-m fishnet cell of the cube (as the
+    Hotspots page's heat), never reading every incident: equal to the library's KDE of the
+    incidents binned by hand on the same fishnet."""
+    engine = store.open_store(demo_db)
+    inc = store.read_incidents(engine)
+    grids = store.read_grids(engine)
+    epsg = int(store.get_meta(engine, "fishnet_epsg"))
+    engine.dispose()
+    inc = inc[inc["category_code"].str.startswith("05-") & inc.geometry.notna()]
+    xy = inc.geometry.to_crs(epsg)
+    cells = pd.DataFrame(
+        {"fx": np.floor(xy.x / 50).astype(int), "fy": np.floor(xy.y / 50).astype(int)}
+    )
+    binned = cells.value_counts().reset_index(name="n")
+    centres = gpd.GeoSeries(
+        gpd.points_from_xy((binned["fx"] + 0.5) * 50, (binned["fy"] + 0.5) * 50), crs=epsg
+    ).to_crs(4326)
+    pts = np.column_stack([centres.x, centres.y])
+    want = hs.kde(
+        pts, bandwidth_m=300, extent=hs.study_area(grids), weights=binned["n"].to_numpy(float)
+    ).to_frame()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("kde read every incident")
+
+    monkeypatch.setattr(store, "read_incidents", refused)
+    out = tmp_path / "kde.csv"
+    args = ["kde", "--db", demo_db, "--category", "05", "--bandwidth-m", "300", "--out", str(out)]
+    assert main(args) == 0
+    assert f"{len(inc):,} incidents from database (incident cube" in capsys.readouterr().out
+    got = pd.read_csv(out)
+    assert len(got) == len(want)
+    assert np.allclose(got["density_km2"], want["density_km2"], rtol=1e-6, atol=1e-9)

@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from gis import auth, store
 from gis.core import coords
 from gis.grids import assign_points
-from gis.incidents import District
+from gis.incidents import District, export_incidents
 from gis.views import home
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -359,7 +359,9 @@ def test_analyst_and_grid_admin_cannot_import_but_export_filtered(page_db):
     f = at.session_state["gridlens_filters"]
     assert f.categories == ("05-04",)
     inc[["micro", "l2", "l1"]] = assign_points(inc.geometry, grids)
-    ref = home.filter_incidents(inc, start=f.start, end=f.end, categories=("05-04",))
+    ref = home.filter_incidents(
+        inc, start=f.start, end=f.end, categories=("05-04",), grid_code=f.grid_code, grids=grids
+    )
     last = inc["occurred_at"].max().normalize()
     assert f.end == last + pd.Timedelta(days=1)
     assert f.start == max(inc["occurred_at"].min().normalize(), last - pd.Timedelta(days=89))
@@ -368,33 +370,73 @@ def test_analyst_and_grid_admin_cannot_import_but_export_filtered(page_db):
     assert dl and dl[-1].proto.label == "下载"
 
 
-def test_export_file_content(page_db):
-    """The export behind the download button: the filtered rows, GCJ-02 on request, category
-    names in the language."""
+def old_export(inc, grids, tax, path, crs, lang, **filters) -> Path:
+    """The export as the page made it before the store streamed it: every incident in memory,
+    located again, filtered by ``home.filter_incidents`` (the peer of the streamed export)."""
+    frame = pd.DataFrame(inc.drop(columns="geometry"))
+    frame[["micro", "l2", "l1"]] = assign_points(inc.geometry, grids)
+    sub = home.filter_incidents(frame, grids=grids, **filters)
+    geo = gpd.GeoDataFrame(
+        sub.drop(columns=["micro", "l2", "l1"]), geometry=inc.geometry.loc[sub.index], crs=4326
+    )
+    return export_incidents(geo, path, crs=crs, lang=lang, taxonomy=tax)
+
+
+def test_export_file_content(page_db, tmp_path):
+    """The export behind the download button, streamed from the store in the sidebar's filters,
+    equals the old in-memory export on the demo: the same rows and values, GCJ-02 on request,
+    category names in the language."""
     from gis import ui
 
     engine = store.open_store(page_db)
-    inc = store.read_incidents(engine, categories=["05-05"]).head(300)
+    inc = store.read_incidents(engine)
+    grids = store.read_grids(engine)
     tax = store.read_table(engine, "taxonomy")
     engine.dispose()
-    frame = pd.DataFrame(inc.drop(columns="geometry"))
-    frame["lon"], frame["lat"] = inc.geometry.x.to_numpy(), inc.geometry.y.to_numpy()
-    csv = pd.read_csv(io.BytesIO(ui.incidents_file(frame, "CSV", "gcj02", "zh", tax)))
-    assert len(csv) == 300 and set(csv["category_name"]) == {
-        tax.set_index("code").loc["05-05", "name_zh"]
-    }
-    gx, gy = coords.from_wgs84(frame["lon"].to_numpy(), frame["lat"].to_numpy(), "gcj02")
-    assert np.allclose(csv["lon"], gx) and np.allclose(csv["lat"], gy)
-    gpkg = Path(page_db).parent / "out.gpkg"
-    gpkg.write_bytes(ui.incidents_file(frame, "GeoPackage", "wgs84", "en", tax))
-    back = gpd.read_file(gpkg)
-    assert (
-        len(back) == 300
-        and back["category_name"].iloc[0] == tax.set_index("code").loc["05-05", "name_en"]
+    last = inc["occurred_at"].max().normalize() + pd.Timedelta(days=1)
+    l1 = grids.loc[grids["level"] == "l1", "code"].iloc[0]
+    source = inc["source"].value_counts().index[0]
+    cases = [
+        dict(
+            start=last - pd.Timedelta(days=120),
+            end=last,
+            categories=("05",),
+            sources=(source,),
+            grid_code=l1,
+        ),
+        dict(
+            start=last - pd.Timedelta(days=30), end=last, categories=(), sources=(), grid_code=None
+        ),
+    ]
+    for i, flt in enumerate(cases):
+        old = pd.read_csv(
+            old_export(inc, grids, tax, tmp_path / f"old{i}.csv", "gcj02", "zh", **flt)
+        )
+        new = pd.read_csv(io.BytesIO(ui.incidents_file(*flt.values(), "CSV", "gcj02", "zh", tax)))
+        assert len(new) > 50
+        assert sorted(new.columns) == sorted(old.columns)
+        pd.testing.assert_frame_equal(
+            new[old.columns].sort_values("external_id").reset_index(drop=True),
+            old.sort_values("external_id").reset_index(drop=True),
+        )
+    flt = cases[0]
+    got = pd.read_csv(io.BytesIO(ui.incidents_file(*flt.values(), "CSV", "gcj02", "zh", tax)))
+    names = tax.set_index("code")["name_zh"]
+    assert (got["category_name"] == got["category_code"].map(names)).all()
+    assert got["category_code"].str.startswith("05").all() and (got["source"] == source).all()
+    old_gpkg = old_export(inc, grids, tax, tmp_path / "old.gpkg", "wgs84", "en", **flt)
+    gpkg = tmp_path / "new.gpkg"
+    gpkg.write_bytes(ui.incidents_file(*flt.values(), "GeoPackage", "wgs84", "en", tax))
+    back, ref = (
+        gpd.read_file(p).sort_values("external_id").reset_index(drop=True) for p in (gpkg, old_gpkg)
     )
-    assert np.allclose(back.geometry.x, frame["lon"])
-    xlsx = pd.read_excel(io.BytesIO(ui.incidents_file(frame, "Excel", "wgs84", "en", tax)))
-    assert len(xlsx) == 300
+    assert len(back) == len(ref) == len(got)
+    assert list(back["category_name"]) == list(ref["category_name"])
+    assert np.allclose(back.geometry.x, ref.geometry.x) and np.allclose(
+        back.geometry.y, ref.geometry.y
+    )
+    xlsx = pd.read_excel(io.BytesIO(ui.incidents_file(*flt.values(), "Excel", "wgs84", "en", tax)))
+    assert len(xlsx) == len(got)
 
 
 def test_english(page_db, micro_points):

@@ -20,9 +20,6 @@ def test_every_analysis_of_incidents_is_cleared_after_an_import():
     # the analyses on the incident cube are cached by private loaders keyed on the filters and
     # the store's data_version, and cleared as well
     assert {
-        "incidents",
-        "incidents_shared",
-        "incident_mask",
         "_cube",
         "_home_summary",
         "_home_closure",
@@ -47,10 +44,8 @@ def test_every_loader_over_grids_is_cleared_after_a_grid_change():
     assert {
         "grids",
         "staff",
-        "incidents",
         "grid_report",
         "hotspot_unit_frame",
-        "hotspot_unit_index",
         "patrol_tracks",  # the district is the union of the level-1 grids
         "_cube",
         "_patrol_view",

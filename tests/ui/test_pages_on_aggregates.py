@@ -1,5 +1,5 @@
-"""The pages at a district's volume read aggregates: Home, Hotspots, Patrol and Joint
-rectification render (AppTest, demo district) with every full read of the incidents refused,
+"""The pages at a district's volume read aggregates: Home, Hotspots, Patrol, Joint
+rectification and Data (its export streams from the store) render (AppTest, demo district) with every full read of the incidents refused,
 and their numbers are those of the cube."""
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def test_pages_render_without_reading_every_incident(refuse_full_reads):
     this_week = int(cube_week["by_category"]["this_week"].sum())
     assert this_week > 0
     assert metrics(at)["本周新增事件"] == f"{this_week:,}"
-    for page in ("pages/hotspots.py", "pages/patrol.py", "pages/rectification.py"):
+    pages = ("pages/hotspots.py", "pages/patrol.py", "pages/rectification.py", "pages/data.py")
+    for page in pages:
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
     engine.dispose()
