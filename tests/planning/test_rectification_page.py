@@ -24,6 +24,7 @@ import streamlit_folium
 
 from gis import auth, i18n, planning, store, viz
 from gis import hotspots as hs
+from gis.core.text import markdown_text
 from gis.grids import assign_points
 from gis.store.models import PLAN_STATUSES
 from gis.viz import external_urls
@@ -279,7 +280,7 @@ def test_past_plans_show_the_library_verdict_then_english(page_db, ref, demo_sma
     at.selectbox(key="rect_plan_pick_zh").set_value(ids["displacement"])
     run(at)
     ev = evs[ids["displacement"]]
-    assert any(ev.explanation("zh") in md.value for md in at.markdown)
+    assert any(markdown_text(ev.explanation("zh")) in md.value for md in at.markdown)
     assert not [b for b in at.button if b.label == "更新状态"]
     # in English: labels, reasons and verdicts follow
     # (AppTest drops the shell's sidebar from its tree after switch_page: set the state)
@@ -297,7 +298,7 @@ def test_past_plans_show_the_library_verdict_then_english(page_db, ref, demo_sma
     for pid in ids.values():
         assert table.loc[pid, "Verdict"] == evs[pid].verdict_en
     assert table.loc[future, "Verdict"] == "period not over"
-    assert any(ev.explanation("en") in md.value for md in at.markdown)
+    assert any(markdown_text(ev.explanation("en")) in md.value for md in at.markdown)
 
 
 def test_category_filter_applies_to_zones_briefing_and_evaluation(page_db, ref, demo_small):
