@@ -37,7 +37,7 @@ def button(at, label: str):
 
 
 def test_only_leaders_and_admins_open_the_page(page_db):
-    assert [r for r in auth.USER_ROLES if auth.PERMISSIONS[r] >= {"view_reports"}] == [
+    assert [r for r in auth.PERMISSIONS if auth.PERMISSIONS[r] >= {"view_reports"}] == [
         "leader",
         "admin",
     ]
