@@ -60,6 +60,7 @@ def test_into_db(stored, tmp_path, grids, capsys):
     grid_file = tmp_path / "grids.geojson"
     grids.to_file(grid_file)
     city = tmp_path / "city.db"
+    assert run(capsys, "init", "--db", city)[0] == 0  # only init/demo create a database
     code, out, _ = run(capsys, "aggregate", "--db", city, "--incidents", inc, "--grids",
                        grid_file, "--by", "h3:9", "--out", tmp_path / "a.csv", "--into-db")  # fmt: skip
     assert code == 0
