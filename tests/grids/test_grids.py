@@ -456,7 +456,8 @@ def test_export_import_round_trip(engine, tiny_grids, tmp_path):
         path = export_grids(tiny_grids, tmp_path / f"grids.{suffix}")
         result = import_grids(engine, path)
         assert (result.imported, len(result.rejected), result.report.errors) == (14, 0, 0)
-        assert result.closed == (14 if n > 1 else 0), suffix
+        # the same grids again from another format: unchanged, no new version (issue 19)
+        assert result.closed == 0 and result.unchanged == (14 if n > 1 else 0), suffix
         back = store.read_grids(engine).set_index("code").loc[tiny_grids["code"]]
         parents = tiny_grids["parent_code"].fillna("").to_numpy()
         assert (back["parent_code"].fillna("") == parents).all(), suffix
@@ -471,7 +472,7 @@ def test_export_import_round_trip(engine, tiny_grids, tmp_path):
         again = export_grids(engine, tmp_path / f"again.{suffix}", level="micro")
         frame, _ = read_geo_file(again)
         assert len(frame) == 8 and set(frame["level"]) == {"micro"}, suffix
-    assert store.count_rows(engine, "grids") == 14 * 5  # every version kept
+    assert store.count_rows(engine, "grids") == 14  # identical re-imports add no version
 
 
 def test_import_from_a_projected_crs(tmp_path, tiny_grids):
@@ -511,6 +512,7 @@ def test_import_validates_before_writing(engine, tiny_grids, tmp_path):
 
 def test_cli_validate_and_import_report(tmp_path, tiny_grids, capsys):
     db = str(tmp_path / "v.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     good = export_grids(tiny_grids, tmp_path / "g.gpkg")
     assert main(["grids", "import", str(good), "--db", db, "--dry-run"]) == 0
     out = capsys.readouterr().out
