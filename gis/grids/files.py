@@ -124,6 +124,8 @@ def _area_lost_m2(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> dict[str
             continue
         new = after.geometry[after["level"] == level].to_numpy()
         gone = shapely.difference(shapely.union_all(old), shapely.union_all(new))
+        if gone.is_empty:  # nothing lost (an empty shape has no centre to pick a metric CRS)
+            continue
         area = float(areas_m2(gpd.GeoSeries([gone], crs=STORAGE_EPSG))[0])
         if area > 0:
             lost[level] = area
