@@ -440,6 +440,7 @@ def test_cli_users_round_trip(grids_engine, monkeypatch, capsys):
 )
 def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys, args, stdin, needle):
     db = ["--db", str(tmp_path / "u.db")]
+    assert cli(monkeypatch, capsys, "init", *db)[0] == 0  # only init/demo create a database
     assert cli(monkeypatch, capsys, "users", "add", "alice", "--role", "analyst",
                "--password-stdin", *db, stdin="alice-password\n")[0] == 0  # fmt: skip
     code, _, err = cli(monkeypatch, capsys, "users", *args, *db, stdin=stdin)
@@ -451,6 +452,7 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys, args, stdin, nee
 def test_cli_password_mismatch(tmp_path, monkeypatch, capsys):
     typed = iter(["first-password", "other-password"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(typed))
+    assert cli(monkeypatch, capsys, "init", "--db", str(tmp_path / "d.db"))[0] == 0
     code, _, err = cli(
         monkeypatch,
         capsys,
