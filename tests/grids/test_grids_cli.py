@@ -27,6 +27,7 @@ def test_validate_file_guesses_the_parent_column_like_the_page(tiny_grids, tmp_p
 def test_import_guesses_the_parent_column_and_an_explicit_field_wins(tiny_grids, tmp_path, capsys):
     path, _ = parent_named_parent(tiny_grids, tmp_path)
     db = str(tmp_path / "g.db")
+    assert main(["init", "--db", db]) == 0  # only init/demo create a database
     assert main(["grids", "import", str(path), "--db", db]) == 0
     assert "0 error(s)" in capsys.readouterr().out
     stored = store.read_grids(store.open_store(db))
