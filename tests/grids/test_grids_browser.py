@@ -78,7 +78,7 @@ def test_grid_admin_drags_a_vertex_and_saves(grid_db):
         page.mouse.down()
         page.mouse.move(x + 25 * dx / norm, y + 25 * dy / norm, steps=6)
         page.mouse.up()
-        frame.locator(".leaflet-draw-actions a", has_text="Save").click()
+        frame.locator(".leaflet-draw-actions a", has_text="保存").click()
         page.get_by_text("影响预览").wait_for(timeout=60_000)
         guard.settle(extra_ms=2000)
         guard.check()
