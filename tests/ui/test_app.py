@@ -67,7 +67,8 @@ def test_grid_card(analyst, demo_db):
     analyst.selectbox(key="home_card_pick_l2_zh").set_value(l2["code"]).run()
     assert not analyst.exception
     m = metrics(analyst)
-    assert m["网格编码"] == l2["code"]
+    # the full code on a line of its own (a metric box cut 15 digits), with the parent's name
+    assert any(f"`{l2['code']}`" in md.value for md in analyst.markdown)
     assert m["层级"] == "二级网格"
     assert m["户数"] == f"{int(l2['households']):,}"
     assert int(m["网格人员"].replace(",", "")) >= 1
