@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from gis.core.text import html_text
+from gis.core.text import html_text, markdown_text
 
 _K = TypeVar("_K")
 
@@ -154,7 +154,7 @@ def legend_html(items: list[tuple[list[int], str]], *, vertical: bool = False) -
     return sep.join(
         f"<{tag} style='white-space:nowrap;margin:0 10px 3px 0'>"
         f"<span style='background:rgb({c[0]},{c[1]},{c[2]});border:1px solid #999;"
-        f"padding:0 9px;margin-right:4px'></span>{html_text(label)}</{tag}>"
+        f"padding:0 9px;margin-right:4px'></span>{html_text(markdown_text(label))}</{tag}>"
         for c, label in items
     )
 

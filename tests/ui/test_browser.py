@@ -85,7 +85,12 @@ def test_analyst_flow_offline(demo_db):
             if card.count():
                 break
         guard.screenshot("home_after_click")
-        code = metric(page, "Grid code")
+        # the full code on the card's first line (a metric box cut it)
+        code = (
+            page.locator("[data-testid='stMarkdownContainer'] code")
+            .filter(has_text=community["code"][:12])
+            .first.inner_text()
+        )
         assert code.startswith(community["code"][:12]) and len(code) == 15
         assert metric(page, "Level") == "Level-2 grids"
         guard.check()
