@@ -474,9 +474,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
             pd.DataFrame(
                 {
                     ui.t("rect.col.case"): cases["external_id"].to_numpy(),
-                    ui.t("rect.col.category"): [
-                        ui.category_name(c) for c in cases["category_code"]
-                    ],
+                    ui.t("rect.col.category"): ui.category_names(cases["category_code"]),
                     ui.t("rect.col.status"): [case_status(v) for v in cases["status"]],
                     ui.t("rect.col.occurred"): cases["occurred_at"].to_numpy(),
                     ui.t("rect.col.address"): cases["address"].to_numpy(),
@@ -492,7 +490,8 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     d = st.columns(2)
     d[0].download_button(
         ui.t("rect.download_html"),
-        data=ui.rect_briefing_html(*args, lang),
+        # made when clicked (a separate thread): the page does not wait for a file nobody asked for
+        data=lambda: ui.rect_briefing_html(*args, lang),
         file_name=f"{stem}.html",
         mime="text/html",
         key="rect_download_html",
@@ -500,7 +499,7 @@ def show_briefing(key, title: tuple[str, str], name: str) -> None:
     )
     d[1].download_button(
         ui.t("rect.download_xlsx"),
-        data=ui.rect_briefing_xlsx(*args, lang),
+        data=lambda: ui.rect_briefing_xlsx(*args, lang),
         file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="rect_download_xlsx",

@@ -175,6 +175,9 @@ class Incident(Base):
         Index("ix_incidents_h3_r11", "h3_r11"),
         Index("ix_incidents_fishnet", "fx50", "fy50"),
         Index("ix_incidents_reported_at", "reported_at"),
+        # migration 0010: some micro-grids over a period (an area's incidents) by one range
+        # each; its prefix serves grid_code alone
+        Index("ix_incidents_grid_time", "grid_code", "occurred_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     external_id: Mapped[str] = mapped_column(Text, unique=True)
@@ -188,7 +191,7 @@ class Incident(Base):
     department: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
-    grid_code: Mapped[str | None] = mapped_column(Text, index=True)
+    grid_code: Mapped[str | None] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     # intake (migration 0002): the file's own category text, the CRS its coordinates were in,
     # the level-2 / level-1 ancestors of grid_code, and duplicate / repeat-location links

@@ -11,7 +11,7 @@ edit). The loaders only call the library (``gis.store``, ``gis.grids``, ``gis.ho
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -253,16 +253,31 @@ def impact_incidents(result) -> gpd.GeoDataFrame:
     )
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _names(table: str, language: str) -> dict[str, str]:
+    """``code -> name`` of the taxonomy or the departments in a language, shared read-only
+    between sessions (a page names thousands of rows: one dict lookup each, no unpickling).
+    Like :func:`taxonomy` and :func:`departments`, read once per server."""
+    frame = taxonomy() if table == "taxonomy" else departments()
+    if frame.empty:
+        return {}
+    return dict(zip(frame["code"].astype(str), frame[f"name_{language}"], strict=True))
+
+
 def category_name(code: str) -> str:
     """A category's name in the language (the code itself when unknown)."""
-    names = taxonomy().set_index("code")[f"name_{lang()}"]
-    return names.get(code, code)
+    return _names("taxonomy", lang()).get(code, code)
+
+
+def category_names(codes: Iterable[str]) -> list[str]:
+    """The names of many categories in the language (each code itself when unknown)."""
+    names = _names("taxonomy", lang())
+    return [names.get(c, c) for c in codes]
 
 
 def department_name(code: str) -> str:
     """A department's name in the language (the code itself when unknown)."""
-    names = departments().set_index("code")[f"name_{lang()}"]
-    return names.get(code, code)
+    return _names("departments", lang()).get(code, code)
 
 
 def store_taxonomy() -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

@@ -373,7 +373,7 @@ def test_failure_half_way_leaves_database_unchanged(engine, tiny_grids, tmp_path
                 ).scalars()
             )
             boxes = conn.execute(sa.text("SELECT count(*) FROM idx_incidents_geom")).scalar()
-        assert {"ggi_incidents_geom", "gii_incidents_geom", "ix_incidents_grid_code"} <= names
+        assert {"ggi_incidents_geom", "gii_incidents_geom", "ix_incidents_grid_time"} <= names
         assert boxes == 2 * n
 
 
