@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 
 from gis import auth, store
 from gis.auth import User
-from gis.cli import main
+from gis.cli import admin, main
 from gis.core.errors import GridLensError, InputError
 from gis.store import casework
 
@@ -481,9 +481,14 @@ def test_cli_demo_creates_and_prints_demo_accounts(tmp_path, tiny_grids, monkeyp
         }
 
     monkeypatch.setattr(demo, "load_demo", fake_load)
+    # the demo's basemap goes to tmp, not static/basemap/district.pmtiles in the checkout: that
+    # file is the app's basemap, which every page test (on any xdist worker) reads
+    basemap = tmp_path / "static" / "basemap" / "district.pmtiles"
+    monkeypatch.setattr(admin, "default_basemap_path", lambda: basemap)
     db = tmp_path / "demo.db"
     code, out, err = cli(monkeypatch, capsys, "demo", "--seed", "7", "--db", str(db))
     assert code == 0, err
+    assert f"offline basemap {basemap}" in out and basemap.is_file()
     for name, password in auth.DEMO_PASSWORDS.items():
         assert name in out and password in out
     engine = store.open_store(str(db))

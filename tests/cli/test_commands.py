@@ -105,22 +105,24 @@ def test_database_without_postgis_rights(pg_url):
 
     url = sa.engine.make_url(pg_url).set(drivername="postgresql+psycopg2")
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    # the server is shared (xdist workers, other checkouts' runs): a database of this session's
+    # own, and the role created by whichever session gets there first
+    name = f"{url.database}_nopostgis"
     with admin.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS gl_nopostgis"))
-        conn.execute(sa.text("CREATE DATABASE gl_nopostgis"))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         conn.execute(
             sa.text(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gl_weak') "
-                "THEN CREATE ROLE gl_weak LOGIN; END IF; END $$"
+                "DO $$ BEGIN CREATE ROLE gl_weak LOGIN; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             )
         )
     try:
-        weak = url.set(username="gl_weak", password=None, database="gl_nopostgis")
+        weak = url.set(username="gl_weak", password=None, database=name)
         proc = run_cli("status", "--db", weak.render_as_string(hide_password=False))
         assert_one_line_error(proc, "PostGIS", "postgresql-15-postgis-3")
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS gl_nopostgis"))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
 

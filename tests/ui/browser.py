@@ -58,25 +58,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def streamlit_server(db: str, timeout_s: float = 90, script: str | Path | None = None):
-    """Run ``streamlit run app.py`` on a free port against database ``db``; yield its URL.
-
-    ``script`` runs another Streamlit script instead of ``app.py`` (e.g. one under
-    ``tests/viz/apps/``), still with the repository root as working directory. Streamlit serves
-    ``/app/static`` from the ``static/`` folder beside the script, so such a folder needs a
-    ``static`` symlink to the repository's (``tests/viz/apps/static`` is one).
-    """
+def _start_streamlit(script: str | Path, env: dict, log_dir: Path) -> tuple:
+    """Start ``streamlit run script`` on a port free just now: ``(proc, url, log)``; its log is
+    ``streamlit-<xdist worker>-<port>.log`` in ``log_dir``."""
     port = _free_port()
-    env = {**os.environ, "GRIDLENS_DB": db}
-    log = open(screenshot_dir().parent / f"streamlit-{port}.log", "w")  # noqa: SIM115
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    log = open(log_dir / f"streamlit-{worker}-{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "streamlit",
             "run",
-            str(script if script is not None else ROOT / "app.py"),
+            str(script),
             "--server.port",
             str(port),
             "--server.address",
@@ -91,9 +85,33 @@ def streamlit_server(db: str, timeout_s: float = 90, script: str | Path | None =
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+def _port_taken(log) -> bool:
+    log.flush()
+    text = Path(log.name).read_text(errors="replace")
+    return "is not available" in text or "already in use" in text
+
+
+@contextlib.contextmanager
+def streamlit_server(db: str, timeout_s: float = 90, script: str | Path | None = None):
+    """Run ``streamlit run app.py`` on a free port against database ``db``; yield its URL.
+
+    ``script`` runs another Streamlit script instead of ``app.py`` (e.g. one under
+    ``tests/viz/apps/``), still with the repository root as working directory. Streamlit serves
+    ``/app/static`` from the ``static/`` folder beside the script, so such a folder needs a
+    ``static`` symlink to the repository's (``tests/viz/apps/static`` is one).
+
+    The port is free when chosen but may be bound by another process (a parallel test worker)
+    before Streamlit binds it: Streamlit then exits saying so, and a new port is tried.
+    """
+    env = {**os.environ, "GRIDLENS_DB": db}
+    script = script if script is not None else ROOT / "app.py"
+    deadline = time.monotonic() + timeout_s
+    proc, url, log = _start_streamlit(script, env, screenshot_dir().parent)
     try:
-        deadline = time.monotonic() + timeout_s
+        attempts = 1
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
@@ -101,6 +119,11 @@ def streamlit_server(db: str, timeout_s: float = 90, script: str | Path | None =
                         break
             except OSError:
                 pass
+            if proc.poll() is not None and attempts < 3 and _port_taken(log):
+                log.close()
+                proc, url, log = _start_streamlit(script, env, screenshot_dir().parent)
+                attempts += 1
+                continue
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start (see {log.name})")
             time.sleep(0.3)

@@ -20,7 +20,9 @@ from tests.viz import basemap_fixture as F
 
 pytestmark = pytest.mark.browser
 APP = "tests/viz/apps/basemap_app.py"
-NAME = "browser-test"
+# built under the checkout's static/basemap/ (Streamlit serves it from there): one name per
+# xdist worker, so a worker's teardown never deletes the basemap another one is serving
+NAME = f"browser-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 WATER = tuple(viz.BASEMAP_STYLE["water"]["*"]["fill"][:3])
 MAIN = tuple(viz.BASEMAP_STYLE["roads"]["main"]["line"][:3])
 TILE_HOST = "tiles.intranet.test"
